@@ -1,0 +1,29 @@
+"""Explicit ALS-WR with global mean and prompt / model biases (numba kernels in ``als_kernel``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..als_kernel import als_sweeps
+from ..model import Model
+from ..progress import progress_bar
+
+DEFAULTS = dict(rank=32, reg=0.05, iterations=15, seed=0)
+
+
+def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
+        iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],
+        progress: bool = False) -> Model:
+    """Fit explicit ALS on the observed cells of ``records`` (missing cells are unknown)."""
+    if rank < 1 or iterations < 1 or reg <= 0:
+        raise ValueError(f"need rank >= 1, iterations >= 1 and reg > 0 "
+                         f"(got rank={rank}, iterations={iterations}, reg={reg})")
+    m = records.matrix()
+    with progress_bar(iterations, "ALS sweeps", enabled=progress) as bar:
+        mu, prompt_aug, model_aug = als_sweeps(m.scores, rank, reg, iterations, seed,
+                                               callback=lambda *_: bar.update(1))
+    data = m.scores.data
+    return Model(method="als", params=dict(rank=rank, reg=reg, iterations=iterations, seed=seed),
+                 prompts=m.prompts, models=m.models, global_mean=float(mu),
+                 prompt_bias=prompt_aug[:, rank], model_bias=model_aug[:, rank],
+                 prompt_factors=prompt_aug[:, :rank], model_factors=model_aug[:, :rank],
+                 clip=(float(data.min()), float(data.max())))

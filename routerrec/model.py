@@ -1,0 +1,289 @@
+"""The fitted completion model every method returns, and its persistence.
+
+A ``Model`` predicts ``link(mu + b_prompt + b_model + p_prompt . q_model)`` for every
+prompt x model pair. Methods differ in how they fit these arrays (ALS, logistic, SGD,
+Spark, ...), not in how the arrays are used, so routing, fold-in and evaluation work
+the same for all of them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+from .als_kernel import solve_side
+
+__all__ = ["Model", "ModelFileError", "load_model", "FORMAT_VERSION", "LINKS"]
+
+FORMAT_VERSION = 1
+_ARRAYS = ("prompt_bias", "model_bias", "prompt_factors", "model_factors")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+
+
+# link name -> inverse link applied to the linear predictor
+LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda x: x,
+    "logistic": _sigmoid,
+}
+
+
+class ModelFileError(ValueError):
+    """A model directory that is missing, corrupt or written by an incompatible version."""
+
+
+def _ridge_fold_in(fixed_factors, fixed_bias, mu, index, values, reg):
+    """One ALS-WR row solve: the new side's ``[factors, bias]`` given the other side."""
+    order = np.argsort(index)
+    row = solve_side(np.array([0, len(index)]), np.asarray(index)[order],
+                     np.asarray(values)[order], fixed_factors, fixed_bias, mu, reg)[0]
+    return row[:-1], row[-1]
+
+
+# link name -> fold-in solver(fixed_factors, fixed_bias, mu, index, values, reg) -> (factors, bias)
+FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in}
+
+
+class Model:
+    """A fitted prompts x models completion model.
+
+    Parameters are arrays (``prompt_factors`` is n_prompts x rank, ``model_factors`` is
+    n_models x rank, biases are vectors) plus the ids that name their rows.
+    """
+
+    def __init__(self, *, method: str, params: Mapping, prompts: Sequence[str],
+                 models: Sequence[str], global_mean: float, prompt_bias, model_bias,
+                 prompt_factors, model_factors, link: str = "identity",
+                 clip: tuple[float, float] | None = None, metrics: Mapping | None = None):
+        if link not in LINKS:
+            raise ValueError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
+        self.method = method
+        self.params = dict(params)
+        self.prompts = list(prompts)
+        self.models = list(models)
+        self.global_mean = float(global_mean)
+        self.prompt_bias = np.ascontiguousarray(prompt_bias, dtype=np.float32)
+        self.model_bias = np.ascontiguousarray(model_bias, dtype=np.float32)
+        self.prompt_factors = np.ascontiguousarray(prompt_factors, dtype=np.float32)
+        self.model_factors = np.ascontiguousarray(model_factors, dtype=np.float32)
+        self.link = link
+        self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
+        self.metrics = dict(metrics or {})
+        self._check_shapes()
+        self._prompt_index = {p: i for i, p in enumerate(self.prompts)}
+        self._model_index = {m: j for j, m in enumerate(self.models)}
+
+    # ----------------------------------------------------------------- shape
+    def _check_shapes(self):
+        n_p, n_m = len(self.prompts), len(self.models)
+        if len(set(self.prompts)) != n_p or len(set(self.models)) != n_m:
+            raise ValueError("prompt and model ids must be unique")
+        if self.prompt_bias.shape != (n_p,) or self.model_bias.shape != (n_m,):
+            raise ValueError(f"bias shapes {self.prompt_bias.shape}, {self.model_bias.shape} "
+                             f"do not match {n_p} prompts x {n_m} models")
+        if (self.prompt_factors.ndim != 2 or self.model_factors.ndim != 2
+                or self.prompt_factors.shape[0] != n_p or self.model_factors.shape[0] != n_m
+                or self.prompt_factors.shape[1] != self.model_factors.shape[1]):
+            raise ValueError(f"factor shapes {self.prompt_factors.shape} (prompts) and "
+                             f"{self.model_factors.shape} (models) do not match "
+                             f"{n_p} prompts x {n_m} models")
+
+    @property
+    def rank(self) -> int:
+        return self.model_factors.shape[1]
+
+    def __repr__(self) -> str:
+        return (f"Model(method={self.method!r}, prompts={len(self.prompts)}, "
+                f"models={len(self.models)}, rank={self.rank}, link={self.link!r})")
+
+    # ------------------------------------------------------------- indexing
+    def prompt_indices(self, prompts: Sequence[str] | None) -> np.ndarray:
+        return self._indices(prompts, self._prompt_index, "prompt")
+
+    def model_indices(self, models: Sequence[str] | None) -> np.ndarray:
+        return self._indices(models, self._model_index, "model")
+
+    @staticmethod
+    def _indices(ids, index, kind):
+        if ids is None:
+            return np.arange(len(index), dtype=np.int64)
+        if isinstance(ids, str):
+            raise TypeError(f"{kind}s must be a list of ids, not a single string {ids!r}")
+        try:
+            return np.fromiter((index[i] for i in ids), dtype=np.int64, count=len(ids))
+        except KeyError as exc:
+            raise KeyError(f"unknown {kind} id {exc.args[0]!r}: the model was not fitted "
+                           f"on it (use add_{kind} to fold it in)") from None
+
+    # ----------------------------------------------------------- prediction
+    def _finish(self, linear: np.ndarray) -> np.ndarray:
+        out = LINKS[self.link](linear.astype(np.float32, copy=False))
+        if self.clip is not None:
+            np.clip(out, self.clip[0], self.clip[1], out=out)
+        return out
+
+    def predict(self, prompts: Sequence[str] | None = None,
+                models: Sequence[str] | None = None) -> np.ndarray:
+        """Predicted scores, an array of shape (n_prompts, n_models) in the order asked."""
+        pi, mi = self.prompt_indices(prompts), self.model_indices(models)
+        linear = self.prompt_factors[pi] @ self.model_factors[mi].T
+        linear += self.global_mean
+        linear += self.prompt_bias[pi][:, None]
+        linear += self.model_bias[mi][None, :]
+        return self._finish(linear)
+
+    def predict_pairs(self, prompt_idx: np.ndarray, model_idx: np.ndarray,
+                      chunk: int = 1 << 20) -> np.ndarray:
+        """Predicted score of each (prompt index, model index) pair, for held-out cells."""
+        out = np.empty(len(prompt_idx), dtype=np.float32)
+        for s in range(0, len(prompt_idx), chunk):
+            pi, mi = prompt_idx[s:s + chunk], model_idx[s:s + chunk]
+            lin = np.einsum("ij,ij->i", self.prompt_factors[pi], self.model_factors[mi])
+            lin += self.global_mean + self.prompt_bias[pi] + self.model_bias[mi]
+            out[s:s + chunk] = self._finish(lin)
+        return out
+
+    # -------------------------------------------------------------- fold-in
+    def _fold_in(self, results: Mapping[str, float], index: dict, factors, bias, kind):
+        if not results:
+            raise ValueError(f"add_{kind} needs at least one observed score")
+        unknown = [k for k in results if k not in index]
+        if unknown:
+            other = "model" if kind == "prompt" else "prompt"
+            raise KeyError(f"unknown {other} id(s) {unknown[:5]!r}: fold-in needs scores on "
+                           f"{other}s the model knows")
+        idx = np.fromiter((index[k] for k in results), dtype=np.int64, count=len(results))
+        vals = np.asarray(list(results.values()), dtype=np.float64)
+        if not np.all(np.isfinite(vals)):
+            raise ValueError(f"add_{kind}: scores must be finite numbers")
+        solver = FOLD_IN.get(self.link)
+        if solver is None:
+            raise NotImplementedError(f"method {self.method!r} ({self.link} link) has no fold-in")
+        return solver(factors, bias, self.global_mean, idx, vals.astype(np.float32),
+                      self.params.get("reg", 0.1))
+
+    def add_model(self, name: str, results: Mapping[str, float]) -> "Model":
+        """A new model whose vector is solved from ``{prompt id: score}`` with prompts fixed.
+
+        No refit: one small regularised solve, after which the new model is predicted on
+        every prompt like the trained ones.
+        """
+        if name in self._model_index:
+            raise ValueError(f"model {name!r} is already in the model")
+        q, b = self._fold_in(results, self._prompt_index, self.prompt_factors,
+                             self.prompt_bias, "model")
+        return self._with(models=self.models + [name],
+                          model_factors=np.vstack([self.model_factors, q[None, :]]),
+                          model_bias=np.append(self.model_bias, b))
+
+    def add_prompt(self, prompt: str, results: Mapping[str, float]) -> "Model":
+        """A new prompt whose vector is solved from ``{model id: score}`` with models fixed."""
+        if prompt in self._prompt_index:
+            raise ValueError(f"prompt {prompt!r} is already in the model")
+        p, b = self._fold_in(results, self._model_index, self.model_factors,
+                             self.model_bias, "prompt")
+        return self._with(prompts=self.prompts + [prompt],
+                          prompt_factors=np.vstack([self.prompt_factors, p[None, :]]),
+                          prompt_bias=np.append(self.prompt_bias, b))
+
+    def _with(self, **changes) -> "Model":
+        state = dict(method=self.method, params=self.params, prompts=self.prompts,
+                     models=self.models, global_mean=self.global_mean,
+                     prompt_bias=self.prompt_bias, model_bias=self.model_bias,
+                     prompt_factors=self.prompt_factors, model_factors=self.model_factors,
+                     link=self.link, clip=self.clip, metrics=self.metrics)
+        state.update(changes)
+        return type(self)(**state)
+
+    # ---------------------------------------------------------- persistence
+    def manifest(self) -> dict:
+        return {"format": "routerrec-model", "format_version": FORMAT_VERSION,
+                "method": self.method, "params": self.params, "link": self.link,
+                "clip": self.clip, "global_mean": self.global_mean,
+                "prompts": self.prompts, "models": self.models, "metrics": self.metrics}
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``manifest.json`` + ``arrays.npz`` atomically: a failed save keeps the old copy."""
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            np.savez(tmp / "arrays.npz", **{a: getattr(self, a) for a in _ARRAYS})
+            with open(tmp / "manifest.json", "w") as fh:
+                json.dump(self.manifest(), fh, indent=1, allow_nan=False)
+            _replace_dir(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Swap ``new`` into ``target``; the old directory is removed only after the swap."""
+    if target.exists():
+        if not (target / "manifest.json").is_file():
+            raise ModelFileError(f"{target} exists and is not a routerrec model directory; "
+                                 "refusing to replace it")
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.rename(target, old)
+        try:
+            os.rename(new, target)
+        except BaseException:
+            os.rename(old, target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(new, target)
+
+
+def load_model(directory: str | os.PathLike) -> Model:
+    """Read a directory written by ``Model.save`` (arrays are loaded without pickle)."""
+    d = Path(directory)
+    manifest_path = d / "manifest.json"
+    if not d.is_dir():
+        raise ModelFileError(f"{d}: no such model directory")
+    if not manifest_path.is_file():
+        raise ModelFileError(f"{d}: not a routerrec model (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{manifest_path}: corrupt manifest ({exc})") from None
+    if manifest.get("format") != "routerrec-model":
+        raise ModelFileError(f"{manifest_path}: not a routerrec model manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(f"{manifest_path}: format version {version!r}, this routerrec "
+                             f"reads version {FORMAT_VERSION}; refit or upgrade routerrec")
+    kind = manifest.get("kind", "factor")
+    loader = MODEL_KINDS.get(kind)
+    if loader is None:
+        raise ModelFileError(f"{manifest_path}: unknown model kind {kind!r}")
+    try:
+        with np.load(d / "arrays.npz", allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise ModelFileError(f"{d}: arrays.npz is missing") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise ModelFileError(f"{d / 'arrays.npz'}: corrupt array file ({exc})") from None
+    try:
+        return loader(manifest, arrays)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"{d}: arrays do not match the manifest ({exc})") from None
+
+
+def _load_factor_model(manifest: dict, arrays: dict) -> Model:
+    return Model(method=manifest["method"], params=manifest["params"],
+                 prompts=manifest["prompts"], models=manifest["models"],
+                 global_mean=manifest["global_mean"], link=manifest["link"],
+                 clip=manifest["clip"], metrics=manifest.get("metrics"),
+                 **{a: arrays[a] for a in _ARRAYS})
+
+
+# manifest "kind" -> loader(manifest, arrays); other model families register here.
+MODEL_KINDS: dict[str, Callable[[dict, dict], Model]] = {"factor": _load_factor_model}
