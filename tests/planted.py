@@ -1,0 +1,40 @@
+"""Planted low-rank record sets with a known right answer, shared by the model tests."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from routerrec import records_from_frame
+
+
+def planted_frame(n_prompts=600, n_models=40, rank=4, density=0.6, noise=0.1, binary=False,
+                  seed=0) -> tuple[pl.DataFrame, np.ndarray]:
+    """Observed cells of ``mu + b_p + b_m + P Q^T (+ noise)`` and the noiseless truth.
+
+    With ``binary=True`` the cells are Bernoulli draws of the logistic of that predictor
+    and the truth is the probability.
+    """
+    rng = np.random.default_rng(seed)
+    P = rng.normal(0, 0.5, (n_prompts, rank))
+    Q = rng.normal(0, 0.5, (n_models, rank))
+    bp = rng.normal(0, 0.3, n_prompts)
+    bm = rng.normal(0, 0.3, n_models)
+    linear = bp[:, None] + bm[None, :] + P @ Q.T
+    if binary:
+        truth = 1 / (1 + np.exp(-2.5 * linear))
+        values = (rng.random(truth.shape) < truth).astype(np.float64)
+    else:
+        truth = 0.5 + linear
+        values = truth + rng.normal(0, noise, truth.shape)
+    rows, cols = np.nonzero(rng.random(truth.shape) < density)
+    frame = pl.DataFrame({
+        "prompt": [f"p{r:05d}" for r in rows],
+        "model": [f"m{c:03d}" for c in cols],
+        "score": values[rows, cols],
+    })
+    return frame, truth
+
+
+def planted_records(**kw):
+    frame, truth = planted_frame(**kw)
+    return records_from_frame(frame), truth
