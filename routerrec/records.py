@@ -356,14 +356,14 @@ class Records:
             if ids is None:
                 continue
             ids = pl.Series(col, [ids] if isinstance(ids, str) else list(ids), dtype=pl.String)
-            unknown = ids.filter(~ids.is_in(known))
+            unknown = ids.filter(~ids.is_in(known.implode()))
             if len(unknown):
                 raise RecordsError(
                     f"filter: {len(unknown)} unknown {col} id(s), e.g. {unknown.head(5).to_list()}",
                     path=self._source,
                     column=col,
                 )
-            e = pl.col(col).is_in(ids)
+            e = pl.col(col).is_in(ids.implode())
             mask = e if mask is None else mask & e
         if mask is None:
             return self
@@ -440,7 +440,7 @@ class Records:
         is_test = np.zeros(n, dtype=bool)
         is_test[order] = within < np.repeat(quota, sizes)
         test_ids = pl.Series("prompt", prompts, dtype=pl.String).filter(pl.Series(is_test))
-        mask = pl.col("prompt").is_in(test_ids)
+        mask = pl.col("prompt").is_in(test_ids.implode())
         return self._derive(self._table.filter(~mask)), self._derive(self._table.filter(mask))
 
     # -- summaries
