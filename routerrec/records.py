@@ -178,7 +178,11 @@ class Records:
         cols = ["prompt", "model", "score"] + (["cost"] if "cost" in table.columns else []) + ["benchmark"]
         if "benchmark" not in table.columns:
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias("benchmark"))
-        self._table = table.select(cols)
+        casts = [pl.col("prompt").cast(pl.String), pl.col("model").cast(pl.String), pl.col("score").cast(pl.Float64)]
+        if "cost" in cols:
+            casts.append(pl.col("cost").cast(pl.Float64))
+        casts.append(pl.col("benchmark").cast(pl.String))
+        self._table = table.select(casts)
         if texts is None or texts.height == 0:
             texts = pl.DataFrame(schema={"prompt": pl.String, "text": pl.String})
         else:
