@@ -38,15 +38,40 @@ class ModelFileError(ValueError):
     """A model directory that is missing, corrupt or written by an incompatible version."""
 
 
-def _ridge_fold_in(fixed_factors, fixed_bias, mu, index, values, reg):
-    """One ALS-WR row solve: the new side's ``[factors, bias]`` given the other side."""
+def population_prior(factors, bias, noise_var):
+    """Gaussian prior for a new row, from the rows already fitted on the same side.
+
+    Returns ``(precision, shift)`` in the kernel's units (scaled by the noise variance),
+    so a row with few observations is pulled toward the population's mean vector along
+    the directions the population actually varies in, rather than toward zero.
+    """
+    aug = np.column_stack([factors, bias]).astype(np.float64)
+    cov = np.atleast_2d(np.cov(aug, rowvar=False)) + 1e-6 * np.eye(aug.shape[1])
+    precision = noise_var * np.linalg.inv(cov)
+    return precision.astype(np.float32), (precision @ aug.mean(axis=0)).astype(np.float32)
+
+
+def _ridge_fold_in(model, side, index, values):
+    """One row solve for a new model (``side="model"``) or prompt with the other side fixed.
+
+    With a known training noise variance and enough fitted rows, the penalty is the
+    population prior of that side (MAP); otherwise ALS-WR's ``reg * n`` (as in training).
+    """
+    fixed, fixed_bias, own, own_bias = (
+        (model.prompt_factors, model.prompt_bias, model.model_factors, model.model_bias)
+        if side == "model" else
+        (model.model_factors, model.model_bias, model.prompt_factors, model.prompt_bias))
+    reg, prior = model.params.get("reg", 0.1), None
+    if model.noise_var is not None and own.shape[0] > own.shape[1] + 2:
+        reg, prior = 0.0, population_prior(own, own_bias, model.noise_var)
     order = np.argsort(index)
     row = solve_side(np.array([0, len(index)]), np.asarray(index)[order],
-                     np.asarray(values)[order], fixed_factors, fixed_bias, mu, reg)[0]
+                     np.asarray(values)[order], fixed, fixed_bias, model.global_mean, reg,
+                     prior)[0]
     return row[:-1], row[-1]
 
 
-# link name -> fold-in solver(fixed_factors, fixed_bias, mu, index, values, reg) -> (factors, bias)
+# link name -> fold-in solver(model, side, index, values) -> (factors, bias) of the new row
 FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in}
 
 
@@ -54,13 +79,15 @@ class Model:
     """A fitted prompts x models completion model.
 
     Parameters are arrays (``prompt_factors`` is n_prompts x rank, ``model_factors`` is
-    n_models x rank, biases are vectors) plus the ids that name their rows.
+    n_models x rank, biases are vectors) plus the ids that name their rows. ``noise_var``
+    is the training residual variance; fold-in uses it to weigh the population prior.
     """
 
     def __init__(self, *, method: str, params: Mapping, prompts: Sequence[str],
                  models: Sequence[str], global_mean: float, prompt_bias, model_bias,
                  prompt_factors, model_factors, link: str = "identity",
-                 clip: tuple[float, float] | None = None, metrics: Mapping | None = None):
+                 clip: tuple[float, float] | None = None, noise_var: float | None = None,
+                 metrics: Mapping | None = None):
         if link not in LINKS:
             raise ValueError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
         self.method = method
@@ -74,6 +101,7 @@ class Model:
         self.model_factors = np.ascontiguousarray(model_factors, dtype=np.float32)
         self.link = link
         self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
+        self.noise_var = None if noise_var is None else float(noise_var)
         self.metrics = dict(metrics or {})
         self._check_shapes()
         self._prompt_index = {p: i for i, p in enumerate(self.prompts)}
@@ -150,7 +178,7 @@ class Model:
         return out
 
     # -------------------------------------------------------------- fold-in
-    def _fold_in(self, results: Mapping[str, float], index: dict, factors, bias, kind):
+    def _fold_in(self, results: Mapping[str, float], index: dict, kind: str):
         if not results:
             raise ValueError(f"add_{kind} needs at least one observed score")
         unknown = [k for k in results if k not in index]
@@ -165,8 +193,7 @@ class Model:
         solver = FOLD_IN.get(self.link)
         if solver is None:
             raise NotImplementedError(f"method {self.method!r} ({self.link} link) has no fold-in")
-        return solver(factors, bias, self.global_mean, idx, vals.astype(np.float32),
-                      self.params.get("reg", 0.1))
+        return solver(self, kind, idx, vals.astype(np.float32))
 
     def add_model(self, name: str, results: Mapping[str, float]) -> "Model":
         """A new model whose vector is solved from ``{prompt id: score}`` with prompts fixed.
@@ -176,8 +203,7 @@ class Model:
         """
         if name in self._model_index:
             raise ValueError(f"model {name!r} is already in the model")
-        q, b = self._fold_in(results, self._prompt_index, self.prompt_factors,
-                             self.prompt_bias, "model")
+        q, b = self._fold_in(results, self._prompt_index, "model")
         return self._with(models=self.models + [name],
                           model_factors=np.vstack([self.model_factors, q[None, :]]),
                           model_bias=np.append(self.model_bias, b))
@@ -186,8 +212,7 @@ class Model:
         """A new prompt whose vector is solved from ``{model id: score}`` with models fixed."""
         if prompt in self._prompt_index:
             raise ValueError(f"prompt {prompt!r} is already in the model")
-        p, b = self._fold_in(results, self._model_index, self.model_factors,
-                             self.model_bias, "prompt")
+        p, b = self._fold_in(results, self._model_index, "prompt")
         return self._with(prompts=self.prompts + [prompt],
                           prompt_factors=np.vstack([self.prompt_factors, p[None, :]]),
                           prompt_bias=np.append(self.prompt_bias, b))
@@ -197,7 +222,8 @@ class Model:
                      models=self.models, global_mean=self.global_mean,
                      prompt_bias=self.prompt_bias, model_bias=self.model_bias,
                      prompt_factors=self.prompt_factors, model_factors=self.model_factors,
-                     link=self.link, clip=self.clip, metrics=self.metrics)
+                     link=self.link, clip=self.clip, noise_var=self.noise_var,
+                     metrics=self.metrics)
         state.update(changes)
         return type(self)(**state)
 
@@ -205,7 +231,7 @@ class Model:
     def manifest(self) -> dict:
         return {"format": "routerrec-model", "format_version": FORMAT_VERSION,
                 "method": self.method, "params": self.params, "link": self.link,
-                "clip": self.clip, "global_mean": self.global_mean,
+                "clip": self.clip, "noise_var": self.noise_var, "global_mean": self.global_mean,
                 "prompts": self.prompts, "models": self.models, "metrics": self.metrics}
 
     def save(self, directory: str | os.PathLike) -> Path:
@@ -281,7 +307,8 @@ def _load_factor_model(manifest: dict, arrays: dict) -> Model:
     return Model(method=manifest["method"], params=manifest["params"],
                  prompts=manifest["prompts"], models=manifest["models"],
                  global_mean=manifest["global_mean"], link=manifest["link"],
-                 clip=manifest["clip"], metrics=manifest.get("metrics"),
+                 clip=manifest["clip"], noise_var=manifest.get("noise_var"),
+                 metrics=manifest.get("metrics"),
                  **{a: arrays[a] for a in _ARRAYS})
 
 

@@ -8,15 +8,18 @@ from routerrec import records_from_frame
 
 
 def planted_frame(n_prompts=600, n_models=40, rank=4, density=0.6, noise=0.1, binary=False,
-                  seed=0) -> tuple[pl.DataFrame, np.ndarray]:
+                  model_shared=0.0, seed=0) -> tuple[pl.DataFrame, np.ndarray]:
     """Observed cells of ``mu + b_p + b_m + P Q^T (+ noise)`` and the noiseless truth.
 
     With ``binary=True`` the cells are Bernoulli draws of the logistic of that predictor
-    and the truth is the probability.
+    and the truth is the probability. Model vectors are a shared vector of
+    scale ``model_shared`` (real LLMs share a "general ability" axis) plus independent
+    N(0, 0.5^2 - model_shared^2) parts; 0 is the unstructured worst case.
     """
     rng = np.random.default_rng(seed)
     P = rng.normal(0, 0.5, (n_prompts, rank))
-    Q = rng.normal(0, 0.5, (n_models, rank))
+    spread = np.sqrt(0.25 - model_shared ** 2)
+    Q = rng.normal(0, model_shared, rank) + rng.normal(0, spread, (n_models, rank))
     bp = rng.normal(0, 0.3, n_prompts)
     bm = rng.normal(0, 0.3, n_models)
     linear = bp[:, None] + bm[None, :] + P @ Q.T

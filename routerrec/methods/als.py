@@ -22,8 +22,17 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         mu, prompt_aug, model_aug = als_sweeps(m.scores, rank, reg, iterations, seed,
                                                callback=lambda *_: bar.update(1))
     data = m.scores.data
-    return Model(method="als", params=dict(rank=rank, reg=reg, iterations=iterations, seed=seed),
-                 prompts=m.prompts, models=m.models, global_mean=float(mu),
-                 prompt_bias=prompt_aug[:, rank], model_bias=model_aug[:, rank],
-                 prompt_factors=prompt_aug[:, :rank], model_factors=model_aug[:, :rank],
-                 clip=(float(data.min()), float(data.max())))
+    model = Model(method="als", params=dict(rank=rank, reg=reg, iterations=iterations, seed=seed),
+                  prompts=m.prompts, models=m.models, global_mean=float(mu),
+                  prompt_bias=prompt_aug[:, rank], model_bias=model_aug[:, rank],
+                  prompt_factors=prompt_aug[:, :rank], model_factors=model_aug[:, :rank],
+                  clip=(float(data.min()), float(data.max())))
+    model.noise_var = training_residual_var(model, m.scores)
+    return model
+
+
+def training_residual_var(model: Model, scores) -> float:
+    """Mean squared residual on the training cells (the noise level fold-in assumes)."""
+    coo = scores.tocoo()
+    resid = model.predict_pairs(coo.row, coo.col) - coo.data
+    return float(np.mean(resid.astype(np.float64) ** 2))
