@@ -22,7 +22,7 @@ records = load_openllm()
 print(records)
 train, test = records.split_cells(0.1, seed=0)
 t0 = time.perf_counter()
-model = routerrec.fit(train, method="als", rank=32, reg=0.05, iterations=15, progress=True)
+model = routerrec.fit(train, method="als", rank=32, reg=0.01, iterations=15, progress=True)
 print(f"ALS fit: {time.perf_counter() - t0:.1f} s")
 report = heldout_report(model, train, test)
 print(format_table([{"name": k, **v} for k, v in report.items()],
@@ -32,7 +32,7 @@ print(format_table([{"name": k, **v} for k, v in report.items()],
 name = train.table["model"].value_counts(sort=True)["model"][0]
 cells = train.table.filter(train.table["model"] == name).sample(50, seed=0)
 without = routerrec.fit(train.filter(models=[m for m in train.models if m != name]),
-                        method="als", rank=32, reg=0.05, iterations=15)
+                        method="als", rank=32, reg=0.01, iterations=15)
 t0 = time.perf_counter()
 added = without.add_model(name, dict(zip(cells["prompt"], cells["score"])))
 print(f"add_model({name!r}) from 50 answers: {1000 * (time.perf_counter() - t0):.1f} ms; "

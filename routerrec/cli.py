@@ -9,7 +9,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import click
 import numpy as np
 
 from . import __version__
+from .files import atomic_write
 
 # Method options shared by every command that fits a completion model. None = method default.
 _METHOD_PARAMS = ("rank", "reg", "iterations", "seed")
@@ -131,19 +131,6 @@ def _parse_value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def format_table(rows: list[dict], columns: list[str]) -> str:
     """A plain aligned text table (floats to 4 decimals)."""
     def cell(v):
@@ -185,7 +172,7 @@ def fit(**kw):
 
     \b
     Example:
-      routerrec fit --method als --rank 32 --reg 0.05 --holdout 0.1 --out out/als
+      routerrec fit --method als --rank 32 --reg 0.01 --holdout 0.1 --out out/als
       routerrec fit --data ../shared/data/openllm-v1/records.parquet \\
           --prompt-col item --score-col correct --holdout 0.1 --out out/openllm-als
     """
@@ -296,6 +283,26 @@ def _read_prompt_ids(path: Path) -> list[str]:
 @main.group()
 def data():
     """Inspect record files."""
+
+
+@data.command("sample")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder to write (default: data/sample in the repository).")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the sample's own).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def data_sample(out, seed, as_json):
+    """Regenerate the embedded synthetic sample (deterministic for a seed).
+
+    \b
+    Example:
+      routerrec data sample                  # rewrites data/sample/ byte for byte
+      routerrec data sample --out /tmp/sample --seed 7
+    """
+    from . import sample
+
+    paths = sample.write(Path(out) if out else None, sample.SEED if seed is None else seed)
+    emit({"files": [{"path": str(p), "bytes": p.stat().st_size} for p in paths]}, as_json,
+         "\n".join(f"wrote {p} ({p.stat().st_size:,} bytes)" for p in paths))
 
 
 @data.command("info")

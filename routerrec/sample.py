@@ -29,13 +29,13 @@ How the data are made (see ``data/README.md``):
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
 import polars as pl
 
+from .files import atomic_write
 from .records import Records, load_records
 
 __all__ = ["SEED", "BENCHMARKS", "MODELS", "Sample", "generate", "write", "load_sample", "default_dir"]
@@ -304,8 +304,9 @@ def write(out_dir: Optional[Path] = None, seed: int = SEED) -> list:
     out.mkdir(parents=True, exist_ok=True)
     s = generate(seed)
     paths = [out / "records.parquet", out / "prompts.parquet"]
-    s.records.write_parquet(paths[0], compression="zstd", statistics=False)
-    s.prompts.write_parquet(paths[1], compression="zstd", statistics=False)
+    for frame, path in zip((s.records, s.prompts), paths):
+        atomic_write(path, lambda p, f=frame: f.write_parquet(p, compression="zstd",
+                                                              statistics=False))
     return paths
 
 
@@ -332,16 +333,3 @@ def load_sample(dir: Optional[Path] = None) -> Records:
         rec = records_from_frame(s.records, source="<sample>")
         prompts = s.prompts.select("prompt", "text")
     return rec.with_texts(prompts)
-
-
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m routerrec.sample", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None, help="output folder (default: data/sample in the repo)")
-    ap.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED}; data/sample uses it)")
-    args = ap.parse_args(argv)
-    for p in write(args.out, args.seed):
-        print(f"wrote {p} ({p.stat().st_size:,} bytes)")
-
-
-if __name__ == "__main__":
-    main()

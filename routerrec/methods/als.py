@@ -7,7 +7,7 @@ from ..als_kernel import als_sweeps
 from ..model import Model
 from ..progress import progress_bar
 
-DEFAULTS = dict(rank=32, reg=0.05, iterations=15, seed=0)
+DEFAULTS = dict(rank=32, reg=0.01, iterations=15, seed=0)
 
 
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
