@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import os
 import warnings
 from dataclasses import dataclass

@@ -1,7 +1,6 @@
 """Foundation checks on the real records in ../shared/data (skipped when absent)."""
 from __future__ import annotations
 
-import pytest
 from conftest import require_shared
 
 import routerrec

@@ -11,7 +11,6 @@ import pytest
 
 from routerrec.records import (
     Matrix,
-    Records,
     RecordsError,
     load_mmlu_pro,
     load_openllm,
