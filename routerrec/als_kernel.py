@@ -15,14 +15,34 @@ from __future__ import annotations
 
 import numpy as np
 import numba
+import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls; loaded before threadpoolctl looks)
 from numba import njit, prange
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["solve_side", "als_sweeps", "augment"]
 
-# Rows with at most this many observations accumulate their Gram matrix in a loop;
-# longer rows gather their factors and call BLAS.
-_LOOP_GRAM_MAX = 64
+# Rows with at most this many observations accumulate their Gram matrix with a loop over the
+# lower triangle; longer rows gather their factors in blocks of _GATHER_ROWS and call BLAS
+# (sgemm) for the factor block of the Gram. Both measured in benchmarks/bench_als.py.
+_LOOP_GRAM_MAX = 32
+_GATHER_ROWS = 512
+# Calls with at most this many rows (fold-in) run without a parallel region.
+_SERIAL_MAX_ROWS = 8
+
+# Reassociation lets LLVM vectorise the dot products and reductions; no finite-math or
+# approximate-reciprocal assumptions. The same code runs on every thread, so results still do
+# not depend on the thread count.
+_FASTMATH = {"reassoc", "contract", "nsz"}
+
+_blas_controller = None
+
+
+def _blas_one_thread():
+    """A context manager holding every loaded BLAS to one thread (controller built once)."""
+    global _blas_controller
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
 
 
 def augment(factors: np.ndarray) -> np.ndarray:
@@ -33,26 +53,30 @@ def augment(factors: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, fastmath=False, inline="always")
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
 def _cholesky_solve(a, b):
-    """Solve a x = b in place for a small SPD matrix (a is overwritten with its factor)."""
+    """Solve a x = b in place for a small SPD matrix, reading the lower triangle only
+    (a's lower triangle is overwritten with its Cholesky factor)."""
     n = a.shape[0]
     for j in range(n):
-        s = a[j, j]
+        aj = a[j]
+        s = aj[j]
         for k in range(j):
-            s -= a[j, k] * a[j, k]
+            s -= aj[k] * aj[k]
         d = np.sqrt(s)
-        a[j, j] = d
+        aj[j] = d
         for i in range(j + 1, n):
-            s = a[i, j]
+            ai = a[i]
+            s = ai[j]
             for k in range(j):
-                s -= a[i, k] * a[j, k]
-            a[i, j] = s / d
+                s -= ai[k] * aj[k]
+            ai[j] = s / d
     for i in range(n):
+        ai = a[i]
         s = b[i]
         for k in range(i):
-            s -= a[i, k] * b[k]
-        b[i] = s / a[i, i]
+            s -= ai[k] * b[k]
+        b[i] = s / ai[i]
     for i in range(n - 1, -1, -1):
         s = b[i]
         for k in range(i + 1, n):
@@ -60,61 +84,116 @@ def _cholesky_solve(a, b):
         b[i] = s / a[i, i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, fastmath=_FASTMATH)
+def _solve_rows(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precision, prior_shift, out,
+                first, step, g, a, b):
+    """Solve rows ``first, first + step, ...`` with scratch ``g`` (gather), ``a``, ``b``."""
+    n_rows = indptr.shape[0] - 1
+    k = fixed.shape[1]
+    k1 = k + 1
+    for u in range(first, n_rows, step):
+        start, stop = indptr[u], indptr[u + 1]
+        n = stop - start
+        if n == 0:
+            out[u, :] = 0.0
+            continue
+        a[:, :] = 0.0
+        b[:] = 0.0
+        ak = a[k]
+        if n <= _LOOP_GRAM_MAX:
+            for jj in range(start, stop):
+                i = indices[jj]
+                y = fixed[i]
+                t = data[jj] - mu - fixed_bias[i]
+                for r in range(k):
+                    yr = y[r]
+                    ar = a[r]
+                    for s in range(r + 1):
+                        ar[s] += yr * y[s]
+                for r in range(k):
+                    b[r] += y[r] * t
+                    ak[r] += y[r]
+                b[k] += t
+        else:
+            for c0 in range(start, stop, _GATHER_ROWS):
+                m = min(stop - c0, _GATHER_ROWS)
+                for jj in range(m):
+                    i = indices[c0 + jj]
+                    y = fixed[i]
+                    t = data[c0 + jj] - mu - fixed_bias[i]
+                    gj = g[jj]
+                    for r in range(k):
+                        gj[r] = y[r]
+                        b[r] += y[r] * t
+                        ak[r] += y[r]
+                    b[k] += t
+                gm = g[:m]
+                a[:k, :k] += np.dot(gm.T, gm)
+        ak[k] = n
+        lam = reg * n
+        for r in range(k1):
+            ar = a[r]
+            pr = prior_precision[r]
+            for s in range(r + 1):
+                ar[s] += pr[s]
+            ar[r] += lam
+            b[r] += prior_shift[r]
+        _cholesky_solve(a, b)
+        out[u, :] = b
+
+
+@njit(cache=True)
+def _gather_rows(indptr):
+    """Rows of the gather buffer: the longest row, capped at ``_GATHER_ROWS``."""
+    max_len = 0
+    for u in range(indptr.shape[0] - 1):
+        max_len = max(max_len, indptr[u + 1] - indptr[u])
+    return min(max(max_len, 1), _GATHER_ROWS)
+
+
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
 def _solve_side(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precision, prior_shift, out,
                n_chunks):
     """Solve every row of one side with the other side fixed.
 
-    ``fixed`` is the other side's augmented factors ``[q, 1]`` (n_other x (k+1));
-    ``out`` receives ``[p, b]`` per row. ``prior_precision`` ((k+1) x (k+1)) and
-    ``prior_shift`` (k+1) add a Gaussian prior term ``x^T P x - 2 x^T s`` (not scaled by
-    the row count, unlike the ALS-WR penalty ``reg * n``); pass zeros for plain ALS-WR.
-    Rows with no observation get zero factors. Rows are dealt round-robin to ``n_chunks``
-    parallel tasks, each with its own scratch buffers.
+    ``fixed`` is the other side's factors ``q`` (n_other x k, not augmented: the constant-1
+    column that carries the other side's bias is handled implicitly); ``out`` receives
+    ``[p, b]`` per row. The normal equations of row u, with ``y_i = [q_i, 1]`` and
+    ``t_i = r_ui - mu - b_i``, are ``(sum y_i y_i^T + reg n_u I + P) x = sum t_i y_i + s``:
+    ``prior_precision`` P ((k+1) x (k+1)) and ``prior_shift`` s (k+1) are a Gaussian prior
+    (not scaled by the row count, unlike the ALS-WR penalty); pass zeros for plain ALS-WR.
+    Only the lower triangle of the Gram matrix is used. Its factor block ``sum q_i q_i^T`` is
+    accumulated by a loop over the lower triangle for rows with at most ``_LOOP_GRAM_MAX``
+    observations, and by BLAS sgemm on gathered blocks of ``_GATHER_ROWS`` observations
+    otherwise; the bias row ``sum q_i``, the count and the right-hand side are accumulated while
+    gathering. Rows with no observation get zero factors. Rows are dealt round-robin to
+    ``n_chunks`` parallel tasks, each with its own scratch buffers; a row's result depends on
+    that row's data only (the same ``_solve_rows`` code runs it whichever task or thread gets
+    it), so it does not depend on the number of threads.
     """
     n_rows = indptr.shape[0] - 1
-    k1 = fixed.shape[1]
-    max_len = 0
-    for u in range(n_rows):
-        max_len = max(max_len, indptr[u + 1] - indptr[u])
+    k = fixed.shape[1]
+    gather_rows = _gather_rows(indptr)
     for c in prange(n_chunks):
-        gather = np.empty((max(max_len, 1), k1), dtype=np.float32)
-        a = np.empty((k1, k1), dtype=np.float32)
-        b = np.empty(k1, dtype=np.float32)
-        for u in range(c, n_rows, n_chunks):
-            start, stop = indptr[u], indptr[u + 1]
-            n = stop - start
-            if n == 0:
-                out[u, :] = 0.0
-                continue
-            b[:] = 0.0
-            if n <= _LOOP_GRAM_MAX:
-                a[:, :] = 0.0
-                for jj in range(start, stop):
-                    y = fixed[indices[jj]]
-                    t = data[jj] - mu - fixed_bias[indices[jj]]
-                    for r in range(k1):
-                        yr = y[r]
-                        b[r] += yr * t
-                        for s in range(r + 1):
-                            a[r, s] += yr * y[s]
-            else:
-                g = gather[:n]
-                for jj in range(n):
-                    i = indices[start + jj]
-                    g[jj, :] = fixed[i]
-                    t = data[start + jj] - mu - fixed_bias[i]
-                    for r in range(k1):
-                        b[r] += g[jj, r] * t
-                a[:, :] = np.dot(g.T, g)
-            lam = reg * n
-            for r in range(k1):
-                for s in range(r + 1):
-                    a[r, s] += prior_precision[r, s]
-                a[r, r] += lam
-                b[r] += prior_shift[r]
-            _cholesky_solve(a, b)
-            out[u, :] = b
+        g = np.empty((gather_rows, k), dtype=np.float32)
+        a = np.empty((k + 1, k + 1), dtype=np.float32)
+        b = np.empty(k + 1, dtype=np.float32)
+        _solve_rows(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precision,
+                    prior_shift, out, c, n_chunks, g, a, b)
+
+
+@njit(cache=True)
+def _solve_side_serial(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precision,
+                       prior_shift, out):
+    """``_solve_side`` without a parallel region, for a handful of rows (fold-in): waking the
+    thread pool costs more than the solve, and far more on a loaded machine."""
+    k = fixed.shape[1]
+    g = np.empty((_gather_rows(indptr), k), dtype=np.float32)
+    a = np.empty((k + 1, k + 1), dtype=np.float32)
+    b = np.empty(k + 1, dtype=np.float32)
+    _solve_rows(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precision, prior_shift,
+                out, 0, 1, g, a, b)
 
 
 def solve_side(indptr, indices, data, fixed_factors, fixed_bias, mu, reg, prior=None):
@@ -123,19 +202,26 @@ def solve_side(indptr, indices, data, fixed_factors, fixed_bias, mu, reg, prior=
     ``fixed_factors`` / ``fixed_bias`` belong to the other side, indexed by ``indices``.
     ``prior`` is an optional ``(precision, shift)`` pair (see ``_solve_side``).
     """
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
     n_rows = len(indptr) - 1
     k1 = fixed_factors.shape[1] + 1
     precision, shift = prior if prior is not None else (np.zeros((k1, k1), np.float32),
                                                         np.zeros(k1, np.float32))
     out = np.empty((n_rows, k1), dtype=np.float32)
-    n_chunks = max(1, min(n_rows, 8 * numba.get_num_threads()))
-    with threadpool_limits(1, user_api="blas"):
-        _solve_side(np.ascontiguousarray(indptr, dtype=np.int64),
-                    np.ascontiguousarray(indices, dtype=np.int32),
-                    np.ascontiguousarray(data, dtype=np.float32), augment(fixed_factors),
-                    np.ascontiguousarray(fixed_bias, dtype=np.float32), np.float32(mu),
-                    np.float32(reg), np.ascontiguousarray(precision, dtype=np.float32),
-                    np.ascontiguousarray(shift, dtype=np.float32), out, n_chunks)
+    args = (indptr, np.ascontiguousarray(indices, dtype=np.int32),
+            np.ascontiguousarray(data, dtype=np.float32),
+            np.ascontiguousarray(fixed_factors, dtype=np.float32),
+            np.ascontiguousarray(fixed_bias, dtype=np.float32), np.float32(mu), np.float32(reg),
+            np.ascontiguousarray(precision, dtype=np.float32),
+            np.ascontiguousarray(shift, dtype=np.float32), out)
+    kernel = _solve_side if n_rows > _SERIAL_MAX_ROWS else _solve_side_serial
+    if kernel is _solve_side:
+        args = args + (max(1, min(n_rows, 8 * numba.get_num_threads())),)
+    if n_rows and int(np.max(indptr[1:] - indptr[:-1])) > _LOOP_GRAM_MAX:
+        with _blas_one_thread():  # BLAS inside prange tasks: one thread each, no oversubscription
+            kernel(*args)
+    else:  # no BLAS call: skip the (small) cost of limiting it, which matters for one-row fold-in
+        kernel(*args)
     return out
 
 
