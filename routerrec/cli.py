@@ -340,6 +340,8 @@ def evaluate():
 
 
 # Commands of later features: each lives in its own module and is registered here.
+from .pools_cli import pools as _pools  # noqa: E402
+evaluate.add_command(_pools)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,295 @@
+"""Candidate-pool sweep: splits, RouterEval's pool groups, metrics, leakage, report, CLI."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from routerrec import records_from_frame
+from routerrec.pools import (LEARNED_ROUTERS, REFERENCE_ROUTERS, evaluate_pools, pool_metrics,
+                             reference_accuracy, reference_scores, select_pool, split_three,
+                             write_report)
+
+CLI = Path(sys.executable).parent / "routerrec"
+SHOTS = "Example question one?\nAnswer: yes\n\nExample question two?\nAnswer: no\n\n"
+TOPICS = ("algebra", "biology", "history", "poetry")
+
+
+def planted_pool_frame(n_prompts=160, n_models=60, seed=0) -> pl.DataFrame:
+    """Two benchmarks; a prompt's topic (named in its text) decides which models are good.
+
+    Models share a general skill and each is a specialist of one topic, so a router that
+    reads the topic beats the best single model; few-shot shots repeat in every prompt.
+    """
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, len(TOPICS), n_prompts)
+    skill = rng.normal(0, 0.6, n_models)
+    special = rng.integers(0, len(TOPICS), n_models)
+    easy = rng.normal(0, 0.5, n_prompts)
+    logit = skill[None, :] + easy[:, None] + 2.2 * (special[None, :] == topic[:, None]) - 0.6
+    correct = (rng.random(logit.shape) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    bench = np.where(np.arange(n_prompts) % 2 == 0, "arc", "mmlu")
+    words = rng.choice(["which", "what", "how", "why", "does", "is", "the", "of"], (n_prompts, 4))
+    rows = []
+    for i in range(n_prompts):
+        text = f"{SHOTS}Question on {TOPICS[topic[i]]}: {' '.join(words[i])} {i}?\nAnswer:"
+        for j in range(n_models):
+            rows.append((f"{bench[i]}.{i}", f"model{j:03d}", int(correct[i, j]), bench[i], text))
+    return pl.DataFrame(rows, schema=["prompt", "model", "score", "benchmark", "text"], orient="row")
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return records_from_frame(planted_pool_frame())
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+def test_split_three_is_80_10_10_per_benchmark_disjoint_and_seeded(planted):
+    train, val, test = split_three(planted, seed=3)
+    ids = [set(r.prompts) for r in (train, val, test)]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert len(ids[0] | ids[1] | ids[2]) == planted.n_prompts
+    for part, share in ((test, 0.1), (val, 0.1)):
+        per = part.info()["benchmarks"]
+        assert {b: v["prompts"] for b, v in per.items()} == {"arc": round(share * 80), "mmlu": round(share * 80)}
+    assert split_three(planted, seed=3)[2].prompts == test.prompts
+    assert split_three(planted, seed=4)[2].prompts != test.prompts
+    with pytest.raises(ValueError):
+        split_three(planted, seed=0, val=0.5, test=0.5)
+
+
+# ----------------------------------------------------------------------------- pools
+
+
+def _ranked_selection(n_models=50, n_prompts=400, seed=0):
+    """Models with known accuracies (column j has accuracy acc[j]); two outside (0.1, 0.9)."""
+    rng = np.random.default_rng(seed)
+    acc = np.linspace(0.12, 0.88, n_models)
+    acc[[5, 17]] = [0.95, 0.05]
+    return (rng.random((n_prompts, n_models)) < acc).astype(np.float32)
+
+
+def test_pool_groups_follow_routereval_definitions():
+    sel = _ranked_selection()
+    acc = sel.mean(axis=0)
+    inside = np.flatnonzero((acc > 0.1) & (acc < 0.9))
+    ranked = inside[np.argsort(-acc[inside], kind="stable")]
+    side = math.ceil(0.2 * len(ranked))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        strong = select_pool(sel, 3, "all_strong", rng, candidates=4)
+        weak = select_pool(sel, 3, "all_weak", rng, candidates=4)
+        s2w = select_pool(sel, 4, "strong_to_weak", rng, candidates=4)
+        # windows of rank-adjacent models inside the top / bottom 20%
+        pos = sorted(int(np.flatnonzero(ranked == j)[0]) for j in strong)
+        assert pos == list(range(pos[0], pos[0] + 3)) and pos[-1] < side
+        pos = sorted(int(np.flatnonzero(ranked == j)[0]) for j in weak)
+        assert pos == list(range(pos[0], pos[0] + 3)) and pos[0] >= len(ranked) - side
+        # one model per rank group
+        groups = np.array_split(ranked, 4)
+        assert all(np.isin(j, g) for j, g in zip(s2w, groups))
+        assert not {5, 17} & (set(strong) | set(weak) | set(s2w))
+    # a pool larger than 20% takes the top m models
+    assert set(select_pool(sel, 40, "all_strong", rng)) == set(ranked[:40])
+    with pytest.raises(ValueError, match="eligible"):
+        select_pool(sel, 49, "all_strong", rng)
+
+
+def test_pool_choice_maximises_the_selection_oracle():
+    sel = _ranked_selection()
+    oracle = lambda pool: sel[:, pool].max(axis=1).mean()  # noqa: E731
+    rng = np.random.default_rng(1)
+    one = [oracle(select_pool(sel, 3, "strong_to_weak", np.random.default_rng(s), candidates=1))
+           for s in range(15)]
+    many = [oracle(select_pool(sel, 3, "strong_to_weak", np.random.default_rng(s), candidates=16))
+            for s in range(15)]
+    assert np.mean(many) > np.mean(one)
+    assert select_pool(sel, 3, "all_strong", rng).shape == (3,)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_metrics_on_a_hand_computed_pool():
+    truth = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.float32)
+    scores = np.array([[.9, .1, .1], [.2, .8, .1], [.1, .2, .9], [.5, .5, .5]], dtype=np.float32)
+    m = pool_metrics(truth, scores, best=0, reference=0.5, temperature=0.1)
+    assert m["mu"] == pytest.approx(0.5)            # picks 0, 1, 2, 0 -> 1, 1, 0, 0
+    assert m["v_b"] == pytest.approx(0.5 / 0.5)     # model 0's test mean is 0.5
+    assert m["v_b_test"] == pytest.approx(0.5 / 0.5)
+    assert m["v_r"] == pytest.approx(1.0)
+    assert m["e_p"] == pytest.approx(np.mean([
+        -(p * np.log2(p)).sum() for p in
+        (np.exp(s / 0.1) / np.exp(s / 0.1).sum() for s in scores.astype(np.float64))]))
+    ref = reference_scores(truth, np.array([.6, .5, .1]), best=0, reference=None)
+    assert set(ref) == set(REFERENCE_ROUTERS)
+    assert ref["oracle"]["mu"] == pytest.approx(0.75)
+    assert ref["best-single"]["mu"] == pytest.approx(0.5) and ref["best-single"]["v_b"] == 1.0
+    assert ref["random"]["mu"] == pytest.approx(truth.mean())
+    assert ref["random"]["e_p"] == pytest.approx(np.log2(3))
+    assert math.isnan(ref["oracle"]["v_r"])
+
+
+def test_r_o_is_the_limit_of_averaging_many_draws():
+    rng = np.random.default_rng(0)
+    truth = (rng.random((30, 7)) < 0.4).astype(np.float32)
+    ref = reference_scores(truth, truth.mean(axis=0), best=0)
+    oracle_pick = truth.argmax(axis=1)
+    for p in (0.25, 0.5, 0.75):
+        draws = []
+        for _ in range(4000):
+            use = rng.random(30) < p
+            pick = np.where(use, oracle_pick, rng.integers(0, 7, 30))
+            draws.append(truth[np.arange(30), pick].mean())
+        assert np.mean(draws) == pytest.approx(ref[f"r_o({p})"]["mu"], abs=0.005)
+    assert ref["r_o(0.25)"]["mu"] < ref["r_o(0.75)"]["mu"] < ref["oracle"]["mu"]
+
+
+def test_reference_accuracy_maps_open_llm_and_routereval_names():
+    assert reference_accuracy("arc") == 0.852
+    assert reference_accuracy("harness_truthfulqa_mc_0") == 0.669
+    assert reference_accuracy("gsm8k") == 0.92
+    assert reference_accuracy("my-benchmark") is None
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+class TrainMeanRouter:
+    """A real (trivial) router: each model's training mean. Remembers what it was fitted on."""
+
+    fitted_on: list = []
+
+    def fit(self, records):
+        m = records.matrix()
+        self.models_ = m.models
+        sums = np.asarray(m.scores.sum(axis=0)).ravel()
+        self.mean_ = sums / np.diff(m.scores.tocsc().indptr)
+        TrainMeanRouter.fitted_on.append(set(records.prompts))
+        return self
+
+    def predict(self, texts, *, models=None):
+        idx = [self.models_.index(x) for x in models]
+        return np.tile(self.mean_[idx], (len(texts), 1))
+
+
+def test_sweep_fits_once_per_split_never_on_test_prompts(planted, monkeypatch):
+    monkeypatch.setitem(LEARNED_ROUTERS, "train-mean", TrainMeanRouter)
+    TrainMeanRouter.fitted_on = []
+    report = evaluate_pools(planted, pools=(3, 5), routers=("train-mean",), seeds=2, draws=2,
+                            candidates=4)
+    # one fit per (seed, benchmark), shared by every pool and draw
+    assert len(TrainMeanRouter.fitted_on) == 2 * 2
+    for seed in range(2):
+        _, _, test = split_three(planted, seed=seed)
+        for fitted in TrainMeanRouter.fitted_on[2 * seed: 2 * seed + 2]:
+            assert fitted and not fitted & set(test.prompts)
+    rows = pl.DataFrame(report["rows"])
+    mine = rows.filter(pl.col("router") == "train-mean").sort("benchmark", "group", "m", "seed", "draw")
+    best = rows.filter(pl.col("router") == "best-single").sort("benchmark", "group", "m", "seed", "draw")
+    assert mine["mu"].to_list() == best["mu"].to_list()  # both pick the best training mean
+    assert report["selection"].startswith("pools chosen on training prompts only")
+    assert rows.height == 2 * 3 * 2 * 2 * 2 * (1 + len(REFERENCE_ROUTERS))
+
+
+def test_train_selection_ignores_test_scores_all_selection_does_not(planted, monkeypatch):
+    monkeypatch.setitem(LEARNED_ROUTERS, "train-mean", TrainMeanRouter)
+    _, _, test = split_three(planted, seed=0)
+    flipped = planted.table.with_columns(
+        pl.when(pl.col("prompt").is_in(test.prompts)).then(1.0 - pl.col("score"))
+        .otherwise(pl.col("score")).alias("score"))
+    other = records_from_frame(flipped.join(planted.texts, on="prompt"))
+    kw = dict(pools=(3,), routers=("train-mean",), seeds=1, candidates=8)
+
+    def picks(rec, select_on):
+        rows = evaluate_pools(rec, select_on=select_on, **kw)["rows"]
+        # best-single's training means identify the pool through its test mean pattern
+        return [(r["benchmark"], r["group"], r["e_p"]) for r in rows if r["router"] == "best-single"]
+
+    assert picks(planted, "train") == picks(other, "train")
+    assert picks(planted, "all") != picks(other, "all")
+    assert "RouterEval's way" in evaluate_pools(planted, select_on="all", **kw)["selection"]
+
+
+def test_text_router_beats_best_single_on_planted_specialists(planted, tmp_path):
+    report = evaluate_pools(planted, pools=(3, 5, 20), seeds=3, candidates=8)
+    overall = {(o["m"], o["router"]): o for o in report["summary"]["overall"]}
+    for m in (3, 5, 20):
+        assert overall[(m, "mf-text")]["v_b"] > 1.02
+        assert overall[(m, "best-single")]["v_b"] == pytest.approx(1.0)
+        assert overall[(m, "oracle")]["mu"] >= overall[(m, "mf-text")]["mu"]
+        assert overall[(m, "random")]["mu"] <= overall[(m, "oracle")]["mu"]
+        lo, hi = overall[(m, "mf-text")]["v_b_lo"], overall[(m, "mf-text")]["v_b_hi"]
+        assert lo <= overall[(m, "mf-text")]["v_b"] <= hi
+    assert overall[(20, "oracle")]["mu"] > overall[(3, "oracle")]["mu"]
+    files = write_report(report, tmp_path / "out")
+    data = json.loads(Path(files["json"]).read_text())  # strict JSON (NaN written as null)
+    assert data["settings"]["select_on"] == "train"
+    md = Path(files["markdown"]).read_text()
+    assert "## arc" in md and "| mf-text |" in md and "training prompts only" in md
+    assert len(files["plots"]) == 3
+    assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in files["plots"])
+
+
+def test_sweep_rejects_bad_settings(planted):
+    with pytest.raises(ValueError, match="group"):
+        evaluate_pools(planted, groups=("all_medium",), seeds=1)
+    with pytest.raises(ValueError, match="benchmark"):
+        evaluate_pools(planted, benchmarks=("gpqa",), seeds=1)
+    with pytest.raises(ValueError, match="select_on"):
+        evaluate_pools(planted, select_on="test", seeds=1)
+    report = evaluate_pools(planted, pools=(3, 61), groups=("all_strong",), seeds=1, candidates=2)
+    assert report["skipped"] and report["skipped"][0]["m"] == 61
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_writes_report_and_json(tmp_path):
+    path = tmp_path / "records.parquet"
+    planted_pool_frame(n_prompts=100, n_models=30).write_parquet(path)
+    out = tmp_path / "report"
+    res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--pools", "3,5",
+                          "--seeds", "2", "--candidates", "4", "--out", str(out), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    payload = json.loads(res.stdout)
+    assert {o["router"] for o in payload["overall"]} == {"mf-text", *REFERENCE_ROUTERS}
+    assert payload["selection"].startswith("pools chosen on training prompts only")
+    assert (out / "report.json").is_file() and (out / "report.md").is_file()
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "pools_all_strong.png", "pools_all_weak.png", "pools_strong_to_weak.png"]
+
+
+def test_cli_errors_are_clear(tmp_path):
+    path = tmp_path / "records.csv"
+    pl.DataFrame({"prompt": ["a", "b"], "model": ["x", "x"], "score": [1, 0]}).write_csv(path)
+    for args, message in ((["--pools", "3,x"], "--pools expects"),
+                          ([], "no benchmark column")):
+        res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--out",
+                              str(tmp_path / "o"), *args], capture_output=True, text=True, timeout=60)
+        assert res.returncode != 0 and message in res.stderr, res.stderr
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+def test_openllm_sweep_on_one_benchmark_is_quick_and_complete(shared_data):
+    from routerrec.records import load_openllm
+
+    if not (shared_data / "openllm-v1").is_dir():
+        pytest.skip("openllm-v1 not available")
+    records = load_openllm(shared_data / "openllm-v1")
+    report = evaluate_pools(records, benchmarks=["mmlu"], pools=(3, 100), seeds=1, candidates=4)
+    assert not report["skipped"]
+    cells = {(c["group"], c["m"], c["router"]): c for c in report["summary"]["cells"]}
+    assert len(cells) == 3 * 2 * (1 + len(REFERENCE_ROUTERS))
+    for g in ("all_strong", "all_weak", "strong_to_weak"):
+        assert cells[(g, 100, "oracle")]["mu"] >= cells[(g, 100, "mf-text")]["mu"]
+        assert cells[(g, 3, "mf-text")]["v_r"] == pytest.approx(cells[(g, 3, "mf-text")]["mu"] / 0.864)
