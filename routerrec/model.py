@@ -71,8 +71,14 @@ def _ridge_fold_in(model, side, index, values):
     return row[:-1], row[-1]
 
 
+def _logistic_fold_in(model, side, index, values):
+    """Regularised logistic MAP solve with the other side fixed (``methods.logistic``)."""
+    from .methods.logistic import fold_in
+    return fold_in(model, side, index, values)
+
+
 # link name -> fold-in solver(model, side, index, values) -> (factors, bias) of the new row
-FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in}
+FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in, "logistic": _logistic_fold_in}
 
 
 class Model:
@@ -234,13 +240,17 @@ class Model:
                 "clip": self.clip, "noise_var": self.noise_var, "global_mean": self.global_mean,
                 "prompts": self.prompts, "models": self.models, "metrics": self.metrics}
 
+    def arrays(self) -> dict:
+        """The arrays ``save`` writes (model kinds that are not factor models add theirs)."""
+        return {a: getattr(self, a) for a in _ARRAYS}
+
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``manifest.json`` + ``arrays.npz`` atomically: a failed save keeps the old copy."""
         target = Path(directory)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            np.savez(tmp / "arrays.npz", **{a: getattr(self, a) for a in _ARRAYS})
+            np.savez(tmp / "arrays.npz", **self.arrays())
             with open(tmp / "manifest.json", "w") as fh:
                 json.dump(self.manifest(), fh, indent=1, allow_nan=False)
             _replace_dir(tmp, target)
@@ -313,4 +323,10 @@ def _load_factor_model(manifest: dict, arrays: dict) -> Model:
 
 
 # manifest "kind" -> loader(manifest, arrays); other model families register here.
-MODEL_KINDS: dict[str, Callable[[dict, dict], Model]] = {"factor": _load_factor_model}
+def _load_knn_model(manifest: dict, arrays: dict) -> Model:
+    from .methods.knn import load
+    return load(manifest, arrays)
+
+
+MODEL_KINDS: dict[str, Callable[[dict, dict], Model]] = {"factor": _load_factor_model,
+                                                         "knn": _load_knn_model}

@@ -8,13 +8,16 @@ from __future__ import annotations
 from typing import Callable
 
 from ..model import Model
-from . import als, mean
+from . import als, knn, logistic, mean, sgd
 
 __all__ = ["METHODS", "fit"]
 
 METHODS: dict[str, Callable[..., Model]] = {
     "als": als.fit,
+    "knn": knn.fit,
+    "logistic": logistic.fit,
     "mean": mean.fit,
+    "sgd": sgd.fit,
 }
 
 
