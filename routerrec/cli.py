@@ -163,6 +163,13 @@ def main():
               help="Hold out this share of observed cells (seeded) and report held-out error "
                    "next to the global/model/prompt-mean baselines.")
 @click.option("--holdout-seed", type=int, default=0, show_default=True)
+@click.option("--engine", type=click.Choice(["numba", "spark"]), default="numba", show_default=True,
+              help="Where --method als runs: routerrec's numba kernel, or Spark MLlib (docs/scale.md).")
+@click.option("--master", default="local[2]", show_default=True,
+              help="With --engine spark: the Spark master (local[N] or spark://host:port).")
+@click.option("--feedback", type=click.Choice(["explicit", "implicit"]), default="explicit",
+              show_default=True, help="explicit: scores (missing = unknown); implicit: a log of "
+                                      "chosen models (missing = not chosen), for --method implicit.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -174,6 +181,8 @@ def fit(**kw):
       routerrec fit --method als --rank 32 --reg 0.01 --holdout 0.1 --out out/als
       routerrec fit --data ../shared/data/openllm-v1/records.parquet \\
           --prompt-col item --score-col correct --holdout 0.1 --out out/openllm-als
+      routerrec fit --method als --engine spark --master local[2] --out out/spark-als
+      routerrec fit --data kept.csv --feedback implicit --method implicit --out out/implicit
     """
     from .methods import fit as fit_method
     from .metrics import heldout_report
@@ -181,6 +190,17 @@ def fit(**kw):
     records = load_cli_records(kw)
     params = method_params(kw)
     method, holdout, out, as_json = kw["method"], kw["holdout"], Path(kw["out"]), kw["as_json"]
+    if kw["feedback"] == "implicit":
+        if holdout:
+            fail("--holdout reports score error (RMSE, AUC), which implicit feedback has no "
+                 "meaning for; fit without --holdout")
+        records = records.with_feedback("implicit")
+    if kw["engine"] == "spark":
+        if method != "als":
+            fail(f"--engine spark runs --method als only (got --method {method})")
+        from .spark_als import fit as spark_fit
+
+        fit_method = lambda recs, method, **p: spark_fit(recs, master=kw["master"], **p)  # noqa: E731
     train, test = (records.split_cells(holdout, kw["holdout_seed"]) if holdout
                    else (records, None))
     t0 = time.perf_counter()

@@ -168,12 +168,20 @@ class Records:
         text (may be empty).
     source : str
         File path(s) the records came from, or ``"<frame>"``.
+    feedback : {"explicit", "implicit"}
+        ``"explicit"``: scores (missing = unknown). ``"implicit"``: a log of chosen
+        models (missing = not chosen), read only by the ``implicit`` method. Set with
+        :meth:`with_feedback`; kept by every derived record set (splits, filters).
 
     Build with :func:`load_records` or :func:`records_from_frame`, which
     validate; the constructor trusts its input.
     """
 
-    def __init__(self, table: pl.DataFrame, texts: Optional[pl.DataFrame] = None, source: str = "<frame>"):
+    def __init__(self, table: pl.DataFrame, texts: Optional[pl.DataFrame] = None, source: str = "<frame>",
+                 feedback: str = "explicit"):
+        if feedback not in ("explicit", "implicit"):
+            raise ValueError(f"feedback must be 'explicit' or 'implicit', got {feedback!r}")
+        self.feedback = feedback
         cols = ["prompt", "model", "score"] + (["cost"] if "cost" in table.columns else []) + ["benchmark"]
         if "benchmark" not in table.columns:
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias("benchmark"))
@@ -335,14 +343,21 @@ class Records:
 
     # -- derived record sets
     def _derive(self, table: pl.DataFrame) -> "Records":
-        return Records(table, self._texts, self._source)
+        return Records(table, self._texts, self._source, self.feedback)
+
+    def with_feedback(self, feedback: str) -> "Records":
+        """A copy read as ``"explicit"`` scores or ``"implicit"`` feedback (see ``feedback``)."""
+        new = Records(self._table, self._texts, self._source, feedback)
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k.startswith("_")
+                             and k not in ("_table", "_texts", "_source")})
+        return new
 
     def with_texts(self, texts: Union[pl.DataFrame, Mapping[str, str]]) -> "Records":
         """A copy whose prompt texts are ``texts`` (frame with ``prompt``, ``text`` or a dict)."""
         if isinstance(texts, Mapping):
             texts = pl.DataFrame({"prompt": list(texts.keys()), "text": list(texts.values())},
                                  schema={"prompt": pl.String, "text": pl.String})
-        new = Records(self._table, texts, self._source)
+        new = Records(self._table, texts, self._source, self.feedback)
         for k in ("_prompt_series", "_model_series", "_codes", "_canonical"):
             if k in self.__dict__:
                 new.__dict__[k] = self.__dict__[k]

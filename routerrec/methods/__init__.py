@@ -8,13 +8,15 @@ from __future__ import annotations
 from typing import Callable
 
 from ..model import Model
-from . import als, knn, logistic, mean, sgd
+from . import als, implicit_mf, knn, lightfm_mf, logistic, mean, sgd
 
 __all__ = ["METHODS", "fit"]
 
 METHODS: dict[str, Callable[..., Model]] = {
     "als": als.fit,
+    "implicit": implicit_mf.fit,
     "knn": knn.fit,
+    "lightfm": lightfm_mf.fit,
     "logistic": logistic.fit,
     "mean": mean.fit,
     "sgd": sgd.fit,
@@ -27,4 +29,5 @@ def fit(records, method: str = "als", **params) -> Model:
         fitter = METHODS[method]
     except KeyError:
         raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}") from None
+    implicit_mf.check_feedback(records, method)  # explicit methods refuse implicit data and vice versa
     return fitter(records, **params)
