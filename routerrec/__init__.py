@@ -19,9 +19,10 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 from .methods import METHODS, fit
 from .model import Model, ModelFileError, load_model
+from .pools import evaluate_pools
 from .records import Matrix, Records, RecordsError, load_records, records_from_frame
 from .sample import load_sample
 
 __all__ = ["METHODS", "Matrix", "Model", "ModelFileError", "Records", "RecordsError",
            "fit", "load_model", "load_records", "load_sample", "records_from_frame",
-           "__version__"]
+           "__version__", "evaluate_pools"]

@@ -1,0 +1,33 @@
+"""Candidate-pool sweep on one Open LLM Leaderboard benchmark (RouterEval's protocol, no leak).
+
+    .venv/bin/python examples/pools_sweep.py
+
+Skips politely when ../shared/data/openllm-v1 is absent.
+"""
+import sys
+import tempfile
+
+from routerrec.pools import evaluate_pools, write_report
+from routerrec.records import load_openllm, shared_data_dir
+
+
+def main() -> int:
+    root = shared_data_dir()
+    if root is None or not (root / "openllm-v1").is_dir():
+        print("skipped: ../shared/data/openllm-v1 not available")
+        return 0
+    records = load_openllm(root / "openllm-v1")
+    report = evaluate_pools(records, benchmarks=["arc"], pools=(3, 10, 100), seeds=2,
+                            select_on="train")
+    print(report["selection"])
+    for row in report["summary"]["overall"]:
+        print(f"m={row['m']:<4} {row['router']:<12} mu {row['mu']:.3f}  V_B {row['v_b']:.3f}  "
+              f"E_p {row['e_p']:.2f} bits")
+    out = tempfile.mkdtemp(prefix="pools-")
+    files = write_report(report, out)
+    print("report:", files["markdown"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
