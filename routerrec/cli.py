@@ -102,6 +102,9 @@ def method_options(fn):
         click.option("--seed", type=int, default=None, help="Random seed."),
         click.option("--param", "extra", multiple=True, metavar="KEY=VALUE",
                      help="Any other method parameter, e.g. --param kind=prompt for --method mean."),
+        click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False),
+                     default=None, help="Settings written by `routerrec tune` (its method and "
+                                        "best parameters; options given here win)."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -110,6 +113,10 @@ def method_options(fn):
 
 def method_params(kw: dict) -> dict:
     """The method parameters the user set (popping them from ``kw``)."""
+    params_file = kw.pop("params_file", None)
+    if params_file:
+        from .tune_cli import read_tuned
+        return {**read_tuned(params_file, kw), **method_params(kw)}
     params = {k: kw.pop(k) for k in _METHOD_PARAMS if kw.get(k) is not None}
     for k in _METHOD_PARAMS:
         kw.pop(k, None)
@@ -360,6 +367,8 @@ def evaluate():
 
 
 # Commands of later features: each lives in its own module and is registered here.
+from .tune_cli import tune_command as _tune  # noqa: E402
+main.add_command(_tune)
 from .pools_cli import pools as _pools  # noqa: E402
 evaluate.add_command(_pools)
 
