@@ -177,6 +177,8 @@ def main():
 @click.option("--feedback", type=click.Choice(["explicit", "implicit"]), default="explicit",
               show_default=True, help="explicit: scores (missing = unknown); implicit: a log of "
                                       "chosen models (missing = not chosen), for --method implicit.")
+@click.option("--router", type=click.Choice(["mf", "lightfm", "knn", "linear"]), default=None,
+              help="Fit a router for new prompts instead (docs/routing.md); mf uses --method.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -190,12 +192,19 @@ def fit(**kw):
           --prompt-col item --score-col correct --holdout 0.1 --out out/openllm-als
       routerrec fit --method als --engine spark --master local[2] --out out/spark-als
       routerrec fit --data kept.csv --feedback implicit --method implicit --out out/implicit
+      routerrec fit --router mf --data ../shared/data/routerbench/mbpp_train.csv --out out/mf
     """
     from .methods import fit as fit_method
     from .metrics import heldout_report
 
     records = load_cli_records(kw)
     params = method_params(kw)
+    if kw["router"]:
+        from .route_cli import fit_router
+        source = click.get_current_context().get_parameter_source("method")
+        return fit_router(kw["router"], records, params=params, out=Path(kw["out"]),
+                          method=None if source.name == "DEFAULT" else kw["method"],
+                          as_json=kw["as_json"])
     method, holdout, out, as_json = kw["method"], kw["holdout"], Path(kw["out"]), kw["as_json"]
     if kw["feedback"] == "implicit":
         if holdout:
@@ -371,6 +380,9 @@ from .tune_cli import tune_command as _tune  # noqa: E402
 main.add_command(_tune)
 from .pools_cli import pools as _pools  # noqa: E402
 evaluate.add_command(_pools)
+from .route_cli import route as _route, routerbench as _routerbench  # noqa: E402
+main.add_command(_route)
+evaluate.add_command(_routerbench)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,119 @@
+"""Cost of sending a prompt to a model, and the rules that trade predicted score for cost.
+
+``CostModel`` learns, per model, ``cost = a + b * prompt characters`` from the records'
+cost column: the length term is kept only when it explains the costs (pooled R² over the
+training cells >= ``min_r2``); otherwise each model costs its mean. Records without costs
+give a zero cost model, so every rule reduces to "best predicted score".
+
+``choose`` applies the selection rules to predicted scores and costs (n prompts x m
+candidates):
+
+* willingness to pay ``wtp`` = λ: argmax over models of ``λ·ŝ − ĉ`` (RouterBench's rule);
+* budget ``max_cost`` (a number or one per prompt): best predicted score among the models
+  whose predicted cost fits; a prompt that no model fits gets the cheapest model;
+* neither: best predicted score.
+
+Ties go to the cheaper model. The candidate pool (``models=``) is a column subset chosen by
+the router before ``choose`` sees the arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CostModel", "choose"]
+
+
+class CostModel:
+    """Per-model cost: mean, or intercept + slope per prompt character.
+
+    ``kind``: ``"auto"`` (length term when pooled R² >= ``min_r2``), ``"mean"``, ``"length"``.
+    Fitted attributes: ``intercept_``, ``slope_`` (per model, USD and USD/char), ``kind_``
+    (``"mean"``, ``"length"`` or ``"none"`` without costs), ``r2_``.
+    """
+
+    def __init__(self, *, kind: str = "auto", min_r2: float = 0.5):
+        if kind not in ("auto", "mean", "length"):
+            raise ValueError(f"cost kind must be 'auto', 'mean' or 'length', got {kind!r}")
+        self.kind, self.min_r2 = kind, min_r2
+
+    def fit(self, records, lengths: np.ndarray | None = None) -> "CostModel":
+        """``lengths``: characters of each prompt in ``records.prompts`` order (None: unknown)."""
+        m = records.matrix()
+        n_models = len(m.models)
+        self.intercept_ = np.zeros(n_models)
+        self.slope_ = np.zeros(n_models)
+        self.r2_ = float("nan")
+        self.mean_length_ = float(np.mean(lengths)) if lengths is not None and len(lengths) else 0.0
+        if m.costs is None:
+            self.kind_ = "none"
+            return self
+        coo = m.costs.tocoo()
+        ok = np.isfinite(coo.data)
+        rows, cols, cost = coo.row[ok], coo.col[ok], coo.data[ok].astype(np.float64)
+        count = np.bincount(cols, minlength=n_models)
+        mean = np.bincount(cols, cost, minlength=n_models) / np.maximum(count, 1)
+        mean[count == 0] = cost.mean() if len(cost) else 0.0
+        self.intercept_, self.kind_ = mean, "mean"
+        if lengths is None or self.kind == "mean" or not len(cost):
+            return self
+        x = np.asarray(lengths, dtype=np.float64)[rows]
+        xm = np.bincount(cols, x, minlength=n_models) / np.maximum(count, 1)
+        dx, dy = x - xm[cols], cost - mean[cols]
+        sxx = np.bincount(cols, dx * dx, minlength=n_models)
+        slope = np.where(sxx > 0, np.bincount(cols, dx * dy, minlength=n_models)
+                         / np.maximum(sxx, 1e-300), 0.0)
+        resid = dy - slope[cols] * dx
+        total = float(np.sum(dy * dy))
+        self.r2_ = 1.0 - float(np.sum(resid * resid)) / total if total > 0 else 0.0
+        if self.kind == "length" or self.r2_ >= self.min_r2:
+            self.slope_, self.intercept_, self.kind_ = slope, mean - slope * xm, "length"
+        return self
+
+    def predict(self, lengths: np.ndarray | None, cols: np.ndarray, n: int) -> np.ndarray:
+        """Predicted cost, shape (n, len(cols)); ``lengths=None`` uses each model's mean length."""
+        if lengths is None or self.kind_ != "length":
+            base = self._mean_cost()[cols]
+            return np.broadcast_to(base, (n, len(cols))).astype(np.float32)
+        out = self.intercept_[cols][None, :] + np.outer(lengths, self.slope_[cols])
+        return np.maximum(out, 0.0).astype(np.float32)
+
+    def _mean_cost(self):
+        return self.intercept_ + self.slope_ * self.mean_length_
+
+    def state(self) -> tuple[dict, dict]:
+        return ({"kind": self.kind, "min_r2": self.min_r2, "kind_": self.kind_,
+                 "r2_": None if np.isnan(self.r2_) else self.r2_,
+                 "mean_length_": self.mean_length_},
+                {"intercept": self.intercept_, "slope": self.slope_})
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: dict) -> "CostModel":
+        self = cls(kind=params["kind"], min_r2=params["min_r2"])
+        self.kind_, self.mean_length_ = params["kind_"], params["mean_length_"]
+        self.r2_ = float("nan") if params["r2_"] is None else params["r2_"]
+        self.intercept_, self.slope_ = arrays["intercept"], arrays["slope"]
+        return self
+
+
+def choose(scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
+           max_cost=None) -> np.ndarray:
+    """Column index chosen per row under the rules above (ties: the cheaper model)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    costs = np.asarray(costs, dtype=np.float64)
+    if scores.shape != costs.shape or scores.ndim != 2 or scores.shape[1] == 0:
+        raise ValueError(f"scores {scores.shape} and costs {costs.shape} must be the same "
+                         "n x m shape with m >= 1")
+    if wtp is not None and not (np.isfinite(wtp) and wtp >= 0):
+        raise ValueError(f"wtp (willingness to pay) must be a finite number >= 0, got {wtp!r}")
+    value = scores * wtp - costs if wtp is not None else scores.copy()
+    value[np.isnan(value)] = -np.inf
+    if max_cost is not None:
+        budget = np.asarray(max_cost, dtype=np.float64)
+        if budget.ndim == 1:
+            budget = budget[:, None]
+        value[costs > budget] = -np.inf
+    best = value.max(axis=1, keepdims=True)
+    tol = 1e-12 * np.maximum(1.0, np.abs(best))
+    tied = value >= best - tol
+    tied[~np.isfinite(best[:, 0])] = True  # nothing fits: the cheapest model overall
+    return np.where(tied & ~np.isnan(costs), costs, np.inf).argmin(axis=1)

@@ -1,0 +1,213 @@
+"""Routers on planted topic data: the text decides which specialist model is right."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from routerrec import records_from_frame
+from routerrec.cost import CostModel, choose
+from routerrec.routers import ROUTERS, load_router, make_router, true_matrices
+
+ROUTERREC = str(Path(sys.executable).parent / "routerrec")
+TOPICS = {
+    "math": "integral derivative equation algebra matrix prime number theorem proof sum".split(),
+    "code": "python function compile loop array recursion class pointer bug test".split(),
+    "trivia": "capital river painter novel king war century island museum song".split(),
+}
+# model -> probability of being right per topic; "cheap" is mediocre everywhere but cheap
+SKILL = {"mathy": (0.95, 0.2, 0.3), "coder": (0.2, 0.95, 0.3),
+         "quizzer": (0.3, 0.3, 0.9), "cheap": (0.5, 0.5, 0.5)}
+PRICE = {"mathy": 2e-6, "coder": 2e-6, "quizzer": 2e-6, "cheap": 1e-7}  # USD per character
+
+
+def topic_text(rng, topic):
+    words = rng.choice(TOPICS[topic], size=rng.integers(6, 30))
+    return " ".join(["please"] + list(words))
+
+
+def topic_records(n=240, seed=0, density=0.9, prefix="p"):
+    """Binary records whose right model depends on the prompt's topic; cost ∝ text length."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    topics = list(TOPICS)
+    for i in range(n):
+        t = i % 3
+        text = topic_text(rng, topics[t])
+        for m, skill in SKILL.items():
+            if rng.random() < density:
+                rows.append({"prompt": f"{prefix}{i:04d}", "model": m,
+                             "score": float(rng.random() < skill[t]),
+                             "cost": PRICE[m] * len(text), "benchmark": topics[t], "text": text})
+    return records_from_frame(pl.DataFrame(rows))
+
+
+@pytest.fixture(scope="module")
+def train():
+    return topic_records(240, seed=1)
+
+
+@pytest.fixture(scope="module")
+def new_prompts():
+    rng = np.random.default_rng(99)
+    topics = list(TOPICS)
+    texts = [topic_text(rng, topics[i % 3]) for i in range(60)]
+    want = [("mathy", "coder", "quizzer")[i % 3] for i in range(60)]
+    return texts, want
+
+
+LEARNED = {"mf": dict(method_params=dict(rank=4, reg=0.05, iterations=8)),
+           "linear": {}, "knn": {}, "lightfm": dict(epochs=15)}
+
+
+@pytest.fixture(scope="module")
+def fitted(train):
+    return {name: make_router(name, encoder_params=dict(dim=16), **p).fit(train)
+            for name, p in LEARNED.items()}
+
+
+@pytest.mark.parametrize("name", sorted(LEARNED))
+def test_learned_router_routes_unseen_prompts_to_the_specialist(fitted, new_prompts, name):
+    texts, want = new_prompts
+    router = fitted[name]
+    scores = router.predict(texts)
+    assert scores.shape == (len(texts), 4) and np.all(np.isfinite(scores))
+    picks = router.route(texts, models=["mathy", "coder", "quizzer"])
+    assert np.mean([p == w for p, w in zip(picks, want)]) >= 0.9
+
+
+@pytest.mark.parametrize("name", sorted(LEARNED))
+def test_pool_subset_is_a_column_selection_and_save_load_round_trips(fitted, new_prompts, name,
+                                                                     tmp_path):
+    texts, _ = new_prompts
+    router = fitted[name]
+    full = router.predict(texts)
+    pool = ["quizzer", "cheap"]
+    sub = router.predict(texts, models=pool)
+    cols = [router.models_.index(m) for m in pool]
+    np.testing.assert_array_equal(sub, full[:, cols])
+    router.save(tmp_path / "r")
+    again = load_router(tmp_path / "r")
+    np.testing.assert_allclose(again.predict(texts), full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again.predict_cost(texts), router.predict_cost(texts))
+    assert again.route(texts, wtp=1e3) == router.route(texts, wtp=1e3)
+
+
+def test_mf_uses_the_completion_model_and_picks_ridge_strength_by_validation(fitted):
+    mf = fitted["mf"]
+    assert mf.method_ == "logistic"  # binary records, logistic available
+    assert mf.alpha_ in mf.alphas and len(mf.validation_) == len(mf.alphas)
+    assert mf.completion_.models == mf.models_
+
+
+def test_cost_model_learns_cost_per_character(train, new_prompts, fitted):
+    cm = fitted["linear"].cost_model_
+    assert cm.kind_ == "length" and cm.r2_ > 0.99
+    texts, _ = new_prompts
+    pred = fitted["linear"].predict_cost(texts, models=["mathy", "cheap"])
+    lengths = np.array([len(t) for t in texts])
+    np.testing.assert_allclose(pred, np.outer(lengths, [2e-6, 1e-7]), rtol=1e-3, atol=1e-9)
+    flat = records_from_frame(train.table.with_columns(pl.lit(0.01).alias("cost")))
+    assert CostModel().fit(flat, np.ones(flat.n_prompts)).kind_ == "mean"
+
+
+def test_wtp_trades_quality_for_cost(fitted, new_prompts):
+    texts, want = new_prompts
+    router = fitted["linear"]
+    assert set(router.route(texts, wtp=0.0)) == {"cheap"}
+    rich = router.route(texts, wtp=1e6)
+    assert np.mean([p == w for p, w in zip(rich, want)]) >= 0.9
+    spent = [router.predict_cost(texts, models=[m])[i, 0] for i, m in enumerate(rich)]
+    cheap = router.predict_cost(texts, models=["cheap"])[:, 0]
+    assert np.sum(spent) > np.sum(cheap)
+
+
+def test_choose_rules():
+    scores = np.array([[0.9, 0.8, 0.8], [0.5, 0.5, 0.2], [0.9, 0.6, 0.1]])
+    costs = np.array([[10.0, 1.0, 0.5], [3.0, 2.0, 1.0], [5.0, 4.0, 3.0]])
+    assert choose(scores, costs).tolist() == [0, 1, 0]          # best score, cheaper on ties
+    assert choose(scores, costs, wtp=1.0).tolist() == [2, 2, 2]  # λ·s − c
+    assert choose(scores, costs, wtp=100.0).tolist() == [0, 1, 0]
+    assert choose(scores, costs, max_cost=2.0).tolist() == [2, 1, 2]  # row 3: none fits -> cheapest
+    assert choose(scores, costs, max_cost=np.array([20.0, 0.5, 5.0])).tolist() == [0, 2, 0]
+    with pytest.raises(ValueError, match="wtp"):
+        choose(scores, costs, wtp=-1.0)
+
+
+def test_reference_routers(train):
+    test = topic_records(60, seed=5, density=1.0, prefix="t")
+    truth, cost = true_matrices(test)
+    oracle = make_router("oracle").fit(train)
+    picks = oracle.route_records(test)
+    idx = [test.models.index(p) for p in picks]
+    best = truth.max(axis=1)
+    assert np.all(truth[np.arange(len(idx)), idx] == best)
+    for i, j in enumerate(idx):  # cheapest among the tied best
+        tied = truth[i] == best[i]
+        assert cost[i, j] == cost[i, tied].min()
+    with pytest.raises(NotImplementedError):
+        oracle.predict(["some text"])
+    assert make_router("oracle-p", p=1.0).fit(train).route_records(test) == picks
+    rnd = make_router("random", seed=3).fit(train).route_records(test)
+    assert len(set(rnd)) == 4 and rnd == make_router("random", seed=3).fit(train).route_records(test)
+    half = make_router("oracle-p", p=0.5, seed=1).fit(train).route_records(test)
+    agree = np.mean([a == b for a, b in zip(half, picks)])
+    assert 0.5 < agree < 0.95  # p of oracle picks, plus random picks that match by chance
+    single = make_router("best-single").fit(train)
+    means = true_matrices(train)[0]
+    assert set(single.route_records(test)) == {train.models[int(np.nanargmax(np.nanmean(means, 0)))]}
+    assert set(single.route_records(test, models=["cheap", "quizzer"])) <= {"cheap", "quizzer"}
+    assert sorted(ROUTERS) == sorted(["mf", "lightfm", "knn", "linear", "oracle", "random",
+                                      "best-single", "oracle-p"])
+
+
+def test_errors_name_the_problem(fitted, train, tmp_path):
+    with pytest.raises(KeyError, match="unknown model id"):
+        fitted["linear"].predict(["x"], models=["nope"])
+    with pytest.raises(ValueError, match="unknown router"):
+        make_router("svm")
+    no_text = records_from_frame(train.table.drop("cost"))
+    with pytest.raises(ValueError, match="no text"):
+        make_router("linear").fit(no_text)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        make_router("knn").predict(["x"])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a routerrec router"):
+        load_router(tmp_path / "bad")
+
+
+def test_cli_fit_router_and_route(train, tmp_path):
+    data = tmp_path / "train.parquet"
+    train.table.join(train.texts, on="prompt").write_parquet(data)
+    out = tmp_path / "router"
+    res = subprocess.run([ROUTERREC, "fit", "--router", "linear", "--data", str(data),
+                          "--out", str(out), "--json"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["cost_model"] == "length"
+    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "--json", "--wtp", "1e6",
+                          "please integral derivative theorem proof"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    decision = json.loads(res.stdout)["decisions"][0]
+    assert decision["model"] == "mathy" and set(decision["candidates"]) == set(SKILL)
+    batch = tmp_path / "prompts.jsonl"
+    batch.write_text('{"id": "a", "text": "please python loop recursion bug"}\n'
+                     '{"id": "b", "text": "please capital river island king"}\n')
+    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "--prompts", str(batch),
+                          "--models", "coder,quizzer", "--out", str(tmp_path / "d.jsonl")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert [(d["id"], d["model"]) for d in lines] == [("a", "coder"), ("b", "quizzer")]
+    batch.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n')
+    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "--prompts", str(batch)],
+                         capture_output=True, text=True)
+    assert res.returncode != 0 and "row 2" in res.stderr and "'text'" in res.stderr
+    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "x", "--models", "gpt-9"],
+                         capture_output=True, text=True)
+    assert res.returncode != 0 and "gpt-9" in res.stderr
