@@ -5,6 +5,9 @@ of the grid gives one point (x = total true cost of the chosen models over the e
 prompts, y = their mean true score). Next to them: every single model's point, the oracle's
 point and the **zero router**, the non-decreasing convex hull of the single models (any mix
 of two models is reachable by randomising between them), which a learned router must beat.
+The oracle is RouterBench's point (best true score, cheapest on ties) *and* a curve: per λ,
+argmax λ·s − c on the true scores and costs, so its hull bounds every router's hull from
+above and "share of the zero → oracle gap closed" compares like with like.
 
 AIQ, the area under a router's non-decreasing convex hull, is computed **jointly** over the
 routers compared (zero router and oracle included), in two definitions:
@@ -99,8 +102,10 @@ def _eval_one(routers, records, models, lambdas, boot_weights):
     n = len(keep)
     rows = np.arange(n)
     picks = {name: _choices(r, sub, models, lambdas) for name, r in routers.items()}
-    oracle = make_router("oracle").fit(sub)
-    oracle_pick = np.array([models.index(x) for x in oracle.route_records(sub, models=models)])
+    # the oracle's curve: per λ, argmax λ·s − c on the *true* scores and costs; its last
+    # point (best true score, cheapest on ties) is "the oracle" of RouterBench's plots
+    picks["oracle"] = np.vstack([np.stack([choose(truth, cost, wtp=lam) for lam in lambdas]),
+                                 choose(truth, cost)[None, :]])
 
     def curves(w):
         """Points of everything under prompt weights ``w`` (n,), hulls and joint AIQ."""
@@ -111,8 +116,7 @@ def _eval_one(routers, records, models, lambdas, boot_weights):
             p = np.column_stack([cost[rows, pk] @ w, truth[rows, pk] @ w / w.sum()])
             pts[name] = p
             hulls[name] = nondecreasing_hull(p)
-        o = np.array([[cost[rows, oracle_pick] @ w, truth[rows, oracle_pick] @ w / w.sum()]])
-        hulls["oracle"] = o
+        o = pts["oracle"][-1:]
         return single, pts, hulls, o, joint_aiq(hulls)
 
     single, pts, hulls, o, aiq = curves(np.ones(n))
@@ -135,6 +139,7 @@ def _eval_one(routers, records, models, lambdas, boot_weights):
         "routers": {r: {"points": [{"wtp": float(lam), "cost": float(x), "quality": float(y)}
                                    for lam, (x, y) in zip(lambdas, pts[r])],
                         "hull": hulls[r].tolist()} for r in routers},
+        "oracle_curve": {"hull": hulls["oracle"].tolist()},
         "zero_router": {"hull": hulls["zero"].tolist()},
         "aiq": {r: {"code": aiq[r]["code"], "paper": aiq[r]["paper"],
                     "code_ci": ci([b[r]["code"] for b in boots]) if boots else None,
@@ -258,6 +263,9 @@ def plot_report(report: dict, out_dir) -> list[Path]:
                    label="single models", zorder=3)
         for s in single:
             ax.annotate(s["model"], (s["cost"], s["quality"]), fontsize=6, alpha=0.7)
+        oc = np.array(e["oracle_curve"]["hull"])
+        ax.plot(oc[:, 0], oc[:, 1], ":", c="goldenrod", lw=1,
+                label=f"oracle curve (AIQ {e['aiq']['oracle']['code']:.3f})")
         z = np.array(e["zero_router"]["hull"])
         ax.plot(z[:, 0], z[:, 1], "k--", lw=1, label=f"zero router (AIQ {e['aiq']['zero']['code']:.3f})")
         for r, d in e["routers"].items():

@@ -1,0 +1,79 @@
+"""Prompt encoders: tfidf (no weights), wordllama (offline), precomputed files, disk cache."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from routerrec.features import (ENCODERS, encode_cached, encoder_from_state, make_encoder)
+
+TEXTS = ["solve the integral equation by calculus", "an integral equation from calculus",
+         "fix the python loop bug", "a python loop with a bug",
+         "which painter made this museum painting", "a famous painting in a museum"] * 3
+
+
+def test_tfidf_separates_topics_and_round_trips_through_its_state():
+    enc = make_encoder("tfidf", dim=4).fit(TEXTS)
+    z = enc.transform(TEXTS[:6])
+    assert z.shape == (6, 4) and z.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
+    sim = z @ z.T
+    assert sim[0, 1] > sim[0, 2] and sim[2, 3] > sim[2, 4]  # same topic closer
+    params, arrays = enc.state()
+    again = encoder_from_state("tfidf", params, {k: np.array(v) for k, v in arrays.items()})
+    np.testing.assert_array_equal(again.transform(TEXTS[:6]), z)
+    unseen = enc.transform(["completely novel words zyx", ""])  # no known term: zero vector
+    assert np.all(np.isfinite(unseen)) and np.allclose(unseen[1], 0)
+
+
+def test_tfidf_is_deterministic():
+    a = make_encoder("tfidf", dim=3, seed=1).fit(TEXTS).transform(TEXTS)
+    b = make_encoder("tfidf", dim=3, seed=1).fit(TEXTS).transform(TEXTS)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_wordllama_offline():
+    pytest.importorskip("wordllama")
+    z = make_encoder("wordllama").transform(TEXTS[:4])
+    assert z.shape == (4, 256) and np.all(np.isfinite(z))
+    assert (z[0] @ z[1]) > (z[0] @ z[3])
+
+
+def test_precomputed_parquet_and_npy(tmp_path):
+    vec = np.arange(12, dtype=np.float32).reshape(4, 3) + 1
+    ids = ["a", "b", "c", "d"]
+    pl.DataFrame({"prompt": ids, "embedding": vec.tolist()}).write_parquet(tmp_path / "e.parquet")
+    pl.DataFrame({"qid": ids, "x": vec[:, 0], "y": vec[:, 1], "z": vec[:, 2]}).write_parquet(tmp_path / "w.parquet")
+    np.save(tmp_path / "e.npy", vec)
+    (tmp_path / "e.ids.txt").write_text("\n".join(ids))
+    want = vec[[2, 0]] / np.linalg.norm(vec[[2, 0]], axis=1, keepdims=True)
+    for enc in (make_encoder("precomputed", path=tmp_path / "e.parquet"),
+                make_encoder("precomputed", path=tmp_path / "w.parquet", id_col="qid"),
+                make_encoder("precomputed", path=tmp_path / "e.npy")):
+        assert enc.keyed_by == "id"
+        np.testing.assert_allclose(enc.fit().transform(["c", "a"]), want, rtol=1e-6)
+        with pytest.raises(KeyError, match="'zz'"):
+            enc.transform(["zz"])
+    (tmp_path / "e.ids.txt").unlink()
+    with pytest.raises(ValueError, match="ids.txt"):
+        make_encoder("precomputed", path=tmp_path / "e.npy").fit()
+    with pytest.raises(ValueError, match="no id column 'prompt'"):
+        make_encoder("precomputed", path=tmp_path / "w.parquet").fit()
+    with pytest.raises(ValueError, match="unknown encoder"):
+        make_encoder("bert")
+    assert sorted(ENCODERS) == ["precomputed", "tfidf", "wordllama"]
+
+
+def test_encode_cached_hits_disk_and_keys_on_content(tmp_path):
+    enc = make_encoder("tfidf", dim=3).fit(TEXTS)
+    z = encode_cached(enc, TEXTS, directory=tmp_path)
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1
+    np.testing.assert_array_equal(encode_cached(enc, TEXTS, directory=tmp_path), z)
+    assert len(list(tmp_path.glob("*.npz"))) == 1  # a hit, not a new entry
+    encode_cached(enc, TEXTS[:-1] + ["changed"], directory=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    files[0].write_bytes(b"garbage")  # a corrupt entry is recomputed
+    np.testing.assert_array_equal(encode_cached(enc, TEXTS, directory=tmp_path), z)
+    with np.load(files[0], allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["features"], z)
