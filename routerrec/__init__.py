@@ -17,12 +17,15 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+source"
 
+from .coldstart import FoldInResult, evaluate_coldstart
 from .methods import METHODS, fit
 from .model import Model, ModelFileError, load_model
 from .pools import evaluate_pools
+from .probes import ProbeSession, select_probes
 from .records import Matrix, Records, RecordsError, load_records, records_from_frame
 from .sample import load_sample
 
 __all__ = ["METHODS", "Matrix", "Model", "ModelFileError", "Records", "RecordsError",
            "fit", "load_model", "load_records", "load_sample", "records_from_frame",
-           "__version__", "evaluate_pools"]
+           "__version__", "evaluate_pools", "FoldInResult", "ProbeSession", "evaluate_coldstart",
+           "select_probes"]

@@ -383,6 +383,10 @@ evaluate.add_command(_pools)
 from .route_cli import route as _route, routerbench as _routerbench  # noqa: E402
 main.add_command(_route)
 evaluate.add_command(_routerbench)
+from .probes_cli import add_model_command as _add_model, coldstart_command as _coldstart, probes as _probes  # noqa: E402,E501
+main.add_command(_probes)
+main.add_command(_add_model)
+evaluate.add_command(_coldstart)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -56,6 +56,8 @@ def _ridge_fold_in(model, side, index, values):
 
     With a known training noise variance and enough fitted rows, the penalty is the
     population prior of that side (MAP); otherwise ALS-WR's ``reg * n`` (as in training).
+    Also returns the Gaussian posterior covariance of ``[factors, bias]`` (noise variance
+    times the inverse of the penalised Gram matrix; ``None`` without a noise variance).
     """
     fixed, fixed_bias, own, own_bias = (
         (model.prompt_factors, model.prompt_bias, model.model_factors, model.model_bias)
@@ -68,7 +70,12 @@ def _ridge_fold_in(model, side, index, values):
     row = solve_side(np.array([0, len(index)]), np.asarray(index)[order],
                      np.asarray(values)[order], fixed, fixed_bias, model.global_mean, reg,
                      prior)[0]
-    return row[:-1], row[-1]
+    cov = None
+    if model.noise_var is not None:
+        y = np.column_stack([fixed[index], np.ones(len(index))]).astype(np.float64)
+        gram = y.T @ y + (prior[0] if prior is not None else reg * len(index) * np.eye(len(row)))
+        cov = model.noise_var * np.linalg.inv(gram)
+    return row[:-1], row[-1], cov
 
 
 def _logistic_fold_in(model, side, index, values):
@@ -77,7 +84,8 @@ def _logistic_fold_in(model, side, index, values):
     return fold_in(model, side, index, values)
 
 
-# link name -> fold-in solver(model, side, index, values) -> (factors, bias) of the new row
+# link name -> fold-in solver(model, side, index, values) -> (factors, bias[, cov]) of the new
+# row; cov, when given, is the posterior covariance of [factors, bias] (used for intervals)
 FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in, "logistic": _logistic_fold_in}
 
 
@@ -87,13 +95,16 @@ class Model:
     Parameters are arrays (``prompt_factors`` is n_prompts x rank, ``model_factors`` is
     n_models x rank, biases are vectors) plus the ids that name their rows. ``noise_var``
     is the training residual variance; fold-in uses it to weigh the population prior.
+    ``prompt_benchmark`` (one name or None per prompt) lets cold start report accuracy
+    per benchmark.
     """
 
     def __init__(self, *, method: str, params: Mapping, prompts: Sequence[str],
                  models: Sequence[str], global_mean: float, prompt_bias, model_bias,
                  prompt_factors, model_factors, link: str = "identity",
                  clip: tuple[float, float] | None = None, noise_var: float | None = None,
-                 metrics: Mapping | None = None):
+                 metrics: Mapping | None = None,
+                 prompt_benchmark: Sequence[str | None] | None = None):
         if link not in LINKS:
             raise ValueError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
         self.method = method
@@ -109,6 +120,8 @@ class Model:
         self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
         self.noise_var = None if noise_var is None else float(noise_var)
         self.metrics = dict(metrics or {})
+        self.prompt_benchmark = (list(prompt_benchmark) if prompt_benchmark is not None
+                                 else [None] * len(self.prompts))
         self._check_shapes()
         self._prompt_index = {p: i for i, p in enumerate(self.prompts)}
         self._model_index = {m: j for j, m in enumerate(self.models)}
@@ -118,6 +131,8 @@ class Model:
         n_p, n_m = len(self.prompts), len(self.models)
         if len(set(self.prompts)) != n_p or len(set(self.models)) != n_m:
             raise ValueError("prompt and model ids must be unique")
+        if len(self.prompt_benchmark) != n_p:
+            raise ValueError(f"{len(self.prompt_benchmark)} prompt benchmarks for {n_p} prompts")
         if self.prompt_bias.shape != (n_p,) or self.model_bias.shape != (n_m,):
             raise ValueError(f"bias shapes {self.prompt_bias.shape}, {self.model_bias.shape} "
                              f"do not match {n_p} prompts x {n_m} models")
@@ -201,15 +216,22 @@ class Model:
             raise NotImplementedError(f"method {self.method!r} ({self.link} link) has no fold-in")
         return solver(self, kind, idx, vals.astype(np.float32))
 
+    def model_posterior(self, results: Mapping[str, float]):
+        """``(factors, bias, cov)`` of a new model's row from ``{prompt id: score}``; ``cov``
+        is the posterior covariance of ``[factors, bias]`` or None when the solver has none."""
+        q, b, *cov = self._fold_in(results, self._prompt_index, "model")
+        return q, b, (cov[0] if cov else None)
+
     def add_model(self, name: str, results: Mapping[str, float]) -> "Model":
         """A new model whose vector is solved from ``{prompt id: score}`` with prompts fixed.
 
         No refit: one small regularised solve, after which the new model is predicted on
-        every prompt like the trained ones.
+        every prompt like the trained ones. ``routerrec.coldstart.add_model`` also returns
+        per-benchmark accuracy estimates with intervals.
         """
         if name in self._model_index:
             raise ValueError(f"model {name!r} is already in the model")
-        q, b = self._fold_in(results, self._prompt_index, "model")
+        q, b, _ = self.model_posterior(results)
         return self._with(models=self.models + [name],
                           model_factors=np.vstack([self.model_factors, q[None, :]]),
                           model_bias=np.append(self.model_bias, b))
@@ -218,10 +240,18 @@ class Model:
         """A new prompt whose vector is solved from ``{model id: score}`` with models fixed."""
         if prompt in self._prompt_index:
             raise ValueError(f"prompt {prompt!r} is already in the model")
-        p, b = self._fold_in(results, self._model_index, "prompt")
+        p, b, *_ = self._fold_in(results, self._model_index, "prompt")
         return self._with(prompts=self.prompts + [prompt],
+                          prompt_benchmark=self.prompt_benchmark + [None],
                           prompt_factors=np.vstack([self.prompt_factors, p[None, :]]),
                           prompt_bias=np.append(self.prompt_bias, b))
+
+    def select_probes(self, k: int, *, strategy: str = "dopt", benchmarks=None, exclude=None,
+                      **options) -> list[str]:
+        """``k`` prompt ids to run a new LLM on before ``add_model`` (see ``routerrec.probes``)."""
+        from .probes import select_probes
+        return select_probes(self, k, strategy=strategy, benchmarks=benchmarks,
+                             exclude=exclude, **options)
 
     def _with(self, **changes) -> "Model":
         state = dict(method=self.method, params=self.params, prompts=self.prompts,
@@ -229,7 +259,7 @@ class Model:
                      prompt_bias=self.prompt_bias, model_bias=self.model_bias,
                      prompt_factors=self.prompt_factors, model_factors=self.model_factors,
                      link=self.link, clip=self.clip, noise_var=self.noise_var,
-                     metrics=self.metrics)
+                     metrics=self.metrics, prompt_benchmark=self.prompt_benchmark)
         state.update(changes)
         return type(self)(**state)
 
@@ -238,7 +268,8 @@ class Model:
         return {"format": "routerrec-model", "format_version": FORMAT_VERSION,
                 "method": self.method, "params": self.params, "link": self.link,
                 "clip": self.clip, "noise_var": self.noise_var, "global_mean": self.global_mean,
-                "prompts": self.prompts, "models": self.models, "metrics": self.metrics}
+                "prompts": self.prompts, "models": self.models, "metrics": self.metrics,
+                "prompt_benchmark": self.prompt_benchmark}
 
     def arrays(self) -> dict:
         """The arrays ``save`` writes (model kinds that are not factor models add theirs)."""
@@ -319,6 +350,7 @@ def _load_factor_model(manifest: dict, arrays: dict) -> Model:
                  global_mean=manifest["global_mean"], link=manifest["link"],
                  clip=manifest["clip"], noise_var=manifest.get("noise_var"),
                  metrics=manifest.get("metrics"),
+                 prompt_benchmark=manifest.get("prompt_benchmark"),
                  **{a: arrays[a] for a in _ARRAYS})
 
 

@@ -30,4 +30,8 @@ def fit(records, method: str = "als", **params) -> Model:
     except KeyError:
         raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}") from None
     implicit_mf.check_feedback(records, method)  # explicit methods refuse implicit data and vice versa
-    return fitter(records, **params)
+    model = fitter(records, **params)
+    if isinstance(model, Model) and not any(model.prompt_benchmark):  # for cold start
+        labels = records.prompt_benchmark
+        model.prompt_benchmark = [labels.get(p) for p in model.prompts]
+    return model
