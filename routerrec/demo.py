@@ -18,10 +18,17 @@ def _run(args: list[str]) -> None:
 
 
 def demo(out: Path) -> None:
-    """Fit ALS on the sample with 10% of cells held out, then show top models per prompt."""
+    """Fit ALS on the sample with 10% of cells held out, show top models per prompt, then
+    fit an ``mf`` router and route new prompt texts for a willingness to pay."""
     _run(["data", "info"])
     _run(["fit", "--method", "als", "--holdout", "0.1", "--out", str(out / "als"), "--quiet"])
     _run(["predict", "--model", str(out / "als"), "--top", "3", "--limit", "5"])
+    _run(["fit", "--router", "mf", "--out", str(out / "mf-router"), "--quiet"])
+    prompts = ["Solve for x: 3x + 7 = 22, then compute x squared.",
+               "Write a function that merges two sorted lists.",
+               "Which river flows through the capital of France?"]
+    _run(["route", "--model", str(out / "mf-router"), "--wtp", "0.1", *prompts])
+    _run(["route", "--model", str(out / "mf-router"), "--max-cost", "0.0005", *prompts])
 
 
 if __name__ == "__main__":

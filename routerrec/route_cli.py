@@ -116,35 +116,47 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, as_json, 
     except (KeyError, ValueError) as exc:
         fail(f"--models: {exc.args[0]}")
     ids, texts = _read_prompts(Path(prompts_file)) if prompts_file else (list(range(len(texts))), list(texts))
-    decisions = []
+    if not all(isinstance(i, int) for i in ids):
+        ids = [str(i) for i in ids]  # one JSON type for the id column
+    parts = []
     with progress_bar(len(texts), "routing", enabled=not (quiet or as_json) and len(texts) > _BATCH,
                       unit="prompt") as bar:
         for s in range(0, len(texts), _BATCH):
             chunk = texts[s:s + _BATCH]
             scores = router.predict(chunk, models=pool)
             costs = router.predict_cost(chunk, models=pool)
-            picks = choose(scores, costs, wtp=wtp, max_cost=max_cost)
-            for i, j in enumerate(picks):
-                decisions.append({"id": ids[s + i], "model": names[j],
-                                  "candidates": {m: {"score": round(float(scores[i, k]), 6),
-                                                     "cost": float(costs[i, k])}
-                                                 for k, m in enumerate(names)}})
+            parts.append(_decisions(ids[s:s + _BATCH], names, scores, costs,
+                                    choose(scores, costs, wtp=wtp, max_cost=max_cost)))
             bar.update(len(chunk))
+    import polars as pl
+
+    frame = pl.concat(parts) if parts else None
     if out:
         if not prompts_file:
             fail("--out is for batch routing with --prompts")
-        lines = "".join(json.dumps(d) + "\n" for d in decisions)
-        atomic_write(Path(out), lambda tmp: tmp.write_text(lines))
-        emit({"out": out, "prompts": len(decisions)}, as_json,
-             f"routed {len(decisions):,} prompts; decisions in {out}")
+        atomic_write(Path(out), lambda tmp: frame.write_ndjson(tmp))
+        emit({"out": out, "prompts": frame.height}, as_json,
+             f"routed {frame.height:,} prompts; decisions in {out}")
     elif prompts_file:
-        click.echo("".join(json.dumps(d) + "\n" for d in decisions), nl=False)
+        click.echo(frame.write_ndjson(), nl=False)
     else:
+        decisions = frame.to_dicts()
         rows = [{"prompt": t[:40], "model": d["model"],
                  "score": d["candidates"][d["model"]]["score"],
                  "cost": d["candidates"][d["model"]]["cost"]} for t, d in zip(texts, decisions)]
         emit({"decisions": decisions}, as_json,
              format_table(rows, ["prompt", "model", "score", "cost"]))
+
+
+def _decisions(ids, names, scores, costs, picks):
+    """Decisions as a polars frame (written as NDJSON in Rust: the batch path stays fast)."""
+    import polars as pl
+
+    cands = [pl.struct(pl.Series("score", np.round(scores[:, k].astype(np.float64), 6)),
+                       pl.Series("cost", costs[:, k].astype(np.float64))).alias(m)
+             for k, m in enumerate(names)]
+    return pl.DataFrame({"id": ids, "model": [names[j] for j in picks]}).with_columns(
+        pl.struct(cands).alias("candidates"))
 
 
 @click.command("routerbench")

@@ -1,0 +1,46 @@
+"""Route new prompts: fit an mf router, compare it with the reference routers on held-out
+prompts, and show how the willingness to pay and a budget change the choice.
+
+Run from the repository root:  .venv/bin/python examples/route_prompts.py
+Uses ../shared/data/routerbench (real USD costs) when present, else the embedded sample.
+"""
+import numpy as np
+
+import routerrec
+from routerrec.records import load_routerbench, shared_data_dir
+from routerrec.routers import make_router, true_matrices
+
+root = shared_data_dir()
+if root is not None and (root / "routerbench").is_dir():
+    train, test = load_routerbench(split="train"), load_routerbench(split="test")
+    print("RouterBench records (real USD costs)")
+else:
+    print("../shared/data/routerbench is not here; using the embedded synthetic sample")
+    train, test = routerrec.load_sample().split_prompts(0.2, seed=0)
+
+truth, cost = true_matrices(test)
+complete = ~np.isnan(truth).any(axis=1)
+print(f"{train.n_prompts} training prompts, {int(complete.sum())} complete test prompts")
+
+
+def judge(picks):
+    idx = np.array([test.models.index(p) for p in picks])
+    rows = np.arange(len(idx))[complete]
+    return truth[rows, idx[complete]].mean(), cost[rows, idx[complete]].sum()
+
+
+mf = make_router("mf").fit(train)
+print(f"mf router: completion method {mf.method_}, ridge alpha {mf.alpha_}, "
+      f"cost model {mf.cost_model_.kind_}")
+for name in ("oracle", "best-single", "random"):
+    q, c = judge(make_router(name).fit(train).route_records(test))
+    print(f"{name:>12}: mean score {q:.3f}, total cost {c:.4f}")
+for wtp in (1e1, 1e2, 1e3, 1e4, 1e6):
+    q, c = judge(mf.route_records(test, wtp=wtp))
+    print(f"  mf wtp={wtp:>9g}: mean score {q:.3f}, total cost {c:.4f}")
+
+texts = test.text_of(test.prompts[:3])
+print("\nbudget per prompt = the median model's mean cost:")
+budget = float(np.median(mf.cost_model_.intercept_))
+for text, model in zip(texts, mf.route(texts, max_cost=budget)):
+    print(f"  {model:<28} <- {text[:60]!r}")
