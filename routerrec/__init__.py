@@ -23,9 +23,12 @@ from .model import Model, ModelFileError, load_model
 from .pools import evaluate_pools
 from .probes import ProbeSession, select_probes
 from .records import Matrix, Records, RecordsError, load_records, records_from_frame
+from .routerbench_eval import evaluate_routerbench
+from .routers import Router, load_router, make_router
 from .sample import load_sample
 
 __all__ = ["METHODS", "Matrix", "Model", "ModelFileError", "Records", "RecordsError",
            "fit", "load_model", "load_records", "load_sample", "records_from_frame",
            "__version__", "evaluate_pools", "FoldInResult", "ProbeSession", "evaluate_coldstart",
-           "select_probes"]
+           "select_probes",
+           "Router", "make_router", "load_router", "evaluate_routerbench"]

@@ -211,3 +211,18 @@ def test_cli_fit_router_and_route(train, tmp_path):
     res = subprocess.run([ROUTERREC, "route", "--model", str(out), "x", "--models", "gpt-9"],
                          capture_output=True, text=True)
     assert res.returncode != 0 and "gpt-9" in res.stderr
+
+
+def test_precomputed_vectors_route_by_prompt_id(train, tmp_path):
+    """Bring-your-own embeddings: a router keyed by prompt id (vectors = one-hot topics)."""
+    ids = train.prompts + ["new-math", "new-code"]
+    topic = [list(TOPICS).index(b) for b in (train.prompt_benchmark[p] for p in train.prompts)]
+    vectors = np.eye(3)[topic + [0, 1]] + 0.01
+    pl.DataFrame({"prompt": ids, "embedding": vectors.tolist()}).write_parquet(tmp_path / "v.parquet")
+    router = make_router("linear", encoder="precomputed",
+                         encoder_params={"path": str(tmp_path / "v.parquet")}).fit(train)
+    assert router.route(["new-math", "new-code"], models=["mathy", "coder"]) == ["mathy", "coder"]
+    assert router.predict_cost(["new-math"]).shape == (1, 4)  # ids: each model's mean cost
+    router.save(tmp_path / "r")
+    (tmp_path / "v.parquet").unlink()  # the vectors travel with the router
+    assert load_router(tmp_path / "r").route(["new-code"], models=["mathy", "coder"]) == ["coder"]
