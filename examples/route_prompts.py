@@ -35,12 +35,15 @@ print(f"mf router: completion method {mf.method_}, ridge alpha {mf.alpha_}, "
 for name in ("oracle", "best-single", "random"):
     q, c = judge(make_router(name).fit(train).route_records(test))
     print(f"{name:>12}: mean score {q:.3f}, total cost {c:.4f}")
-for wtp in (1e1, 1e2, 1e3, 1e4, 1e6):
+for wtp in (1e-3, 1e-2, 3e-2, 1e-1, 1.0):  # USD per unit of score; costs are ~1e-4..1e-2 a call
     q, c = judge(mf.route_records(test, wtp=wtp))
-    print(f"  mf wtp={wtp:>9g}: mean score {q:.3f}, total cost {c:.4f}")
+    print(f"  mf wtp={wtp:>6g}: mean score {q:.3f}, total cost {c:.4f}")
 
-texts = test.text_of(test.prompts[:3])
+first = {}  # one prompt per benchmark
+for p, b in test.prompt_benchmark.items():
+    first.setdefault(b, p)
+texts = test.text_of(list(first.values()))
 print("\nbudget per prompt = the median model's mean cost:")
 budget = float(np.median(mf.cost_model_.intercept_))
 for text, model in zip(texts, mf.route(texts, max_cost=budget)):
-    print(f"  {model:<28} <- {text[:60]!r}")
+    print(f"  {model:<28} <- ...{text[-60:]!r}")
