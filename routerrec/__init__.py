@@ -19,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 from .coldstart import FoldInResult, evaluate_coldstart
 from .methods import METHODS, fit
+from .methods.knn import KNNModel
 from .model import Model, ModelFileError, load_model
 from .pools import evaluate_pools
 from .probes import ProbeSession, select_probes
@@ -27,7 +28,7 @@ from .routerbench_eval import evaluate_routerbench
 from .routers import Router, load_router, make_router
 from .sample import load_sample
 
-__all__ = ["METHODS", "Matrix", "Model", "ModelFileError", "Records", "RecordsError",
+__all__ = ["METHODS", "KNNModel", "Matrix", "Model", "ModelFileError", "Records", "RecordsError",
            "fit", "load_model", "load_records", "load_sample", "records_from_frame",
            "__version__", "evaluate_pools", "FoldInResult", "ProbeSession", "evaluate_coldstart",
            "select_probes",

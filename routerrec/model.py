@@ -199,7 +199,8 @@ class Model:
         return out
 
     # -------------------------------------------------------------- fold-in
-    def _fold_in(self, results: Mapping[str, float], index: dict, kind: str):
+    def _fold_values(self, results: Mapping[str, float], index: dict, kind: str):
+        """Row indices and float64 values of a new row's ``{id: score}``, validated."""
         if not results:
             raise ValueError(f"add_{kind} needs at least one observed score")
         unknown = [k for k in results if k not in index]
@@ -211,6 +212,10 @@ class Model:
         vals = np.asarray(list(results.values()), dtype=np.float64)
         if not np.all(np.isfinite(vals)):
             raise ValueError(f"add_{kind}: scores must be finite numbers")
+        return idx, vals
+
+    def _fold_in(self, results: Mapping[str, float], index: dict, kind: str):
+        idx, vals = self._fold_values(results, index, kind)
         solver = FOLD_IN.get(self.link)
         if solver is None:
             raise NotImplementedError(f"method {self.method!r} ({self.link} link) has no fold-in")

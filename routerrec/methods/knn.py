@@ -161,21 +161,6 @@ class KNNModel(Model):
         return self._finish(linear)
 
     # -------------------------------------------------------------- fold-in
-    def _fold_values(self, results, index, kind):
-        """Indices and values of a new row's scores, validated like ``Model``'s fold-in."""
-        if not results:
-            raise ValueError(f"add_{kind} needs at least one observed score")
-        unknown = [k for k in results if k not in index]
-        if unknown:
-            other = "model" if kind == "prompt" else "prompt"
-            raise KeyError(f"unknown {other} id(s) {unknown[:5]!r}: fold-in needs scores on "
-                           f"{other}s the model knows")
-        idx = np.fromiter((index[k] for k in results), dtype=np.int64, count=len(results))
-        vals = np.asarray(list(results.values()), dtype=np.float64)
-        if not np.all(np.isfinite(vals)):
-            raise ValueError(f"add_{kind}: scores must be finite numbers")
-        return idx, vals
-
     def add_model(self, name, results) -> "KNNModel":
         """A new model from ``{prompt id: score}``: its baseline, and (kind="model") its
         similarity to every model, or (kind="prompt") its residual row. No refit."""

@@ -13,20 +13,24 @@ from ..progress import progress_bar
 
 __all__ = ["fit", "fold_in", "DEFAULTS"]
 
-DEFAULTS = dict(rank=16, reg=2.0, iterations=15, steps=1, seed=0)
+DEFAULTS = dict(rank=32, reg=0.003, iterations=20, warmup=4, steps=1, seed=0)
 
 
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
-        iterations: int = DEFAULTS["iterations"], steps: int = DEFAULTS["steps"],
-        seed: int = DEFAULTS["seed"], progress: bool = False) -> Model:
+        iterations: int = DEFAULTS["iterations"], warmup: int = DEFAULTS["warmup"],
+        steps: int = DEFAULTS["steps"], seed: int = DEFAULTS["seed"],
+        progress: bool = False) -> Model:
     """Fit logistic MF on the observed cells of ``records`` (scores must lie in [0, 1]).
 
-    ``reg`` is the Gaussian prior precision of every factor and bias (not scaled by the
-    row's count); ``steps`` is the number of Newton steps per row and half-sweep.
+    The first ``warmup`` sweeps penalise a row with n cells by ``reg * n`` (as ALS-WR
+    does); the remaining ``iterations - warmup`` use each side's learned population prior
+    (see ``logistic_kernel.logistic_sweeps``). ``steps`` is the number of Newton steps per
+    row and half-sweep.
     """
-    if rank < 1 or iterations < 1 or steps < 1 or not reg > 0:
-        raise ValueError(f"need rank >= 1, iterations >= 1, steps >= 1 and reg > 0 "
-                         f"(got rank={rank}, iterations={iterations}, steps={steps}, reg={reg})")
+    if rank < 1 or iterations < 1 or steps < 1 or warmup < 1 or not reg > 0:
+        raise ValueError(f"need rank >= 1, iterations >= 1, warmup >= 1, steps >= 1 and "
+                         f"reg > 0 (got rank={rank}, iterations={iterations}, "
+                         f"warmup={warmup}, steps={steps}, reg={reg})")
     m = records.matrix()
     data = m.scores.data
     if data.size and (data.min() < 0 or data.max() > 1):
@@ -34,10 +38,11 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
                          f"to {data.max():g} (rescale them, or use --method als)")
     with progress_bar(iterations, "logistic sweeps", enabled=progress) as bar:
         mu, prompt_aug, model_aug = logistic_sweeps(m.scores, rank, reg, iterations, seed,
-                                                    steps=steps,
+                                                    warmup=warmup, steps=steps,
                                                     callback=lambda *_: bar.update(1))
     return Model(method="logistic",
-                 params=dict(rank=rank, reg=reg, iterations=iterations, steps=steps, seed=seed),
+                 params=dict(rank=rank, reg=reg, iterations=iterations, warmup=warmup,
+                             steps=steps, seed=seed),
                  prompts=m.prompts, models=m.models, global_mean=mu, link="logistic",
                  prompt_bias=prompt_aug[:, rank], model_bias=model_aug[:, rank],
                  prompt_factors=prompt_aug[:, :rank], model_factors=model_aug[:, :rank])
