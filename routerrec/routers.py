@@ -31,15 +31,15 @@ from .cost import CostModel, choose
 from .features import encoder_from_state, make_encoder
 from .model import LINKS, _replace_dir, load_model
 
-__all__ = ["Router", "MFRouter", "LightFMRouter", "KNNRouter", "LinearRouter", "OracleRouter",
-           "RandomRouter", "BestSingleRouter", "OraclePRouter", "ROUTERS", "make_router",
+__all__ = ["Router", "MF_METHOD_DEFAULTS", "MFRouter", "LightFMRouter", "KNNRouter",
+           "LinearRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter", "ROUTERS", "make_router",
            "load_router", "RouterFileError", "true_matrices"]
 
 FORMAT_VERSION = 1
 _ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
-# Completion-model defaults of the mf router when ``method_params`` is None: a light prior,
-# so the prompt factors keep the structure the features are asked to predict (logistic's
-# own default reg=2 shrinks RouterBench's prompt factors to ~0; measured in docs/routing.md).
+# A second completion-model setting the mf router tries (besides the method's own defaults)
+# when ``method_params`` is None: a light prior, so the prompt factors keep the structure the
+# features must predict (logistic's reg=2 once shrank RouterBench's prompt factors to ~0).
 MF_METHOD_DEFAULTS = {"logistic": dict(rank=8, reg=0.05), "als": dict(rank=8, reg=0.03)}
 
 
@@ -300,15 +300,27 @@ def _fit_ridge(x, y, alpha):
     return next(_ridge_path(x, y, [alpha]))[1:]
 
 
+def _mf_scores(model, t):
+    """Scores of prompts whose [factors, bias] rows are ``t``, through ``model``'s link."""
+    k = model.rank
+    linear = (t[:, :k] @ model.model_factors.T + t[:, k:k + 1] + model.model_bias[None, :]
+              + model.global_mean)
+    out = LINKS[model.link](np.asarray(linear, dtype=np.float32))
+    if model.clip is not None:
+        np.clip(out, *model.clip, out=out)
+    return out
+
+
 class MFRouter(_Learned):
     """Completion model + ridge map from prompt features to its prompt factors and bias.
 
     ``method`` is any ``routerrec.fit`` method (default: ``logistic`` on binary records when
-    it is available, else ``als``); ``method_params`` go to it (default:
-    ``MF_METHOD_DEFAULTS[method]``, else the method's own defaults). The ridge strength is chosen
-    from ``alphas`` on 20% of the training prompts (error of the predicted scores on their
-    observed cells). A new prompt gets a latent vector, then every model a score through the
-    completion model's link.
+    it is available, else ``als``); ``method_params`` go to it. When ``method_params`` is
+    None, the method's own defaults and ``MF_METHOD_DEFAULTS[method]`` are both fitted and the
+    one whose feature map validates better is kept (``method_params_``). The ridge strength is
+    chosen from ``alphas`` on 20% of the training prompts (error of the predicted scores on
+    their observed cells). A new prompt gets a latent vector, then every model a score through
+    the completion model's link.
     """
 
     name = "mf"
@@ -327,37 +339,36 @@ class MFRouter(_Learned):
             binary = bool(np.isin(m.scores.data, (0.0, 1.0)).all())
             method = "logistic" if binary and "logistic" in METHODS else "als"
         self.method_ = method
-        params = self.method_params if self.method_params is not None \
-            else MF_METHOD_DEFAULTS.get(method, {})
-        model = fit(records, method=method, **params)
-        self.completion_ = model
-        rows = model.prompt_indices(m.prompts)
-        target = np.column_stack([model.prompt_factors[rows], model.prompt_bias[rows]]).astype(np.float64)
+        if self.method_params is not None:
+            candidates = [dict(self.method_params)]
+        else:
+            candidates = [{}] + ([MF_METHOD_DEFAULTS[method]] if method in MF_METHOD_DEFAULTS else [])
         dense, mask = _dense_observed(m)
+        x = x.astype(np.float64)
+        best = None
+        for params in candidates:
+            model = fit(records, method=method, **params)
+            rows = model.prompt_indices(m.prompts)
+            target = np.column_stack([model.prompt_factors[rows],
+                                      model.prompt_bias[rows]]).astype(np.float64)
 
-        def error(val_rows, t):
-            pred = self._link(t)
-            return float(np.mean((pred - dense[val_rows])[mask[val_rows]] ** 2))
+            def error(val_rows, t, model=model):
+                pred = _mf_scores(model, t)
+                return float(np.mean((pred - dense[val_rows])[mask[val_rows]] ** 2))
 
-        self.alpha_, self.validation_ = _select_alpha(x.astype(np.float64), target,
-                                                      list(self.alphas), error, self.seed)
-        w, b = _fit_ridge(x.astype(np.float64), target, self.alpha_)
+            alpha, errors = _select_alpha(x, target, list(self.alphas), error, self.seed)
+            if best is None or errors.get(alpha, 0.0) < best[0]:
+                best = (errors.get(alpha, 0.0), params, model, alpha, errors, target)
+        _, self.method_params_, self.completion_, self.alpha_, self.validation_, target = best
+        w, b = _fit_ridge(x, target, self.alpha_)
         self.map_weights_, self.map_bias_ = w.astype(np.float32), b.astype(np.float32)
 
-    def _link(self, t):
-        model, k = self.completion_, self.completion_.rank
-        linear = (t[:, :k] @ model.model_factors.T + t[:, k:k + 1] + model.model_bias[None, :]
-                  + model.global_mean)
-        out = LINKS[model.link](np.asarray(linear, dtype=np.float32))
-        if model.clip is not None:
-            np.clip(out, *model.clip, out=out)
-        return out
-
     def _predict_features(self, x):
-        return self._link(x @ self.map_weights_ + self.map_bias_)
+        return _mf_scores(self.completion_, x @ self.map_weights_ + self.map_bias_)
 
     def _model_state(self):
-        return ({"method_": self.method_, "alpha_": self.alpha_},
+        return ({"method_": self.method_, "alpha_": self.alpha_,
+                 "method_params_": self.method_params_},
                 {"map_weights": self.map_weights_, "map_bias": self.map_bias_})
 
     def _save_parts(self, tmp):
@@ -365,6 +376,7 @@ class MFRouter(_Learned):
 
     def _set_model_state(self, extra, arrays, directory):
         self.method_, self.alpha_ = extra["method_"], extra["alpha_"]
+        self.method_params_ = extra["method_params_"]
         self.map_weights_, self.map_bias_ = arrays["map_weights"], arrays["map_bias"]
         self.completion_ = load_model(directory / "completion")
 

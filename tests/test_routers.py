@@ -12,7 +12,8 @@ import pytest
 
 from routerrec import records_from_frame
 from routerrec.cost import CostModel, choose
-from routerrec.routers import ROUTERS, load_router, make_router, true_matrices
+from routerrec.routers import (MF_METHOD_DEFAULTS, ROUTERS, load_router, make_router,
+                               true_matrices)
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 TOPICS = {
@@ -61,7 +62,7 @@ def new_prompts():
     return texts, want
 
 
-LEARNED = {"mf": dict(method_params=dict(rank=4, reg=0.05, iterations=8)),
+LEARNED = {"mf": {},
            "linear": {}, "knn": {}, "lightfm": dict(epochs=15)}
 
 
@@ -102,6 +103,8 @@ def test_mf_uses_the_completion_model_and_picks_ridge_strength_by_validation(fit
     mf = fitted["mf"]
     assert mf.method_ == "logistic"  # binary records, logistic available
     assert mf.alpha_ in mf.alphas and len(mf.validation_) == len(mf.alphas)
+    # method_params=None: the method's defaults and the router's, whichever validates better
+    assert mf.method_params_ in ({}, MF_METHOD_DEFAULTS["logistic"])
     assert mf.completion_.models == mf.models_
 
 
