@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+
 from .als_kernel import solve_side
 
 __all__ = ["Model", "ModelFileError", "load_model", "FORMAT_VERSION", "LINKS"]
@@ -59,13 +60,12 @@ def _ridge_fold_in(model, side, index, values):
     Also returns the Gaussian posterior covariance of ``[factors, bias]`` (noise variance
     times the inverse of the penalised Gram matrix; ``None`` without a noise variance).
     """
-    fixed, fixed_bias, own, own_bias = (
-        (model.prompt_factors, model.prompt_bias, model.model_factors, model.model_bias)
-        if side == "model" else
-        (model.model_factors, model.model_bias, model.prompt_factors, model.prompt_bias))
+    fixed, fixed_bias, own = (
+        (model.prompt_factors, model.prompt_bias, model.model_factors) if side == "model" else
+        (model.model_factors, model.model_bias, model.prompt_factors))
     reg, prior = model.params.get("reg", 0.1), None
     if model.noise_var is not None and own.shape[0] > own.shape[1] + 2:
-        reg, prior = 0.0, population_prior(own, own_bias, model.noise_var)
+        reg, prior = 0.0, model.side_prior(side, model.noise_var)
     order = np.argsort(index)
     row = solve_side(np.array([0, len(index)]), np.asarray(index)[order],
                      np.asarray(values)[order], fixed, fixed_bias, model.global_mean, reg,
@@ -123,6 +123,7 @@ class Model:
         self.prompt_benchmark = (list(prompt_benchmark) if prompt_benchmark is not None
                                  else [None] * len(self.prompts))
         self._check_shapes()
+        self._priors: dict = {}
         self._prompt_index = {p: i for i, p in enumerate(self.prompts)}
         self._model_index = {m: j for j, m in enumerate(self.models)}
 
@@ -142,6 +143,16 @@ class Model:
             raise ValueError(f"factor shapes {self.prompt_factors.shape} (prompts) and "
                              f"{self.model_factors.shape} (models) do not match "
                              f"{n_p} prompts x {n_m} models")
+
+    def side_prior(self, side: str, noise_var: float):
+        """``population_prior`` of the ``"model"`` or ``"prompt"`` side, computed once per
+        fitted model (fold-in and probe selection ask for it on every call)."""
+        key = (side, noise_var)
+        if key not in self._priors:
+            own, bias = ((self.model_factors, self.model_bias) if side == "model"
+                         else (self.prompt_factors, self.prompt_bias))
+            self._priors[key] = population_prior(own, bias, noise_var)
+        return self._priors[key]
 
     @property
     def rank(self) -> int:

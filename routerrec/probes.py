@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .model import LINKS, population_prior
+from .model import LINKS
 
 __all__ = ["STRATEGIES", "select_probes", "anchor_points", "ProbeSession", "Design"]
 
@@ -56,7 +56,7 @@ class Design:
         self.noise_var = 1.0 if model.link == "logistic" else float(model.noise_var or 0.0)
         if self.noise_var <= 0:
             raise ValueError("cold start needs the model's training noise variance (noise_var)")
-        precision, shift = population_prior(model.model_factors, model.model_bias, 1.0)
+        precision, shift = model.side_prior("model", 1.0)
         self.prior_precision = precision.astype(np.float64)
         self.prior_cov = np.linalg.inv(self.prior_precision)
         self.prior_mean = self.prior_cov @ shift.astype(np.float64)
