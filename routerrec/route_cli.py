@@ -14,7 +14,7 @@ from .progress import progress_bar
 
 __all__ = ["route", "routerbench", "fit_router", "LEARNED"]
 
-LEARNED = ("mf", "lightfm", "knn", "linear")
+LEARNED = ("mf", "lightfm", "knn", "linear", "ensemble")
 _BATCH = 4096
 
 

@@ -32,7 +32,7 @@ from .features import encoder_from_state, make_encoder
 from .model import LINKS, _replace_dir, load_model
 
 __all__ = ["Router", "MF_METHOD_DEFAULTS", "MFRouter", "LightFMRouter", "KNNRouter",
-           "LinearRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter", "ROUTERS", "make_router",
+           "LinearRouter", "EnsembleRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter", "ROUTERS", "make_router",
            "load_router", "RouterFileError", "true_matrices"]
 
 FORMAT_VERSION = 1
@@ -541,6 +541,65 @@ class LightFMRouter(_Learned):
             setattr(self, f"{k}_", arrays[k])
 
 
+class EnsembleRouter(_Learned):
+    """Mean of the predicted scores of several learned routers on one shared encoder.
+
+    Default members ``linear`` + ``mf``: on RouterBench's training split (5-fold
+    cross-validation, see docs/routerbench.md) the average was steadier than either member
+    alone, and it keeps ``mf``'s miscalibrated evals from dominating. ``router_params`` maps
+    a member name to its parameters; the encoder is fitted once and shared.
+    """
+
+    name = "ensemble"
+
+    def __init__(self, *, routers: Sequence[str] = ("linear", "mf"),
+                 router_params: dict | None = None, encoder: str = "tfidf",
+                 encoder_params: dict | None = None, cost: str = "auto", seed: int = 0):
+        super().__init__(encoder=encoder, encoder_params=encoder_params, cost=cost, seed=seed)
+        self.routers, self.router_params = routers, router_params
+
+    def _member(self, name):
+        cls = ROUTERS.get(name)
+        if cls is None or not issubclass(cls, _Learned) or cls is EnsembleRouter:
+            raise ValueError(f"ensemble member {name!r} must be a learned router other than "
+                             "'ensemble' (mf, lightfm, knn, linear)")
+        return cls(**{"seed": self.seed, **(self.router_params or {}).get(name, {})})
+
+    def _fit_features(self, x, m, records):
+        if not len(self.routers):
+            raise ValueError("an ensemble needs at least one member router")
+        self.members_ = []
+        for name in self.routers:
+            member = self._member(name)
+            member._fit_features(x, m, records)
+            self.members_.append(member)
+
+    def _predict_features(self, x):
+        return np.mean([r._predict_features(x) for r in self.members_], axis=0, dtype=np.float32)
+
+    def _model_state(self):
+        extras, arrays = [], {}
+        for i, r in enumerate(self.members_):
+            extra, own = r._model_state()
+            extras.append(extra)
+            arrays.update({f"m{i}.{k}": v for k, v in own.items()})
+        return {"members": extras}, arrays
+
+    def _save_parts(self, tmp):
+        for i, r in enumerate(self.members_):
+            (tmp / f"m{i}").mkdir()
+            r._save_parts(tmp / f"m{i}")
+
+    def _set_model_state(self, extra, arrays, directory):
+        self.members_ = []
+        for i, (name, own) in enumerate(zip(self.routers, extra["members"])):
+            member = self._member(name)
+            prefix = f"m{i}."
+            member._set_model_state(own, {k[len(prefix):]: v for k, v in arrays.items()
+                                          if k.startswith(prefix)}, directory / f"m{i}")
+            self.members_.append(member)
+
+
 # ------------------------------------------------------------------ reference routers
 
 
@@ -629,12 +688,12 @@ class OraclePRouter(OracleRouter):
 
 
 ROUTERS: dict[str, type] = {c.name: c for c in (MFRouter, LightFMRouter, KNNRouter, LinearRouter,
-                                                 OracleRouter, RandomRouter, BestSingleRouter,
+                                                 EnsembleRouter, OracleRouter, RandomRouter, BestSingleRouter,
                                                  OraclePRouter)}
 
 
 def make_router(name: str, **params) -> Router:
-    """An unfitted router by name: ``mf``, ``lightfm``, ``knn``, ``linear``, ``oracle``,
+    """An unfitted router by name: ``mf``, ``lightfm``, ``knn``, ``linear``, ``ensemble``, ``oracle``,
     ``random``, ``best-single``, ``oracle-p`` (with ``p=``)."""
     try:
         cls = ROUTERS[name]

@@ -63,7 +63,7 @@ def new_prompts():
 
 
 LEARNED = {"mf": {},
-           "linear": {}, "knn": {}, "lightfm": dict(epochs=15)}
+           "linear": {}, "knn": {}, "lightfm": dict(epochs=15), "ensemble": {}}
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +106,17 @@ def test_mf_uses_the_completion_model_and_picks_ridge_strength_by_validation(fit
     # method_params=None: the method's defaults and the router's, whichever validates better
     assert mf.method_params_ in ({}, MF_METHOD_DEFAULTS["logistic"])
     assert mf.completion_.models == mf.models_
+
+
+def test_ensemble_is_the_mean_of_its_members_on_one_encoder(fitted, new_prompts):
+    texts, _ = new_prompts
+    ens = fitted["ensemble"]
+    assert [type(r).name for r in ens.members_] == ["linear", "mf"]
+    members = (fitted["linear"].predict(texts), fitted["mf"].predict(texts))
+    np.testing.assert_allclose(ens.predict(texts), np.mean(members, axis=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="member 'oracle'"):
+        make_router("ensemble", routers=["oracle"], encoder_params=dict(dim=16)).fit(
+            topic_records(30, seed=2))
 
 
 def test_cost_model_learns_cost_per_character(train, new_prompts, fitted):
@@ -165,8 +176,8 @@ def test_reference_routers(train):
     means = true_matrices(train)[0]
     assert set(single.route_records(test)) == {train.models[int(np.nanargmax(np.nanmean(means, 0)))]}
     assert set(single.route_records(test, models=["cheap", "quizzer"])) <= {"cheap", "quizzer"}
-    assert sorted(ROUTERS) == sorted(["mf", "lightfm", "knn", "linear", "oracle", "random",
-                                      "best-single", "oracle-p"])
+    assert sorted(ROUTERS) == sorted(["mf", "lightfm", "knn", "linear", "ensemble", "oracle",
+                                      "random", "best-single", "oracle-p"])
 
 
 def test_errors_name_the_problem(fitted, train, tmp_path):
