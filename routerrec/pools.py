@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
 from .files import atomic_write
-from .model import LINKS
 from .progress import progress_bar
 
 __all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "RO_P",
-           "TEMPERATURE", "LEARNED_ROUTERS", "METRICS", "TextFactorRouter", "evaluate_pools",
-           "make_pool_router", "markdown_report", "plot_report", "pool_metrics",
-           "reference_accuracy", "reference_scores",
-           "select_pool", "split_three", "summarise", "write_report"]
+           "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VAL_WEIGHTS",
+           "POOL_ROUTER_PARAMS", "evaluate_pools", "last_paragraph", "question_view",
+           "validated_weight", "markdown_report", "plot_report", "pool_metrics",
+           "reference_accuracy", "reference_scores", "select_pool", "split_three",
+           "summarise", "write_report"]
 
 GROUPS = ("all_strong", "all_weak", "strong_to_weak")
 POOL_SIZES = (3, 5, 10, 100, 1000)
@@ -67,25 +67,6 @@ def split_three(records, *, seed: int, val: float = 0.1, test: float = 0.1) -> t
         return rest, None, test_r
     train, val_r = rest.split_prompts(val / (1 - test), seed=seed + 1)
     return train, val_r, test_r
-
-
-def _dense(records, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
-    """prompts x models float array of observed scores, NaN where unobserved."""
-    out = np.full((len(prompts), len(models)), np.nan, dtype=np.float32)
-    if records is None or not len(prompts):
-        return out
-    m = records.matrix()
-    rows = np.array([m.prompt_index.get(p, -1) for p in prompts])
-    cols = np.array([m.model_index.get(x, -1) for x in models])
-    coo = m.scores.tocoo()
-    rmap = np.full(m.shape[0], -1)
-    rmap[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
-    cmap = np.full(m.shape[1], -1)
-    cmap[cols[cols >= 0]] = np.flatnonzero(cols >= 0)
-    r, c = rmap[coo.row], cmap[coo.col]
-    keep = (r >= 0) & (c >= 0)
-    out[r[keep], c[keep]] = coo.data[keep]
-    return out
 
 
 # ----------------------------------------------------------------------------- pools
@@ -197,79 +178,72 @@ def reference_scores(truth: np.ndarray, train_mean: np.ndarray, best: int, *,
 
 # ----------------------------------------------------------------------------- routers
 
+# "<router>+val": the learned router, checked per pool on the validation prompts (see
+# ``validated_weight``); it shares the base router's single fit.
+VALIDATED = "+val"
+DEFAULT_ROUTERS = ("mf", "knn", "linear", "mf+val")
+# Weights on best-single that "+val" routers choose from on validation prompts: 0 = the
+# learned router, 1 = best single (fallback). Ties go to the larger weight.
+VAL_WEIGHTS = (0.0, 1.0)
+# What the sweep passes to routerrec.routers.make_router unless ``router_params`` says
+# otherwise (the settings measured in docs/pools.md).
+POOL_ROUTER_PARAMS: dict[str, dict] = {}
 
-def _last_paragraph(text: str | None) -> str:
-    """The question of a few-shot prompt: its last non-empty paragraph (shots repeat)."""
+
+def last_paragraph(text: str | None) -> str | None:
+    """The question of a few-shot prompt: its last non-empty paragraph (the shots repeat)."""
     if not text:
-        return ""
+        return text
     parts = [p for p in text.split("\n\n") if p.strip()]
     return parts[-1] if parts else text
 
 
-class TextFactorRouter:
-    """A completion model whose prompt factors for unseen prompts come from their text.
+def question_view(records):
+    """``records`` whose texts are their prompts' last paragraphs (``prompt_view="question"``)."""
+    prompts = records.texts.get_column("prompt").to_list()
+    return records.with_texts(dict(zip(prompts, map(last_paragraph, records.text_of(prompts)))))
 
-    ``fit`` fits ``routerrec.fit(method, ...)`` on the records (prompts x all models), then a
-    ridge map from TF-IDF features of each prompt's last paragraph (few-shot prompts share
-    their shots) to its fitted factors and bias. ``predict(texts, models=...)`` scores any
-    new prompt against any fitted models without refitting: the scoring path of the pool
-    sweep (the routers of ``routerrec.routers`` plug in through the same two calls).
+
+def _base_routers(routers: Sequence[str]) -> list:
+    """The learned routers of ``routerrec.routers`` to fit (``X+val`` needs ``X``)."""
+    from .routers import ROUTERS
+
+    bases = []
+    for name in routers:
+        base = name[:-len(VALIDATED)] if name.endswith(VALIDATED) else name
+        cls = ROUTERS.get(base)
+        if cls is None:
+            learned = sorted(k for k, c in ROUTERS.items() if not c.reference)
+            raise ValueError(f"unknown router {name!r}; choose from {learned} (append "
+                             f"{VALIDATED!r} for the validated version)")
+        if cls.reference:
+            raise ValueError(f"{base!r} is a reference router: the sweep always reports "
+                             f"{list(REFERENCE_ROUTERS)} (exact expectations)")
+        if base not in bases:
+            bases.append(base)
+    return bases
+
+
+def _mu(truth: np.ndarray, scores: np.ndarray) -> float:
+    return float(truth[np.arange(len(truth)), np.argmax(scores, axis=1)].mean())
+
+
+def validated_weight(val_truth: np.ndarray, val_pred: np.ndarray, train_mean: np.ndarray, *,
+                     weights: Sequence[float] = VAL_WEIGHTS) -> float:
+    """The weight w on best-single whose blend ``(1 - w) * pred + w * train_mean`` picks the
+    best models on the validation prompts (highest mu; ties go to the larger w).
+
+    With the default weights (0, 1) this is a fallback: the learned router is used on a pool
+    only if it beats the best single model on the pool's validation prompts.
     """
-
-    def __init__(self, *, method: str = "als", rank: int = 8, reg: float = 0.1,
-                 iterations: int = 15, alpha: float = 1.0, seed: int = 0):
-        self.method = method
-        self.rank = rank
-        self.reg = reg
-        self.iterations = iterations
-        self.alpha = alpha
-        self.seed = seed
-
-    def fit(self, records) -> "TextFactorRouter":
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import Ridge
-
-        from .methods import fit as fit_method
-
-        self.model_ = fit_method(records, method=self.method, rank=self.rank, reg=self.reg,
-                                 iterations=self.iterations, seed=self.seed)
-        texts = [_last_paragraph(t) for t in records.text_of(self.model_.prompts)]
-        self.vectorizer_ = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2))
-        try:
-            features = self.vectorizer_.fit_transform(texts)
-        except ValueError:  # vocabulary empty (no texts): fall back to unigrams seen once
-            self.vectorizer_ = TfidfVectorizer(min_df=1)
-            features = self.vectorizer_.fit_transform([t or "<empty>" for t in texts])
-        target = np.column_stack([self.model_.prompt_factors, self.model_.prompt_bias])
-        self.ridge_ = Ridge(alpha=self.alpha).fit(features, target)
-        self.models_ = list(self.model_.models)
-        return self
-
-    def predict(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
-        """Predicted scores, len(texts) x len(models) (all fitted models by default)."""
-        model = self.model_
-        mi = model.model_indices(models)
-        aug = self.ridge_.predict(self.vectorizer_.transform(
-            [_last_paragraph(t) for t in texts])).astype(np.float32)
-        linear = aug[:, :-1] @ model.model_factors[mi].T
-        linear += model.global_mean + aug[:, -1:] + model.model_bias[mi][None, :]
-        out = LINKS[model.link](linear)
-        return out if model.clip is None else np.clip(out, *model.clip)
-
-
-# pool-sweep router name -> factory of an unfitted router (fit(records), predict(texts, models=))
-LEARNED_ROUTERS: dict[str, Callable] = {"mf-text": TextFactorRouter}
-
-
-def make_pool_router(name: str, **params):
-    """An unfitted learned router: ``LEARNED_ROUTERS`` first, then ``routerrec.routers``."""
-    if name in LEARNED_ROUTERS:
-        return LEARNED_ROUTERS[name](**params)
-    try:
-        from .routers import make_router
-    except ImportError:
-        raise ValueError(f"unknown router {name!r}; choose from {sorted(LEARNED_ROUTERS)}") from None
-    return make_router(name, **params)
+    best_w, best_mu = 1.0, -np.inf
+    if not len(val_truth):  # nothing to check routing on: keep the best single model
+        return best_w
+    for w in sorted(weights, reverse=True):
+        mu = _mu(val_truth, (1 - w) * val_pred + w * train_mean[None, :])
+        if mu > best_mu + 1e-9:
+            best_w, best_mu = float(w), mu
+    return best_w
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -277,52 +251,66 @@ def make_pool_router(name: str, **params):
 
 def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
                    pools: Sequence[int] = POOL_SIZES, groups: Sequence[str] = GROUPS,
-                   routers: Sequence[str] = ("mf-text",),
+                   routers: Sequence[str] = DEFAULT_ROUTERS,
                    router_params: Mapping[str, Mapping] | None = None, seeds: int = 3,
                    draws: int = 1, candidates: int = 32, select_on: str = "train",
-                   val: float = 0.1, test: float = 0.1, temperature: float = TEMPERATURE,
+                   val: float = 0.1, test: float = 0.1, val_weights: Sequence[float] = VAL_WEIGHTS,
+                   prompt_view: str = "question", temperature: float = TEMPERATURE,
                    progress: bool = False) -> dict:
     """Run the candidate-pool sweep and return the report (a JSON-ready dict).
 
-    For each seed: one train / val / test split; per benchmark, every learned router is
-    fitted once on the training prompts of that benchmark (all models, incomplete ones
-    included) and predicts the test prompts for all eligible models once; every pool of
-    every size and group then sub-sets those columns. Eligible models are those observed on
-    every prompt of the benchmark. ``select_on="train"`` ranks and chooses pools on the
-    training prompts; ``"all"`` on every prompt, test included (RouterEval's way).
+    ``routers`` name learned routers of ``routerrec.routers`` (``mf``, ``knn``, ``linear``,
+    ``lightfm``), each optionally as ``NAME+val`` (see ``validated_weight``). For each seed:
+    one train / val / test split; per benchmark, every learned router is built by
+    ``make_router(name, **POOL_ROUTER_PARAMS[name], **router_params[name])``, fitted once on
+    the training prompts of that benchmark (all models, incomplete ones included) and
+    predicts the validation and test prompts (``predict_records``) for all eligible models
+    once; every pool of every size and group then sub-sets those columns (``models=``
+    semantics, no refit). Eligible models are those observed on every prompt of the
+    benchmark. ``select_on="train"`` ranks and chooses pools on the training prompts;
+    ``"all"`` on every prompt, test included (RouterEval's way). ``prompt_view="question"``
+    shows routers only each prompt's last paragraph (few-shot prompts repeat their shots);
+    ``"full"`` the whole prompt.
     """
     if select_on not in ("train", "all"):
         raise ValueError(f"select_on must be 'train' or 'all', got {select_on!r}")
+    if prompt_view not in ("question", "full"):
+        raise ValueError(f"prompt_view must be 'question' or 'full', got {prompt_view!r}")
     bad = [g for g in groups if g not in GROUPS]
     if bad:
         raise ValueError(f"unknown group(s) {bad}; choose from {GROUPS}")
     if any(int(m) < 2 for m in pools):
         raise ValueError(f"pool sizes must be >= 2, got {list(pools)}")
+    routers = list(dict.fromkeys(routers))
+    bases = _base_routers(routers)
+    if val == 0 and any(r.endswith(VALIDATED) for r in routers):
+        raise ValueError(f"'{VALIDATED}' routers need validation prompts (val > 0)")
     known = records.benchmarks
     benchmarks = list(benchmarks) if benchmarks else list(known)
     missing = [b for b in benchmarks if b not in known]
     if missing:
         raise ValueError(f"unknown benchmark(s) {missing}; the records have {known}")
-    router_params = dict(router_params or {})
-    prompt_bench = records.prompt_benchmark
+    params = {b: {**POOL_ROUTER_PARAMS.get(b, {}), **dict((router_params or {}).get(b, {}))}
+              for b in bases}
+    shown = question_view(records) if prompt_view == "question" else records
     rows, skipped, timing = [], [], {"fit_seconds": 0.0, "predict_seconds": 0.0, "pool_seconds": 0.0}
     t_start = time.perf_counter()
-    total = seeds * len(benchmarks)
-    with progress_bar(total, "pool sweep", enabled=progress, unit="split") as bar:
+    with progress_bar(seeds * len(benchmarks), "pool sweep", enabled=progress, unit="split") as bar:
         for seed in range(seeds):
-            train_all, _, test_all = split_three(records, seed=seed, val=val, test=test)
+            split = split_three(shown, seed=seed, val=val, test=test)
             for bench in benchmarks:
-                rows += _one_benchmark(records, train_all, test_all, bench, prompt_bench, seed,
-                                       pools=pools, groups=groups, routers=routers,
-                                       router_params=router_params, draws=draws,
+                rows += _one_benchmark(shown, split, bench, seed, pools=pools, groups=groups,
+                                       routers=routers, params=params, draws=draws,
                                        candidates=candidates, select_on=select_on,
-                                       temperature=temperature, skipped=skipped, timing=timing)
+                                       val_weights=val_weights, temperature=temperature,
+                                       skipped=skipped, timing=timing)
                 bar.update(1)
     timing["total_seconds"] = time.perf_counter() - t_start
     settings = dict(benchmarks=benchmarks, pools=[int(m) for m in pools], groups=list(groups),
-                    routers=list(routers), reference_routers=list(REFERENCE_ROUTERS),
+                    routers=routers, router_params=params, reference_routers=list(REFERENCE_ROUTERS),
                     seeds=seeds, draws=draws, candidates=candidates, select_on=select_on,
                     split={"train": round(1 - val - test, 6), "val": val, "test": test},
+                    val_weights=list(val_weights), prompt_view=prompt_view,
                     temperature=temperature, source=records.source)
     return {"settings": settings, "selection": _selection_note(select_on), "rows": rows,
             "summary": summarise(rows), "skipped": skipped, "timing": timing}
@@ -337,30 +325,39 @@ def _selection_note(select_on: str) -> str:
             "the oracle and routers")
 
 
-def _one_benchmark(records, train_all, test_all, bench, prompt_bench, seed, *, pools, groups,
-                   routers, router_params, draws, candidates, select_on, temperature,
-                   skipped, timing) -> list:
+def _part(split_records, in_bench):
+    """The prompts of one benchmark in one part of the split (None when there are none)."""
+    ids = [] if split_records is None else [p for p in split_records.prompts if p in in_bench]
+    return split_records.filter(prompts=ids) if ids else None
+
+
+def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, params, draws,
+                   candidates, select_on, val_weights, temperature, skipped, timing) -> list:
+    from .routers import make_router, true_matrices
+
+    prompt_bench = records.prompt_benchmark
     prompts = [p for p in records.prompts if prompt_bench[p] == bench]
     in_bench = set(prompts)
-    train_ids = [p for p in train_all.prompts if p in in_bench]
-    test_ids = [p for p in test_all.prompts if p in in_bench]
+    train, val_r, test_r = (_part(part, in_bench) for part in split)
     bench_records = records.filter(prompts=prompts)
-    full = _dense(bench_records, prompts, bench_records.models)
+    full = true_matrices(bench_records)[0]
     eligible = [mod for mod, ok in zip(bench_records.models, ~np.isnan(full).any(axis=0)) if ok]
-    train = train_all.filter(prompts=train_ids)
-    truth = _dense(test_all, test_ids, eligible)
-    train_dense = _dense(train, train_ids, eligible)
-    selection = train_dense if select_on == "train" else _dense(bench_records, prompts, eligible)
+    truth = true_matrices(test_r, eligible)[0]
+    no_val = np.zeros((0, len(eligible)), np.float32)
+    val_truth = true_matrices(val_r, eligible)[0] if val_r is not None else no_val
+    train_dense = true_matrices(train, eligible)[0]
+    selection = train_dense if select_on == "train" else true_matrices(bench_records, eligible)[0]
     train_mean = train_dense.mean(axis=0)
-    texts = records.text_of(test_ids)
     ref_acc = reference_accuracy(bench)
 
-    predictions = {}
-    for name in routers:
+    test_pred, val_pred = {}, {}
+    for name in _base_routers(routers):
         t0 = time.perf_counter()
-        router = make_pool_router(name, **router_params.get(name, {})).fit(train)
+        router = make_router(name, **params[name]).fit(train)
         t1 = time.perf_counter()
-        predictions[name] = np.asarray(router.predict(texts, models=eligible), dtype=np.float32)
+        test_pred[name] = np.asarray(router.predict_records(test_r, models=eligible), np.float32)
+        val_pred[name] = (no_val if val_r is None else
+                          np.asarray(router.predict_records(val_r, models=eligible), np.float32))
         timing["fit_seconds"] += t1 - t0
         timing["predict_seconds"] += time.perf_counter() - t1
 
@@ -380,12 +377,23 @@ def _one_benchmark(records, train_all, test_all, bench, prompt_bench, seed, *, p
                 best = int(np.argmax(mean_pool))
                 results = reference_scores(t_pool, mean_pool, best, reference=ref_acc,
                                            temperature=temperature)
-                for name, pred in predictions.items():
-                    results[name] = pool_metrics(t_pool, pred[:, pool], best, reference=ref_acc,
+                weights = {"best-single": 1.0}
+                for name in routers:
+                    base = name[:-len(VALIDATED)] if name.endswith(VALIDATED) else name
+                    scores = test_pred[base][:, pool]
+                    if name != base:
+                        w = validated_weight(val_truth[:, pool], val_pred[base][:, pool],
+                                             mean_pool, weights=val_weights)
+                        scores = (1 - w) * scores + w * mean_pool[None, :]
+                        weights[name] = w
+                    else:
+                        weights[name] = 0.0
+                    results[name] = pool_metrics(t_pool, scores, best, reference=ref_acc,
                                                  temperature=temperature)
                 for name, metrics in results.items():
                     rows.append({"benchmark": bench, "group": group, "m": int(m), "router": name,
-                                 "seed": seed, "draw": draw, "n_test": len(test_ids), **metrics})
+                                 "seed": seed, "draw": draw, "n_test": len(t_pool), **metrics,
+                                 "w_best": weights.get(name, float("nan"))})
     timing["pool_seconds"] += time.perf_counter() - t0
     return rows
 
@@ -396,7 +404,7 @@ def _stable_hash(text: str) -> int:
 
 # ----------------------------------------------------------------------------- summaries
 
-METRICS = ("mu", "v_b", "v_b_test", "v_r", "e_p")
+METRICS = ("mu", "v_b", "v_b_test", "v_r", "e_p", "w_best")
 
 
 def _interval(values: np.ndarray) -> tuple:
@@ -456,7 +464,10 @@ def markdown_report(report: dict) -> str:
              f"Seeds {s['seeds']}, draws per seed {s['draws']}, split "
              f"{s['split']['train']:.0%}/{s['split']['val']:.0%}/{s['split']['test']:.0%} "
              "(train/val/test). Cells: V_B (mu), mean over seeds; V_B = mu / test mean of "
-             "the pool's best single model identified on training prompts.", ""]
+             "the pool's best single model identified on training prompts. "
+             f"NAME{VALIDATED}: NAME on pools where it beats best-single on the pool's "
+             "validation prompts, else best-single (share of pools routed in the last table).",
+             ""]
     cells = {(c["benchmark"], c["group"], c["m"], c["router"]): c for c in report["summary"]["cells"]}
     cols = [(m, g) for m in s["pools"] for g in s["groups"]]
     for bench in s["benchmarks"]:
@@ -478,8 +489,10 @@ def markdown_report(report: dict) -> str:
         vals = []
         for m in s["pools"]:
             o = overall.get((m, r))
-            vals.append("–" if o is None else
-                        f"{o['v_b']:.3f} [{o['v_b_lo']:.3f}, {o['v_b_hi']:.3f}] (mu {o['mu']:.3f})")
+            routed = (f", routed {1 - o['w_best']:.0%}" if o is not None and r.endswith(VALIDATED)
+                      else "")
+            vals.append("–" if o is None else f"{o['v_b']:.3f} [{o['v_b_lo']:.3f}, "
+                        f"{o['v_b_hi']:.3f}] (mu {o['mu']:.3f}{routed})")
         lines.append(f"| {r} | " + " | ".join(vals) + " |")
     return "\n".join(lines) + "\n"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from .cli import emit, fail, format_table, load_cli_records
-from .pools import GROUPS, LEARNED_ROUTERS, POOL_SIZES, evaluate_pools, write_report
+from .pools import DEFAULT_ROUTERS, GROUPS, POOL_SIZES, VALIDATED, evaluate_pools, write_report
 
 __all__ = ["pools"]
 
@@ -43,9 +43,11 @@ def _load(data: tuple, kw: dict):
               help="Comma-separated pool sizes m.")
 @click.option("--groups", default=",".join(GROUPS), show_default=True,
               help="Comma-separated candidate groups.")
-@click.option("--routers", default="mf-text", show_default=True,
-              help=f"Comma-separated learned routers ({', '.join(sorted(LEARNED_ROUTERS))}, or a "
-                   "name of routerrec.routers). Reference routers are always included.")
+@click.option("--routers", default=",".join(DEFAULT_ROUTERS), show_default=True,
+              help="Comma-separated learned routers of routerrec.routers (mf, knn, linear, "
+                   f"lightfm); NAME{VALIDATED} also reports NAME checked per pool on the "
+                   "validation prompts (falls back to best-single where it does not beat it). "
+                   "Reference routers are always included.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Independent splits and pool draws.")
 @click.option("--draws", type=click.IntRange(min=1), default=1, show_default=True,

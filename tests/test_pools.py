@@ -10,9 +10,11 @@ import polars as pl
 import pytest
 
 from routerrec import records_from_frame
-from routerrec.pools import (LEARNED_ROUTERS, REFERENCE_ROUTERS, evaluate_pools, pool_metrics,
-                             reference_accuracy, reference_scores, select_pool, split_three,
-                             write_report)
+from routerrec import routers as routers_module
+from routerrec.pools import (REFERENCE_ROUTERS, evaluate_pools, last_paragraph, pool_metrics,
+                             question_view, reference_accuracy, reference_scores, select_pool,
+                             split_three, validated_weight, write_report)
+from routerrec.routers import KNNRouter
 
 CLI = Path(sys.executable).parent / "routerrec"
 SHOTS = "Example question one?\nAnswer: yes\n\nExample question two?\nAnswer: no\n\n"
@@ -161,51 +163,71 @@ def test_reference_accuracy_maps_open_llm_and_routereval_names():
 # ----------------------------------------------------------------------------- the sweep
 
 
-class TrainMeanRouter:
-    """A real (trivial) router: each model's training mean. Remembers what it was fitted on."""
+def test_validated_weight_falls_back_unless_routing_helps_on_validation():
+    truth = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=np.float32)
+    train_mean = np.array([0.6, 0.5])                 # best single: model 0 (val mu 0.5)
+    good = np.array([[.9, .1], [.1, .9], [.9, .1], [.1, .9]])   # val mu 1.0
+    bad = good[:, ::-1]                                          # val mu 0.0
+    same = np.array([[.9, .1]] * 4)                              # picks model 0: a tie
+    assert validated_weight(truth, good, train_mean) == 0.0
+    assert validated_weight(truth, bad, train_mean) == 1.0
+    assert validated_weight(truth, same, train_mean) == 1.0      # ties go to best-single
+    assert validated_weight(truth[:0], good[:0], train_mean) == 1.0  # no validation prompts
+    # a grid of blends: here the plain router (val mu .75) beats the half blend (.5)
+    half = np.array([[.55, .45], [.45, .55], [.45, .5], [.45, .55]])
+    assert validated_weight(truth, half, train_mean, weights=(0, 0.5, 1)) == 0.0
+
+
+def test_question_view_keeps_the_last_paragraph(planted):
+    assert last_paragraph(SHOTS + "Q?\nAnswer:") == "Q?\nAnswer:"
+    assert last_paragraph("no shots") == "no shots" and last_paragraph(None) is None
+    view = question_view(planted)
+    p = planted.prompts[0]
+    assert view.text_of([p])[0] == last_paragraph(planted.text_of([p])[0])
+    assert view.prompts == planted.prompts and view.n_records == planted.n_records
+
+
+class SpyKNN(KNNRouter):
+    """The real kNN router, remembering which prompts every fit saw."""
 
     fitted_on: list = []
 
     def fit(self, records):
-        m = records.matrix()
-        self.models_ = m.models
-        sums = np.asarray(m.scores.sum(axis=0)).ravel()
-        self.mean_ = sums / np.diff(m.scores.tocsc().indptr)
-        TrainMeanRouter.fitted_on.append(set(records.prompts))
-        return self
-
-    def predict(self, texts, *, models=None):
-        idx = [self.models_.index(x) for x in models]
-        return np.tile(self.mean_[idx], (len(texts), 1))
+        SpyKNN.fitted_on.append(set(records.prompts))
+        return super().fit(records)
 
 
-def test_sweep_fits_once_per_split_never_on_test_prompts(planted, monkeypatch):
-    monkeypatch.setitem(LEARNED_ROUTERS, "train-mean", TrainMeanRouter)
-    TrainMeanRouter.fitted_on = []
-    report = evaluate_pools(planted, pools=(3, 5), routers=("train-mean",), seeds=2, draws=2,
-                            candidates=4)
-    # one fit per (seed, benchmark), shared by every pool and draw
-    assert len(TrainMeanRouter.fitted_on) == 2 * 2
+def test_sweep_fits_once_per_split_never_on_val_or_test_prompts(planted, monkeypatch):
+    monkeypatch.setitem(routers_module.ROUTERS, "spy", SpyKNN)
+    SpyKNN.fitted_on = []
+    report = evaluate_pools(planted, pools=(3, 5), routers=("spy", "spy+val"), seeds=2,
+                            draws=2, candidates=4)
+    # one fit per (seed, benchmark), shared by every pool, draw and the validated version
+    assert len(SpyKNN.fitted_on) == 2 * 2
     for seed in range(2):
-        _, _, test = split_three(planted, seed=seed)
-        for fitted in TrainMeanRouter.fitted_on[2 * seed: 2 * seed + 2]:
-            assert fitted and not fitted & set(test.prompts)
+        _, val, test = split_three(planted, seed=seed)
+        for fitted in SpyKNN.fitted_on[2 * seed: 2 * seed + 2]:
+            assert fitted and not fitted & (set(test.prompts) | set(val.prompts))
     rows = pl.DataFrame(report["rows"])
-    mine = rows.filter(pl.col("router") == "train-mean").sort("benchmark", "group", "m", "seed", "draw")
-    best = rows.filter(pl.col("router") == "best-single").sort("benchmark", "group", "m", "seed", "draw")
-    assert mine["mu"].to_list() == best["mu"].to_list()  # both pick the best training mean
     assert report["selection"].startswith("pools chosen on training prompts only")
-    assert rows.height == 2 * 3 * 2 * 2 * 2 * (1 + len(REFERENCE_ROUTERS))
+    assert rows.height == 2 * 3 * 2 * 2 * 2 * (2 + len(REFERENCE_ROUTERS))
+    # the validated router is exactly the router or exactly best-single, pool by pool
+    key = ["benchmark", "group", "m", "seed", "draw"]
+    mine = rows.filter(pl.col("router") == "spy+val").sort(key)
+    for other, w in (("spy", 0.0), ("best-single", 1.0)):
+        ref = rows.filter(pl.col("router") == other).sort(key)
+        same = mine["w_best"] == w
+        assert same.any()
+        assert (mine.filter(same)["mu"] == ref.filter(same)["mu"]).all()
 
 
-def test_train_selection_ignores_test_scores_all_selection_does_not(planted, monkeypatch):
-    monkeypatch.setitem(LEARNED_ROUTERS, "train-mean", TrainMeanRouter)
+def test_train_selection_ignores_test_scores_all_selection_does_not(planted):
     _, _, test = split_three(planted, seed=0)
     flipped = planted.table.with_columns(
         pl.when(pl.col("prompt").is_in(test.prompts)).then(1.0 - pl.col("score"))
         .otherwise(pl.col("score")).alias("score"))
     other = records_from_frame(flipped.join(planted.texts, on="prompt"))
-    kw = dict(pools=(3,), routers=("train-mean",), seeds=1, candidates=8)
+    kw = dict(pools=(3,), routers=("linear",), seeds=1, candidates=8)
 
     def picks(rec, select_on):
         rows = evaluate_pools(rec, select_on=select_on, **kw)["rows"]
@@ -217,22 +239,26 @@ def test_train_selection_ignores_test_scores_all_selection_does_not(planted, mon
     assert "RouterEval's way" in evaluate_pools(planted, select_on="all", **kw)["selection"]
 
 
-def test_text_router_beats_best_single_on_planted_specialists(planted, tmp_path):
-    report = evaluate_pools(planted, pools=(3, 5, 20), seeds=3, candidates=8)
+def test_learned_routers_beat_best_single_on_planted_specialists(planted, tmp_path):
+    report = evaluate_pools(planted, pools=(3, 5, 20), routers=("mf", "mf+val"), seeds=3,
+                            candidates=8)
     overall = {(o["m"], o["router"]): o for o in report["summary"]["overall"]}
     for m in (3, 5, 20):
-        assert overall[(m, "mf-text")]["v_b"] > 1.02
+        for r in ("mf", "mf+val"):
+            assert overall[(m, r)]["v_b"] > 1.02
+            assert overall[(m, "oracle")]["mu"] >= overall[(m, r)]["mu"]
+            lo, hi = overall[(m, r)]["v_b_lo"], overall[(m, r)]["v_b_hi"]
+            assert lo <= overall[(m, r)]["v_b"] <= hi
         assert overall[(m, "best-single")]["v_b"] == pytest.approx(1.0)
-        assert overall[(m, "oracle")]["mu"] >= overall[(m, "mf-text")]["mu"]
         assert overall[(m, "random")]["mu"] <= overall[(m, "oracle")]["mu"]
-        lo, hi = overall[(m, "mf-text")]["v_b_lo"], overall[(m, "mf-text")]["v_b_hi"]
-        assert lo <= overall[(m, "mf-text")]["v_b"] <= hi
     assert overall[(20, "oracle")]["mu"] > overall[(3, "oracle")]["mu"]
+    # routing helps here, so validation (8 prompts per benchmark) keeps it on most pools
+    assert np.mean([overall[(m, "mf+val")]["w_best"] for m in (3, 5, 20)]) < 0.5
     files = write_report(report, tmp_path / "out")
     data = json.loads(Path(files["json"]).read_text())  # strict JSON (NaN written as null)
     assert data["settings"]["select_on"] == "train"
     md = Path(files["markdown"]).read_text()
-    assert "## arc" in md and "| mf-text |" in md and "training prompts only" in md
+    assert "## arc" in md and "| mf+val |" in md and "training prompts only" in md
     assert len(files["plots"]) == 3
     assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in files["plots"])
 
@@ -244,7 +270,14 @@ def test_sweep_rejects_bad_settings(planted):
         evaluate_pools(planted, benchmarks=("gpqa",), seeds=1)
     with pytest.raises(ValueError, match="select_on"):
         evaluate_pools(planted, select_on="test", seeds=1)
-    report = evaluate_pools(planted, pools=(3, 61), groups=("all_strong",), seeds=1, candidates=2)
+    with pytest.raises(ValueError, match="unknown router"):
+        evaluate_pools(planted, routers=("mf-text",), seeds=1)
+    with pytest.raises(ValueError, match="reference router"):
+        evaluate_pools(planted, routers=("oracle",), seeds=1)
+    with pytest.raises(ValueError, match="validation"):
+        evaluate_pools(planted, routers=("knn+val",), val=0, seeds=1)
+    report = evaluate_pools(planted, pools=(3, 61), groups=("all_strong",), routers=("linear",),
+                            seeds=1, candidates=2)
     assert report["skipped"] and report["skipped"][0]["m"] == 61
 
 
@@ -256,11 +289,12 @@ def test_cli_writes_report_and_json(tmp_path):
     planted_pool_frame(n_prompts=100, n_models=30).write_parquet(path)
     out = tmp_path / "report"
     res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--pools", "3,5",
-                          "--seeds", "2", "--candidates", "4", "--out", str(out), "--json"],
+                          "--seeds", "2", "--candidates", "4", "--routers", "knn,knn+val", "--out", str(out),
+                          "--json"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     payload = json.loads(res.stdout)
-    assert {o["router"] for o in payload["overall"]} == {"mf-text", *REFERENCE_ROUTERS}
+    assert {o["router"] for o in payload["overall"]} == {"knn", "knn+val", *REFERENCE_ROUTERS}
     assert payload["selection"].startswith("pools chosen on training prompts only")
     assert (out / "report.json").is_file() and (out / "report.md").is_file()
     assert sorted(p.name for p in out.glob("*.png")) == [
@@ -286,10 +320,11 @@ def test_openllm_sweep_on_one_benchmark_is_quick_and_complete(shared_data):
     if not (shared_data / "openllm-v1").is_dir():
         pytest.skip("openllm-v1 not available")
     records = load_openllm(shared_data / "openllm-v1")
-    report = evaluate_pools(records, benchmarks=["mmlu"], pools=(3, 100), seeds=1, candidates=4)
+    report = evaluate_pools(records, benchmarks=["mmlu"], pools=(3, 100), routers=("linear", "linear+val"),
+                            seeds=1, candidates=4)
     assert not report["skipped"]
     cells = {(c["group"], c["m"], c["router"]): c for c in report["summary"]["cells"]}
-    assert len(cells) == 3 * 2 * (1 + len(REFERENCE_ROUTERS))
+    assert len(cells) == 3 * 2 * (2 + len(REFERENCE_ROUTERS))
     for g in ("all_strong", "all_weak", "strong_to_weak"):
-        assert cells[(g, 100, "oracle")]["mu"] >= cells[(g, 100, "mf-text")]["mu"]
-        assert cells[(g, 3, "mf-text")]["v_r"] == pytest.approx(cells[(g, 3, "mf-text")]["mu"] / 0.864)
+        assert cells[(g, 100, "oracle")]["mu"] >= cells[(g, 100, "linear")]["mu"]
+        assert cells[(g, 3, "linear")]["v_r"] == pytest.approx(cells[(g, 3, "linear")]["mu"] / 0.864)
