@@ -34,18 +34,19 @@ def _save(name: str, payload: dict) -> Path:
     return path
 
 
-def throughput(repeats: int = 5) -> dict:
-    """Prompts/s of ``Router.route`` on texts (featurisation included) and of the CLI batch."""
+def throughput(repeats: int = 5, n_prompts: int = 50_000) -> dict:
+    """Prompts/s of ``Router.route`` on texts (featurisation included) and of the CLI batch
+    (a fresh process each run: start-up, reading, featurisation and writing included)."""
     import routerrec
 
     rec = routerrec.load_sample()
     texts_short = rec.texts["text"].to_list()
-    corpora = {"sample (short prompts)": (rec, (texts_short * 10)[:20000])}
+    corpora = {"sample (short prompts)": (rec, (texts_short * 30)[:n_prompts])}
     if shared_data_dir() is not None:
         rb = load_routerbench(split="train")
         long_texts = rb.texts["text"].to_list()
-        corpora["routerbench (long prompts)"] = (rb, (long_texts * 10)[:20000])
-    out = {"repeats": repeats, "encoder": "tfidf (defaults)", "runs": {}}
+        corpora["routerbench (long prompts)"] = (rb, (long_texts * 30)[:n_prompts])
+    out = {"repeats": repeats, "batch_prompts": n_prompts, "encoder": "tfidf (defaults)", "runs": {}}
     for label, (records, texts) in corpora.items():
         router = make_router("mf").fit(records)
         router.route(texts[:100], wtp=1e3)  # warm up
@@ -60,7 +61,7 @@ def throughput(repeats: int = 5) -> dict:
             batch = Path(tmp) / "p.jsonl"
             batch.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
             exe = str(Path(sys.executable).parent / "routerrec")
-            for _ in range(max(1, repeats // 2)):
+            for _ in range(repeats):
                 t0 = time.perf_counter()
                 subprocess.run([exe, "route", "--model", str(Path(tmp) / "r"), "--prompts", str(batch),
                                 "--wtp", "1000", "--out", str(Path(tmp) / "d.jsonl"), "--quiet"],
@@ -78,7 +79,7 @@ def throughput(repeats: int = 5) -> dict:
 def routerbench(bootstrap: int = 200) -> dict:
     train, test = load_routerbench(split="train"), load_routerbench(split="test")
     t0 = time.perf_counter()
-    report = evaluate_routerbench(train, test, routers=("mf", "knn", "linear", "lightfm"),
+    report = evaluate_routerbench(train, test, routers=("mf", "knn", "linear", "lightfm", "ensemble"),
                                   bootstrap=bootstrap, progress=True)
     report["settings"]["seconds"] = time.perf_counter() - t0
     write_report(report, RESULTS / "route_routerbench")

@@ -9,7 +9,12 @@ routers the way RouterBench and RouterEval do.
 >>> model = routerrec.fit(records, method="als", rank=8, iterations=5)
 >>> model.predict(models=model.models[:2]).shape
 (2000, 2)
+
+The public names are imported on first use (PEP 562), so ``import routerrec`` and the
+``routerrec`` command start without loading numba, scipy.stats or polars' readers they
+do not need.
 """
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -17,19 +22,37 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+source"
 
-from .coldstart import FoldInResult, evaluate_coldstart
-from .methods import METHODS, fit
-from .methods.knn import KNNModel
-from .model import Model, ModelFileError, load_model
-from .pools import evaluate_pools
-from .probes import ProbeSession, select_probes
-from .records import Matrix, Records, RecordsError, load_records, records_from_frame
-from .routerbench_eval import evaluate_routerbench
-from .routers import Router, load_router, make_router
-from .sample import load_sample
+# public name -> submodule that defines it
+_EXPORTS = {
+    "FoldInResult": "coldstart", "evaluate_coldstart": "coldstart",
+    "METHODS": "methods", "fit": "methods",
+    "KNNModel": "methods.knn",
+    "Model": "model", "ModelFileError": "model", "load_model": "model",
+    "evaluate_pools": "pools",
+    "ProbeSession": "probes", "select_probes": "probes",
+    "Matrix": "records", "Records": "records", "RecordsError": "records",
+    "load_records": "records", "records_from_frame": "records",
+    "evaluate_routerbench": "routerbench_eval",
+    "Router": "routers", "load_router": "routers", "make_router": "routers",
+    "load_sample": "sample",
+}
 
 __all__ = ["METHODS", "KNNModel", "Matrix", "Model", "ModelFileError", "Records", "RecordsError",
            "fit", "load_model", "load_records", "load_sample", "records_from_frame",
            "__version__", "evaluate_pools", "FoldInResult", "ProbeSession", "evaluate_coldstart",
            "select_probes",
            "Router", "make_router", "load_router", "evaluate_routerbench"]
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'routerrec' has no attribute {name!r}") from None
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -49,6 +49,9 @@ def fit_router(name: str, records, *, method: str | None, params: dict, out: Pat
 def _read_prompts(path: Path) -> tuple[list, list]:
     """(ids, texts) from a .jsonl file (``text`` or ``prompt`` field, optional ``id``) or .txt."""
     if path.suffix in (".jsonl", ".ndjson"):
+        fast = _read_jsonl_fast(path)
+        if fast is not None:
+            return fast
         ids, texts = [], []
         for row, line in enumerate(path.read_text().splitlines(), start=1):
             if not line.strip():
@@ -70,6 +73,26 @@ def _read_prompts(path: Path) -> tuple[list, list]:
         return list(range(len(texts))), texts
     fail(f"--prompts {path}: use a .jsonl file (one {{\"text\": ...}} a line) or a .txt file "
          "(one prompt a line)")
+
+
+def _read_jsonl_fast(path: Path):
+    """(ids, texts) read by polars (Rust), or None when the file needs the row-by-row reader
+    (invalid JSON, no string ``text``/``prompt`` column, a missing text): that one names the row."""
+    import polars as pl
+
+    try:
+        frame = pl.read_ndjson(path)
+    except Exception:  # noqa: BLE001 - any parse problem: the slow path reports the row
+        return None
+    col = "text" if "text" in frame.columns else "prompt"
+    if col not in frame.columns or frame.schema[col] != pl.String or frame[col].null_count():
+        return None
+    if "text" in frame.columns and "prompt" in frame.columns and frame["text"].null_count():
+        return None
+    texts = frame[col].to_list()
+    if "id" in frame.columns and not frame["id"].null_count():
+        return frame["id"].to_list(), texts
+    return (list(range(len(texts))), texts) if "id" not in frame.columns else None
 
 
 @click.command()
