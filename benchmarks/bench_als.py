@@ -210,13 +210,15 @@ def time_sweeps(fit, csr, rank, reg, iterations):
 
 
 def time_implicit(csr, rank, iterations, use_cg):
-    with threadpool_limits(1, user_api="blas"):  # its import-time check warns otherwise
-        from implicit.cpu.als import AlternatingLeastSquares
-    # the CPU class directly (the factory's use_gpu=False picks it; the class takes no use_gpu)
-    model = AlternatingLeastSquares(factors=rank, iterations=iterations, use_cg=use_cg, calculate_training_loss=False, random_state=0)
+    from implicit.cpu.als import AlternatingLeastSquares
+
     per_iter = []
-    t0 = time.perf_counter()
-    with threadpool_limits(1, user_api="blas"):  # implicit's own advice (it warns otherwise)
+    # BLAS on one thread: implicit's own advice (its constructor checks and warns otherwise)
+    with threadpool_limits(1, user_api="blas"):
+        # the CPU class directly (the factory's use_gpu=False picks it; it takes no use_gpu)
+        model = AlternatingLeastSquares(factors=rank, iterations=iterations, use_cg=use_cg,
+                                        calculate_training_loss=False, random_state=0)
+        t0 = time.perf_counter()
         model.fit(csr, show_progress=False,
                   callback=lambda it, elapsed, loss: per_iter.append(elapsed))
     return per_iter, time.perf_counter() - t0
