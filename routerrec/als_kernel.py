@@ -172,7 +172,6 @@ def _solve_side(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precisi
     that row's data only (the same ``_solve_rows`` code runs it whichever task or thread gets
     it), so it does not depend on the number of threads.
     """
-    n_rows = indptr.shape[0] - 1
     k = fixed.shape[1]
     gather_rows = _gather_rows(indptr)
     for c in prange(n_chunks):

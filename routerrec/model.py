@@ -7,20 +7,17 @@ the same for all of them.
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .als_kernel import solve_side
+from .artifacts import FORMAT_VERSION, ArtifactError, read_artifact, write_artifact
 
 __all__ = ["Model", "ModelFileError", "load_model", "FORMAT_VERSION", "LINKS"]
 
-FORMAT_VERSION = 1
 _ARRAYS = ("prompt_bias", "model_bias", "prompt_factors", "model_factors")
 
 
@@ -35,7 +32,7 @@ LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-class ModelFileError(ValueError):
+class ModelFileError(ArtifactError):
     """A model directory that is missing, corrupt or written by an incompatible version."""
 
 
@@ -281,7 +278,7 @@ class Model:
 
     # ---------------------------------------------------------- persistence
     def manifest(self) -> dict:
-        return {"format": "routerrec-model", "format_version": FORMAT_VERSION,
+        return {"format": "routerrec-model",
                 "method": self.method, "params": self.params, "link": self.link,
                 "clip": self.clip, "noise_var": self.noise_var, "global_mean": self.global_mean,
                 "prompts": self.prompts, "models": self.models, "metrics": self.metrics,
@@ -293,71 +290,22 @@ class Model:
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``manifest.json`` + ``arrays.npz`` atomically: a failed save keeps the old copy."""
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            np.savez(tmp / "arrays.npz", **self.arrays())
-            with open(tmp / "manifest.json", "w") as fh:
-                json.dump(self.manifest(), fh, indent=1, allow_nan=False)
-            _replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Swap ``new`` into ``target``; the old directory is removed only after the swap."""
-    if target.exists():
-        if not (target / "manifest.json").is_file():
-            raise ModelFileError(f"{target} exists and is not a routerrec model directory; "
-                                 "refusing to replace it")
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, old)
-        try:
-            os.rename(new, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(new, target)
+        return write_artifact(directory, self.manifest(), self.arrays(), error=ModelFileError)
 
 
 def load_model(directory: str | os.PathLike) -> Model:
     """Read a directory written by ``Model.save`` (arrays are loaded without pickle)."""
-    d = Path(directory)
-    manifest_path = d / "manifest.json"
-    if not d.is_dir():
-        raise ModelFileError(f"{d}: no such model directory")
-    if not manifest_path.is_file():
-        raise ModelFileError(f"{d}: not a routerrec model (no manifest.json)")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{manifest_path}: corrupt manifest ({exc})") from None
-    if manifest.get("format") != "routerrec-model":
-        raise ModelFileError(f"{manifest_path}: not a routerrec model manifest")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(f"{manifest_path}: format version {version!r}, this routerrec "
-                             f"reads version {FORMAT_VERSION}; refit or upgrade routerrec")
+    manifest, arrays = read_artifact(
+        directory, fmt="routerrec-model", what="model", error=ModelFileError,
+        hints={"routerrec-router": " (a router: load it with routerrec.load_router)"})
     kind = manifest.get("kind", "factor")
     loader = MODEL_KINDS.get(kind)
     if loader is None:
-        raise ModelFileError(f"{manifest_path}: unknown model kind {kind!r}")
-    try:
-        with np.load(d / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise ModelFileError(f"{d}: arrays.npz is missing") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ModelFileError(f"{d / 'arrays.npz'}: corrupt array file ({exc})") from None
+        raise ModelFileError(f"{directory}: unknown model kind {kind!r}")
     try:
         return loader(manifest, arrays)
     except (KeyError, ValueError, TypeError) as exc:
-        raise ModelFileError(f"{d}: arrays do not match the manifest ({exc})") from None
+        raise ModelFileError(f"{directory}: arrays do not match the manifest ({exc})") from None
 
 
 def _load_factor_model(manifest: dict, arrays: dict) -> Model:

@@ -23,7 +23,7 @@ gains are divided by ``cost^w``, random draws weighted by ``cost^-w``.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 

@@ -19,9 +19,6 @@ records' texts there, reference routers may read the true scores and costs.
 """
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -29,13 +26,13 @@ import numpy as np
 
 from .cost import CostModel, choose
 from .features import encoder_from_state, make_encoder
-from .model import LINKS, _replace_dir, load_model
+from .artifacts import ArtifactError, read_artifact, write_artifact
+from .model import LINKS, load_model
 
 __all__ = ["Router", "MF_METHOD_DEFAULTS", "MFRouter", "LightFMRouter", "KNNRouter",
            "LinearRouter", "EnsembleRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter", "ROUTERS", "make_router",
            "load_router", "RouterFileError", "true_matrices"]
 
-FORMAT_VERSION = 1
 _ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 # A second completion-model setting the mf router tries (besides the method's own defaults)
 # when ``method_params`` is None: a light prior, so the prompt factors keep the structure the
@@ -43,7 +40,7 @@ _ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 MF_METHOD_DEFAULTS = {"logistic": dict(rank=8, reg=0.05), "als": dict(rank=8, reg=0.03)}
 
 
-class RouterFileError(ValueError):
+class RouterFileError(ArtifactError):
     """A router directory that is missing, corrupt or of another version."""
 
 
@@ -179,24 +176,14 @@ class Router:
     def save(self, directory) -> Path:
         """Write ``manifest.json`` + ``arrays.npz`` (+ sub-models) atomically."""
         self._check_fitted()
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            extra, arrays = self._state()
-            cparams, carrays = self.cost_model_.state()
-            arrays = {**{f"cost.{k}": v for k, v in carrays.items()}, **arrays}
-            self._save_parts(tmp)
-            np.savez(tmp / "arrays.npz", **arrays)
-            manifest = {"format": "routerrec-router", "format_version": FORMAT_VERSION,
-                        "router": self.name, "params": self.get_params(), "models": self.models_,
-                        "cost_model": cparams, "state": extra}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, allow_nan=False))
-            _replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        extra, arrays = self._state()
+        cparams, carrays = self.cost_model_.state()
+        arrays = {**{f"cost.{k}": v for k, v in carrays.items()}, **arrays}
+        manifest = {"format": "routerrec-router", "router": self.name,
+                    "params": self.get_params(), "models": self.models_,
+                    "cost_model": cparams, "state": extra}
+        return write_artifact(directory, manifest, arrays, error=RouterFileError,
+                              write_parts=self._save_parts)
 
     def _save_parts(self, tmp: Path) -> None:
         pass
@@ -705,23 +692,10 @@ def make_router(name: str, **params) -> Router:
 def load_router(directory) -> Router:
     """Read a directory written by ``Router.save`` (arrays without pickle)."""
     d = Path(directory)
-    path = d / "manifest.json"
-    if not path.is_file():
-        raise RouterFileError(f"{d}: not a routerrec router (no manifest.json)")
+    manifest, arrays = read_artifact(
+        d, fmt="routerrec-router", what="router", error=RouterFileError,
+        hints={"routerrec-model": " (a completion model: refit with `routerrec fit --router mf`)"})
     try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RouterFileError(f"{path}: corrupt manifest ({exc})") from None
-    if manifest.get("format") != "routerrec-router":
-        hint = " (a completion model: refit with `routerrec fit --router mf`)" \
-            if manifest.get("format") == "routerrec-model" else ""
-        raise RouterFileError(f"{path}: not a routerrec router manifest{hint}")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise RouterFileError(f"{path}: format version {manifest.get('format_version')!r}, "
-                              f"this routerrec reads version {FORMAT_VERSION}")
-    try:
-        with np.load(d / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
         router = make_router(manifest["router"], **manifest["params"])
         router.models_ = list(manifest["models"])
         router.cost_model_ = CostModel.from_state(
