@@ -3,8 +3,10 @@
 For every benchmark, prompts are split train / validation / test (seeded, stratified);
 candidate pools of ``m`` models are drawn the way RouterEval defines its groups, but chosen
 on the training prompts only (``select_on="all"`` reproduces RouterEval's selection, which
-peeks at the test prompts); every router is fitted **once** per split and benchmark on the
-training prompts of all models, and each pool sub-sets the columns of its predictions.
+peeks at the test prompts); every router of ``routerrec.routers`` is fitted **once** per
+split and benchmark on the training prompts of all models, and each pool sub-sets the
+columns of its predictions; ``NAME+val`` routers use the validation prompts to fall back to
+the best single model on pools where routing does not help.
 Metrics are RouterEval's: mu, V_B, V_R and E_p, plus the reference routers (oracle, random,
 best single, r_o(p)). See docs/pools.md for the exact definitions and their caveats.
 """
@@ -181,7 +183,7 @@ def reference_scores(truth: np.ndarray, train_mean: np.ndarray, best: int, *,
 # "<router>+val": the learned router, checked per pool on the validation prompts (see
 # ``validated_weight``); it shares the base router's single fit.
 VALIDATED = "+val"
-DEFAULT_ROUTERS = ("mf", "knn", "linear", "mf+val")
+DEFAULT_ROUTERS = ("mf", "knn", "linear", "mf+val", "knn+val", "linear+val")
 # Weights on best-single that "+val" routers choose from on validation prompts: 0 = the
 # learned router, 1 = best single (fallback). Ties go to the larger weight.
 VAL_WEIGHTS = (0.0, 1.0)

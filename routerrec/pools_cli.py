@@ -57,17 +57,21 @@ def _load(data: tuple, kw: dict):
 @click.option("--select-on", type=click.Choice(["train", "all"]), default="train", show_default=True,
               help="Choose pools on training prompts only, or on all prompts including the test "
                    "prompts (RouterEval's way; the report says so).")
+@click.option("--prompt-view", type=click.Choice(["question", "full"]), default="question",
+              show_default=True,
+              help="Routers see each prompt's last paragraph (few-shot shots repeat) or all of it.")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Directory for report.json, report.md and the PNG plots.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidates, select_on,
-          out, as_json, quiet, **kw):
+          prompt_view, out, as_json, quiet, **kw):
     """Sweep candidate pools of 3 to 1,000 models, RouterEval's way, without its leak.
 
     Per benchmark: seeded 80/10/10 prompt split; pools (all_strong, all_weak,
     strong_to_weak) chosen on training prompts; every router fitted once per split and
-    benchmark; mu, V_B, V_R, E_p with 95% intervals over seeds.
+    benchmark on training prompts (NAME+val: checked per pool on validation prompts); mu,
+    V_B, V_R, E_p with 95% intervals over seeds.
 
     \b
     Example:
@@ -87,7 +91,7 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
         report = evaluate_pools(records, benchmarks=list(benchmarks) or None, pools=sizes,
                                 groups=_csv(groups), routers=_csv(routers), seeds=seeds,
                                 draws=draws, candidates=candidates, select_on=select_on,
-                                progress=not (quiet or as_json))
+                                prompt_view=prompt_view, progress=not (quiet or as_json))
     except ValueError as exc:
         fail(f"evaluate pools: {exc}")
     files = write_report(report, Path(out))

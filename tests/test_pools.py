@@ -289,14 +289,15 @@ def test_cli_writes_report_and_json(tmp_path):
     planted_pool_frame(n_prompts=100, n_models=30).write_parquet(path)
     out = tmp_path / "report"
     res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--pools", "3,5",
-                          "--seeds", "2", "--candidates", "4", "--routers", "knn,knn+val", "--out", str(out),
-                          "--json"],
+                          "--seeds", "2", "--candidates", "4", "--routers", "knn,knn+val",
+                          "--prompt-view", "full", "--out", str(out), "--json"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     payload = json.loads(res.stdout)
     assert {o["router"] for o in payload["overall"]} == {"knn", "knn+val", *REFERENCE_ROUTERS}
     assert payload["selection"].startswith("pools chosen on training prompts only")
-    assert (out / "report.json").is_file() and (out / "report.md").is_file()
+    assert json.loads((out / "report.json").read_text())["settings"]["prompt_view"] == "full"
+    assert (out / "report.md").is_file()
     assert sorted(p.name for p in out.glob("*.png")) == [
         "pools_all_strong.png", "pools_all_weak.png", "pools_strong_to_weak.png"]
 
