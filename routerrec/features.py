@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["Encoder", "TfidfEncoder", "WordLlamaEncoder", "PrecomputedEncoder", "ENCODERS",
-           "make_encoder", "encoder_from_state", "encode_cached", "cache_dir"]
+           "make_encoder", "encoder_from_state", "encode_cached", "cache_dir", "hashed_counts"]
 
 
 class Encoder:
@@ -63,34 +63,27 @@ class TfidfEncoder(Encoder):
 
     ``ngram_max=1`` by default: bigrams double the hashing time on long prompts (RouterBench's
     average 1,500 characters) for little routing gain; raise it for short prompts.
+    Counting runs on ``n_jobs`` threads (default: all cores; see ``hashed_counts``). ``n_jobs``
+    changes the speed only, never the features, so it is not part of the saved state.
     """
 
     name = "tfidf"
 
     def __init__(self, *, dim: int = 128, ngram_max: int = 1, n_features: int = 2 ** 18,
-                 seed: int = 0):
+                 seed: int = 0, n_jobs: int | None = None):
         self.dim, self.ngram_max, self.n_features, self.seed = dim, ngram_max, n_features, seed
+        self.n_jobs = n_jobs
 
     def params(self) -> dict:
         return dict(dim=self.dim, ngram_max=self.ngram_max, n_features=self.n_features,
                     seed=self.seed)
 
-    def _hashing(self):
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        return HashingVectorizer(n_features=self.n_features, ngram_range=(1, self.ngram_max),
-                                 alternate_sign=False, norm=None, dtype=np.float32)
-
-    def _counts(self, keys):
+    def _counts(self, keys, lookup=None, width=None):
         """Hashed term counts restricted to the columns seen in training (``used_``)."""
-        import scipy.sparse as sp
-
-        counts = self._hashing().transform(_texts(keys)).tocsr()
-        pos = self._lookup[counts.indices]
-        keep = pos >= 0
-        indptr = np.concatenate([[0], np.cumsum(keep)])[counts.indptr]
-        return sp.csr_matrix((counts.data[keep], pos[keep], indptr),
-                             shape=(counts.shape[0], len(self.used_)))
+        if lookup is None:
+            lookup, width = self._lookup, len(self.used_)
+        return _counts(keys, n_features=self.n_features, ngram_max=self.ngram_max,
+                       lookup=lookup, width=width, n_jobs=self.n_jobs)
 
     def _tfidf(self, counts):
         from sklearn.preprocessing import normalize
@@ -101,7 +94,8 @@ class TfidfEncoder(Encoder):
     def fit(self, keys):
         from sklearn.decomposition import TruncatedSVD
 
-        counts = self._hashing().transform(_texts(keys)).tocsr()
+        counts = hashed_counts(keys, n_features=self.n_features, ngram_max=self.ngram_max,
+                               n_jobs=self.n_jobs)
         df = np.bincount(counts.indices, minlength=self.n_features)
         self._set_state({"used": np.flatnonzero(df).astype(np.int32),
                          "idf": np.zeros(0, np.float32), "components": np.zeros((0, 0), np.float32)})
@@ -226,6 +220,53 @@ def _read_vectors(path: Path, id_col: str, ids):
     if not np.all(np.isfinite(vectors)):
         raise ValueError(f"{path}: vectors contain NaN or infinity")
     return ids, vectors
+
+
+def hashed_counts(texts: Sequence[str], *, n_features: int = 2 ** 18, ngram_max: int = 1,
+                  n_jobs: int | None = None):
+    """Word n-gram counts, exactly ``HashingVectorizer(n_features=n_features,
+    ngram_range=(1, ngram_max), alternate_sign=False, norm=None, dtype=np.float32)
+    .transform(texts)`` (CSR, sorted indices), computed by a numba kernel on ``n_jobs`` threads
+    (default: all cores) instead of a Python regex per document: 2-3x faster on one core on
+    RouterBench-length prompts, and parallel (see ``hashing_kernel``)."""
+    return _counts(texts, n_features=n_features, ngram_max=ngram_max,
+                   lookup=np.arange(n_features, dtype=np.int64), width=n_features, n_jobs=n_jobs)
+
+
+_WORD_TABLE = None
+
+
+def _word_table() -> np.ndarray:
+    """``table[c]``: does ``re``'s ``\\w`` match ``chr(c)``? (every code point; ~0.1 s once)."""
+    global _WORD_TABLE
+    if _WORD_TABLE is None:
+        import re
+
+        table = np.zeros(0x110000, dtype=np.bool_)
+        for m in re.finditer(r"(?u)\w+", "".join(map(chr, range(0x110000)))):
+            table[m.start():m.end()] = True
+        _WORD_TABLE = table
+    return _WORD_TABLE
+
+
+def _counts(texts, *, n_features, ngram_max, lookup, width, n_jobs):
+    import numba
+    import scipy.sparse as sp
+
+    from .hashing_kernel import hash_counts
+
+    low = [t.lower() for t in _texts(texts)]  # HashingVectorizer's preprocessor
+    starts = np.zeros(len(low) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, low), dtype=np.int64, count=len(low)), out=starts[1:])
+    cps = np.frombuffer("".join(low).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    most = numba.config.NUMBA_NUM_THREADS
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(n_jobs or most, most)))
+    try:
+        indptr, cols, vals = hash_counts(cps, starts, _word_table(), lookup, n_features, ngram_max)
+    finally:
+        numba.set_num_threads(before)
+    return sp.csr_matrix((vals, cols, indptr), shape=(len(low), width))
 
 
 def _texts(keys) -> list:
