@@ -255,18 +255,20 @@ def _counts(texts, *, n_features, ngram_max, lookup, width, n_jobs):
 
     from .hashing_kernel import hash_counts
 
-    low = [t.lower() for t in _texts(texts)]  # HashingVectorizer's preprocessor
-    starts = np.zeros(len(low) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, low), dtype=np.int64, count=len(low)), out=starts[1:])
-    cps = np.frombuffer("".join(low).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    # lower-cased (HashingVectorizer's preprocessor), UTF-8 (CPython's fastest encoder; lone
+    # surrogates pass as non-word characters, as they are to the regex)
+    docs = [t.lower().encode("utf-8", "surrogatepass") for t in _texts(texts)]
+    starts = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)), out=starts[1:])
+    data = np.frombuffer(b"".join(docs), dtype=np.uint8)
     most = numba.config.NUMBA_NUM_THREADS
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(n_jobs or most, most)))
     try:
-        indptr, cols, vals = hash_counts(cps, starts, _word_table(), lookup, n_features, ngram_max)
+        indptr, cols, vals = hash_counts(data, starts, _word_table(), lookup, n_features, ngram_max)
     finally:
         numba.set_num_threads(before)
-    return sp.csr_matrix((vals, cols, indptr), shape=(len(low), width))
+    return sp.csr_matrix((vals, cols, indptr), shape=(len(docs), width))
 
 
 def _texts(keys) -> list:

@@ -56,29 +56,59 @@ def _murmur3(buf, a, b):
     return h - (np.int64(1) << 32) if h >= (np.int64(1) << 31) else h
 
 
+@njit(cache=True, inline="always")
+def _char(data, i):
+    """(code point, byte length) of the UTF-8 character at data[i] (surrogatepass input)."""
+    c = np.int64(data[i])
+    if c < 0x80:
+        return c, 1
+    if c < 0xE0:
+        return ((c & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
+    if c < 0xF0:
+        return (((c & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6)
+                | (np.int64(data[i + 2]) & 0x3F)), 3
+    return (((c & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
+            | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F)), 4
+
+
 @njit(cache=True)
-def _n_tokens(cps, a, b, word):
-    count, run = 0, 0
-    for i in range(a, b):
-        if word[cps[i]]:
+def _tokens(data, a, b, word, bstart, bend):
+    """Number of tokens (runs of >= 2 word characters) in data[a:b]; with len(bstart) > 0,
+    also their byte bounds."""
+    count, run, i, first = 0, 0, a, a
+    fill = len(bstart) > 0
+    while i < b:
+        c, width = _char(data, i)
+        if word[c]:
+            if run == 0:
+                first = i
             run += 1
         else:
-            count += run >= 2
+            if run >= 2:
+                if fill:
+                    bstart[count], bend[count] = first, i
+                count += 1
             run = 0
-    return count + (run >= 2)
+        i += width
+    if run >= 2:
+        if fill:
+            bstart[count], bend[count] = first, b
+        count += 1
+    return count
 
 
 @njit(cache=True, parallel=True)
-def hash_counts(cps, starts, word, lookup, n_features, ngram_max):
-    """CSR (indptr, columns, counts) of documents ``cps[starts[d]:starts[d + 1]]`` (code points).
+def hash_counts(data, starts, word, lookup, n_features, ngram_max):
+    """CSR (indptr, columns, counts) of documents ``data[starts[d]:starts[d + 1]]`` (UTF-8).
 
     ``word[c]`` says whether code point c is a word character; ``lookup`` maps a hashed column
     to an output column (-1: dropped). Columns are sorted and unique within each row.
     """
     n_docs = len(starts) - 1
+    empty = np.empty(0, dtype=np.int64)
     ntok = np.zeros(n_docs, dtype=np.int64)
     for d in prange(n_docs):
-        ntok[d] = _n_tokens(cps, starts[d], starts[d + 1], word)
+        ntok[d] = _tokens(data, starts[d], starts[d + 1], word, empty, empty)
     nfeat = np.zeros(n_docs + 1, dtype=np.int64)
     for d in range(n_docs):
         m = 0
@@ -89,45 +119,19 @@ def hash_counts(cps, starts, word, lookup, n_features, ngram_max):
     vals = np.empty(nfeat[n_docs], dtype=np.float32)
     nuniq = np.zeros(n_docs, dtype=np.int64)
     for d in prange(n_docs):
-        a, b = starts[d], starts[d + 1]
-        buf = np.empty(4 * (b - a) + ntok[d], dtype=np.uint8)
         bstart = np.empty(ntok[d], dtype=np.int64)
         bend = np.empty(ntok[d], dtype=np.int64)
-        t, pos, i = 0, 0, a
-        while i < b:  # UTF-8 bytes of the tokens, one space between tokens
-            if not word[cps[i]]:
-                i += 1
-                continue
-            j = i
-            while j < b and word[cps[j]]:
-                j += 1
-            if j - i >= 2:
-                bstart[t] = pos
-                for q in range(i, j):
-                    c = cps[q]
-                    if c < 0x80:
-                        buf[pos] = c
-                        pos += 1
-                    elif c < 0x800:
-                        buf[pos] = 0xC0 | (c >> 6)
-                        buf[pos + 1] = 0x80 | (c & 0x3F)
-                        pos += 2
-                    elif c < 0x10000:
-                        buf[pos] = 0xE0 | (c >> 12)
-                        buf[pos + 1] = 0x80 | ((c >> 6) & 0x3F)
-                        buf[pos + 2] = 0x80 | (c & 0x3F)
-                        pos += 3
-                    else:
-                        buf[pos] = 0xF0 | (c >> 18)
-                        buf[pos + 1] = 0x80 | ((c >> 12) & 0x3F)
-                        buf[pos + 2] = 0x80 | ((c >> 6) & 0x3F)
-                        buf[pos + 3] = 0x80 | (c & 0x3F)
-                        pos += 4
-                bend[t] = pos
-                buf[pos] = 0x20
-                pos += 1
-                t += 1
-            i = j
+        _tokens(data, starts[d], starts[d + 1], word, bstart, bend)
+        buf = data
+        if ngram_max > 1:  # an n-gram hashes its tokens joined by one space: copy them so
+            buf = np.empty(starts[d + 1] - starts[d] + ntok[d], dtype=np.uint8)
+            pos = 0
+            for t in range(ntok[d]):
+                w = bend[t] - bstart[t]
+                buf[pos:pos + w] = data[bstart[t]:bend[t]]
+                bstart[t], bend[t] = pos, pos + w
+                buf[pos + w] = 0x20
+                pos += w + 1
         o = nfeat[d]
         m = 0
         for n in range(1, ngram_max + 1):
