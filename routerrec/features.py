@@ -86,10 +86,11 @@ class TfidfEncoder(Encoder):
                        lookup=lookup, width=width, n_jobs=self.n_jobs)
 
     def _tfidf(self, counts):
-        from sklearn.preprocessing import normalize
+        from .hashing_kernel import normalize_rows_l2
 
         counts.data = (1.0 + np.log(counts.data)) * self.idf_[counts.indices]
-        return normalize(counts, copy=False)
+        normalize_rows_l2(counts.data, counts.indptr)
+        return counts
 
     def fit(self, keys):
         from sklearn.decomposition import TruncatedSVD

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["hash_counts"]
+__all__ = ["hash_counts", "normalize_rows_l2"]
 
 _M32 = 0xFFFFFFFF
 
@@ -165,3 +165,19 @@ def hash_counts(data, starts, word, lookup, n_features, ngram_max):
             out_cols[indptr[d] + k] = cols[o + k]
             out_vals[indptr[d] + k] = vals[o + k]
     return indptr, out_cols, out_vals
+
+
+@njit(cache=True)
+def normalize_rows_l2(data, indptr):
+    """In place, the arithmetic of scikit-learn's ``normalize(csr, "l2")`` (float32 squares
+    summed in float64, division in float64): identical values, without importing scikit-learn
+    (about 2 s of a fresh routing process)."""
+    for i in range(len(indptr) - 1):
+        total = 0.0
+        for j in range(indptr[i], indptr[i + 1]):
+            total += data[j] * data[j]
+        if total == 0.0:
+            continue
+        total = np.sqrt(total)
+        for j in range(indptr[i], indptr[i + 1]):
+            data[j] = data[j] / total
