@@ -5,7 +5,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from routerrec.features import (ENCODERS, encode_cached, encoder_from_state, make_encoder)
+from routerrec.features import (ENCODERS, encode_cached, encoder_from_state, hashed_counts,
+                                make_encoder)
+from routerrec.records import load_routerbench, shared_data_dir
 
 TEXTS = ["solve the integral equation by calculus", "an integral equation from calculus",
          "fix the python loop bug", "a python loop with a bug",
@@ -77,3 +79,62 @@ def test_encode_cached_hits_disk_and_keys_on_content(tmp_path):
     np.testing.assert_array_equal(encode_cached(enc, TEXTS, directory=tmp_path), z)
     with np.load(files[0], allow_pickle=False) as npz:
         np.testing.assert_array_equal(npz["features"], z)
+
+
+# Tricky text for the numba counter: final sigma, dotted I (lower() grows it), ligatures,
+# math letters beyond the BMP, digits of other scripts, underscores, a lone surrogate,
+# emoji, CJK, one-character words, empty prompts.
+UNICODE = ["ΟΔΟΣ Σ İstanbul STRASSE straße ﬁne a_b __ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ½x ٣٤ \ud800ab cd", "", "x",
+           "émoji😀word 中文字 ab ab AB", "tab\tnew\nline  x1 y 22"]
+
+
+def _sklearn_counts(texts, ngram_max, n_features=2 ** 18):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(n_features=n_features, ngram_range=(1, ngram_max),
+                             alternate_sign=False, norm=None, dtype=np.float32).transform(texts)
+
+
+def _sample_texts():
+    from routerrec import load_sample
+
+    return load_sample().texts["text"].to_list()
+
+
+@pytest.mark.parametrize("ngram_max", [1, 2])
+def test_hashed_counts_equal_scikit_learn_and_do_not_depend_on_threads(ngram_max):
+    texts = TEXTS + UNICODE + _sample_texts()
+    want = _sklearn_counts(texts, ngram_max)
+    for n_jobs in (1, 2):
+        got = hashed_counts(texts, ngram_max=ngram_max, n_jobs=n_jobs)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.data, want.data)
+
+
+@pytest.mark.skipif(shared_data_dir() is None, reason="../shared/data is absent")
+def test_hashed_counts_equal_scikit_learn_on_routerbench_prompts():
+    texts = load_routerbench(split="test").texts["text"].to_list()
+    want, got = _sklearn_counts(texts, 1), hashed_counts(texts)
+    assert (want != got).nnz == 0 and np.array_equal(want.indices, got.indices)
+
+
+def test_tfidf_features_equal_the_scikit_learn_pipeline():
+    """The encoder (numba counts and normalisation) gives bit-identical features to
+    HashingVectorizer -> TF-IDF -> sklearn.preprocessing.normalize -> SVD projection."""
+    from sklearn.preprocessing import normalize
+
+    texts = _sample_texts()
+    enc = make_encoder("tfidf", dim=16).fit(texts)
+    counts = _sklearn_counts(texts, 1)
+    np.testing.assert_array_equal(enc.used_, np.flatnonzero(np.bincount(counts.indices,
+                                                                          minlength=2 ** 18)))
+    test = texts[::7] + UNICODE + TEXTS
+    counts = _sklearn_counts(test, 1)[:, enc.used_].tocsr()
+    counts.data = (1.0 + np.log(counts.data)) * enc.idf_[counts.indices]
+    z = np.asarray(normalize(counts) @ enc.components_, dtype=np.float32)
+    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    for n_jobs in (1, 2):  # parallel vs serial: the same features
+        enc.n_jobs = n_jobs
+        np.testing.assert_array_equal(enc.transform(test), z)
