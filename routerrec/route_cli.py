@@ -108,9 +108,11 @@ def _read_jsonl_fast(path: Path):
 @click.option("--models", default=None, help="Comma-separated candidate pool (default: all).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="With --prompts: write the decisions (JSONL, one a line) here, not to stdout.")
+@click.option("--n-jobs", type=click.IntRange(min=1), default=None,
+              help="Threads for featurising prompts (default: all cores). Same output for any value.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, as_json, quiet):
+def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, as_json, quiet):
     """Route prompts to models with a fitted router.
 
     Each decision lists the chosen model and the predicted score and cost of every candidate.
@@ -120,7 +122,7 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, as_json, 
       routerrec fit --router mf --out out/mf
       routerrec route --model out/mf "Prove that 17 is prime." --wtp 1000
       routerrec route --model out/mf "Write a sort in C" --max-cost 0.001 --models acme-8b,acme-70b
-      routerrec route --model out/mf --prompts prompts.jsonl --out decisions.jsonl
+      routerrec route --model out/mf --prompts prompts.jsonl --out decisions.jsonl --n-jobs 2
     """
     from .cost import choose
     from .routers import RouterFileError, load_router
@@ -133,6 +135,8 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, as_json, 
         router = load_router(router_dir)
     except RouterFileError as exc:
         fail(str(exc))
+    if hasattr(getattr(router, "encoder_", None), "n_jobs"):
+        router.encoder_.n_jobs = n_jobs
     pool = [m.strip() for m in models.split(",") if m.strip()] if models else None
     try:
         names = router.candidates(pool)

@@ -138,3 +138,24 @@ def test_tfidf_features_equal_the_scikit_learn_pipeline():
     for n_jobs in (1, 2):  # parallel vs serial: the same features
         enc.n_jobs = n_jobs
         np.testing.assert_array_equal(enc.transform(test), z)
+
+
+def test_route_cli_decisions_do_not_depend_on_n_jobs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from routerrec import load_sample
+    from routerrec.routers import make_router
+
+    make_router("linear").fit(load_sample()).save(tmp_path / "r")
+    (tmp_path / "p.txt").write_text("\n".join((_sample_texts() + UNICODE[2:] + TEXTS) * 3))
+    exe = str(Path(sys.executable).parent / "routerrec")
+    out = []
+    for n_jobs in ("1", "2"):
+        dest = tmp_path / f"d{n_jobs}.jsonl"
+        subprocess.run([exe, "route", "--model", str(tmp_path / "r"), "--prompts",
+                        str(tmp_path / "p.txt"), "--wtp", "1000", "--out", str(dest), "--quiet",
+                        "--n-jobs", n_jobs], check=True, capture_output=True)
+        out.append(dest.read_text())
+    assert out[0] == out[1] and out[0].count("\n") > 100
