@@ -10,6 +10,7 @@ Results go to benchmarks/results/route_*.json (+ PNGs for RouterBench). Timings 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from routerrec.routerbench_eval import evaluate_routerbench, lambda_grid, write_
 from routerrec.routers import make_router, true_matrices
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The last revision whose tfidf encoder tokenised with scikit-learn (before the numba counter).
+BASELINE = "3c8be7b"
 
 
 def _save(name: str, payload: dict) -> Path:
@@ -34,9 +37,21 @@ def _save(name: str, payload: dict) -> Path:
     return path
 
 
-def throughput(repeats: int = 5, n_prompts: int = 50_000) -> dict:
+def _baseline_package(rev: str, dest: Path) -> Path:
+    """routerrec's package as of git revision ``rev``, extracted under ``dest`` (for PYTHONPATH)."""
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "routerrec"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def throughput(repeats: int = 5, n_prompts: int = 50_000, baseline: str | None = BASELINE) -> dict:
     """Prompts/s of ``Router.route`` on texts (featurisation included) and of the CLI batch
-    (a fresh process each run: start-up, reading, featurisation and writing included)."""
+    (a fresh process each run: start-up, reading, featurisation and writing included).
+
+    With ``baseline`` (a git revision), the CLI of that revision runs on the same router and
+    file, its runs interleaved with the current CLI's, so both see the same machine load."""
     import routerrec
 
     rec = routerrec.load_sample()
@@ -46,32 +61,44 @@ def throughput(repeats: int = 5, n_prompts: int = 50_000) -> dict:
         rb = load_routerbench(split="train")
         long_texts = rb.texts["text"].to_list()
         corpora["routerbench (long prompts)"] = (rb, (long_texts * 30)[:n_prompts])
-    out = {"repeats": repeats, "batch_prompts": n_prompts, "encoder": "tfidf (defaults)", "runs": {}}
+    out = {"repeats": repeats, "batch_prompts": n_prompts, "encoder": "tfidf (defaults)",
+           "cores": os.cpu_count(), "baseline_revision": baseline,
+           "load_average_start": os.getloadavg(), "runs": {}}
     for label, (records, texts) in corpora.items():
         router = make_router("mf").fit(records)
-        router.route(texts[:100], wtp=1e3)  # warm up
+        router.route(texts[:100], wtp=1e3)  # warm up (numba kernels loaded or compiled)
         api = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             router.route(texts, wtp=1e3)
             api.append(len(texts) / (time.perf_counter() - t0))
-        cli = []
+        cli, before = [], []
         with tempfile.TemporaryDirectory() as tmp:
             router.save(Path(tmp) / "r")
             batch = Path(tmp) / "p.jsonl"
             batch.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
-            exe = str(Path(sys.executable).parent / "routerrec")
+            args = ["route", "--model", str(Path(tmp) / "r"), "--prompts", str(batch),
+                    "--wtp", "1000", "--out", str(Path(tmp) / "d.jsonl"), "--quiet"]
+            runners = [(cli, [str(Path(sys.executable).parent / "routerrec")], None)]
+            if baseline:
+                old = _baseline_package(baseline, Path(tmp))
+                check = f"import routerrec; assert routerrec.__file__.startswith({str(old)!r})"
+                runners.append((before, [sys.executable, "-c", f"{check}; from routerrec.cli import main; main()"],
+                                dict(os.environ, PYTHONPATH=str(old))))
             for _ in range(repeats):
-                t0 = time.perf_counter()
-                subprocess.run([exe, "route", "--model", str(Path(tmp) / "r"), "--prompts", str(batch),
-                                "--wtp", "1000", "--out", str(Path(tmp) / "d.jsonl"), "--quiet"],
-                               check=True, capture_output=True)
-                cli.append(len(texts) / (time.perf_counter() - t0))
+                for runs, cmd, env in runners:  # cwd=tmp: `python -c` puts the cwd first on sys.path
+                    t0 = time.perf_counter()
+                    subprocess.run(cmd + args, check=True, capture_output=True, env=env, cwd=tmp)
+                    runs.append(len(texts) / (time.perf_counter() - t0))
         out["runs"][label] = {"prompts": len(texts), "models": len(router.models_),
                               "mean_chars": float(np.mean([len(t) for t in texts])),
                               "api_prompts_per_s_median": float(np.median(api)), "api_runs": api,
                               "cli_prompts_per_s_median": float(np.median(cli)), "cli_runs": cli}
-        print(label, out["runs"][label])
+        if before:
+            out["runs"][label].update(baseline_cli_prompts_per_s_median=float(np.median(before)),
+                                      baseline_cli_runs=before)
+        print(label, out["runs"][label], flush=True)
+    out["load_average_end"] = os.getloadavg()
     _save("route_throughput.json", out)
     return out
 
