@@ -21,7 +21,7 @@ from routerrec.coldstart import add_model, evaluate_coldstart, write_report
 from routerrec.records import load_openllm, shared_data_dir
 
 CONFIGS = {"als": dict(rank=32, reg=0.01, iterations=15),
-           "logistic": dict(rank=16, iterations=15)}
+           "logistic": dict(rank=16, iterations=15, members=1)}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--max-models", type=int, default=300)

@@ -254,7 +254,7 @@ def test_logistic_graded_scores_and_fold_in_hessian(planted):
     assert soft_pred.std() < 0.8 * hard.std()  # ...less confident, as the labels are
     assert soft_pred.mean() == pytest.approx(0.2 + 0.6 * records.table["score"].mean(), abs=0.02)
     idx = np.arange(40)
-    prec, shift = row_prior(model.model_factors, model.model_bias, model.params["reg"])
+    prec, shift = row_prior(model, "model")
     x, hess = logistic_row_map(model.prompt_factors, model.prompt_bias, model.global_mean,
                                idx, np.ones(40), prec, shift)
     assert hess.shape == (model.rank + 1,) * 2 and np.allclose(hess, hess.T)
@@ -329,3 +329,19 @@ def test_logistic_kernel_matches_a_dense_newton_solve():
                                    + shift - precision @ ref)
         np.testing.assert_allclose(x[u], ref, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(hess[u], h, rtol=1e-4, atol=1e-6)
+
+
+def test_logistic_members_average_on_the_logit_scale(planted):
+    """The default logistic model is the mean of ``members`` fits' logits, stored as one
+    wider factor model (so predict, fold-in and save work unchanged)."""
+    from scipy.special import logit
+
+    records = planted["binary"]
+    params = dict(FAST_PARAMS["logistic"])
+    params.pop("members", None)
+    single = [routerrec.fit(records, method="logistic", members=1, **{**params, "seed": s})
+              for s in (5, 6, 7)]
+    combined = routerrec.fit(records, method="logistic", members=3, **{**params, "seed": 5})
+    assert combined.rank == 3 * single[0].rank
+    expected = np.mean([logit(m.predict().astype(np.float64)) for m in single], axis=0)
+    np.testing.assert_allclose(logit(combined.predict().astype(np.float64)), expected, atol=2e-3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..logistic_kernel import logistic_row_map, logistic_sweeps
-from ..model import Model, population_prior
+from ..model import Model
 from ..progress import progress_bar
 
 __all__ = ["fit", "fold_in", "combine_members", "DEFAULTS"]
@@ -70,27 +70,28 @@ def combine_members(fits, rank):
     return fits[0][0], sides[0], sides[1]
 
 
-def row_prior(own_factors, own_bias, reg):
+def row_prior(model: Model, side: str):
     """Gaussian prior ``(precision, shift)`` for a new row of a side: the population of that
     side's fitted rows (mean and covariance, no noise scaling: the Bernoulli likelihood has
-    none) when there are enough of them, else training's ``reg * I`` around zero."""
-    k1 = own_factors.shape[1] + 1
-    if own_factors.shape[0] > k1 + 1:
-        return population_prior(own_factors, own_bias, 1.0)
+    none; cached on the model) when there are enough of them, else training's ``reg * I``
+    around zero."""
+    own = model.model_factors if side == "model" else model.prompt_factors
+    k1 = own.shape[1] + 1
+    if own.shape[0] > k1 + 1:
+        return model.side_prior(side, 1.0)
+    reg = model.params.get("reg", DEFAULTS["reg"])
     return reg * np.eye(k1, dtype=np.float32), np.zeros(k1, np.float32)
 
 
 def fold_in(model: Model, side: str, index, values):
     """``FOLD_IN["logistic"]``: the MAP row of a new model (``side="model"``) or prompt, and
     its Laplace posterior covariance (the inverse Hessian of the log-posterior at the MAP)."""
-    fixed, fixed_bias, own, own_bias = (
-        (model.prompt_factors, model.prompt_bias, model.model_factors, model.model_bias)
-        if side == "model" else
-        (model.model_factors, model.model_bias, model.prompt_factors, model.prompt_bias))
+    fixed, fixed_bias = ((model.prompt_factors, model.prompt_bias) if side == "model"
+                         else (model.model_factors, model.model_bias))
     values = np.asarray(values, dtype=np.float64)
     if values.min() < 0 or values.max() > 1:
         raise ValueError("logistic fold-in needs scores in [0, 1]")
-    precision, shift = row_prior(own, own_bias, model.params.get("reg", DEFAULTS["reg"]))
+    precision, shift = row_prior(model, side)
     x, hessian = logistic_row_map(fixed, fixed_bias, model.global_mean, index, values,
                                   precision, shift)
     return x[:-1], x[-1], np.linalg.inv(hessian)
