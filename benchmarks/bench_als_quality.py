@@ -22,7 +22,7 @@ parser.add_argument("--regs", default="0.05,0.02,0.01,0.005")
 parser.add_argument("--rank", type=int, default=32)
 parser.add_argument("--iterations", type=int, default=15)
 args = parser.parse_args()
-if shared_data_dir() is None or not (shared_data_dir() / "openllm-v1").is_dir():
+if shared_data_dir("openllm-v1") is None:
     sys.exit("../shared/data/openllm-v1 is absent; nothing to measure")
 
 records = load_openllm()

@@ -27,7 +27,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--max-models", type=int, default=300)
 parser.add_argument("--methods", default="als,logistic")
 args = parser.parse_args()
-if shared_data_dir() is None or not (shared_data_dir() / "openllm-v1").is_dir():
+if shared_data_dir("openllm-v1") is None:
     print("../shared/data/openllm-v1 is not here; nothing to do.")
     sys.exit(0)
 out = Path(__file__).parent / "results"

@@ -45,7 +45,7 @@ parser.add_argument("--curve-sweeps", type=int, default=30,
 parser.add_argument("--max-members", type=int, default=4,
                     help="largest member count of the validation member curve (0: skip it)")
 args = parser.parse_args()
-if shared_data_dir() is None or not (shared_data_dir() / "openllm-v1").is_dir():
+if shared_data_dir("openllm-v1") is None:
     sys.exit("../shared/data/openllm-v1 is absent; nothing to measure")
 
 records = load_openllm()

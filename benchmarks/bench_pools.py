@@ -79,13 +79,12 @@ def main(argv=None) -> int:
     ap.add_argument("--routers", default=",".join(DEFAULT_ROUTERS))
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args(argv)
-    root = shared_data_dir()
-    if root is None or not (root / "openllm-v1").is_dir():
+    if shared_data_dir("openllm-v1") is None:
         print("skipped: ../shared/data/openllm-v1 not available")
         return 0
     routers = [r for r in args.routers.split(",") if r]
     t0 = time.perf_counter()
-    records = load_openllm(root / "openllm-v1")
+    records = load_openllm()
     load_s = time.perf_counter() - t0
     report = evaluate_pools(records, pools=(3, 5, 10, 100, 1000), routers=routers,
                             seeds=args.seeds, select_on=args.select_on, progress=True)

@@ -14,8 +14,7 @@ from routerrec.cli import format_table
 from routerrec.metrics import heldout_report
 from routerrec.records import load_mmlu_pro, shared_data_dir
 
-root = shared_data_dir()
-if root is None or not (root / "mmlu-pro").is_dir():
+if shared_data_dir("mmlu-pro") is None:
     print("../shared/data/mmlu-pro is not here; nothing to do.")
     sys.exit(0)
 

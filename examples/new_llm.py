@@ -17,8 +17,7 @@ from routerrec.coldstart import add_model
 from routerrec.probes import ProbeSession
 from routerrec.records import load_openllm, shared_data_dir
 
-root = shared_data_dir()
-if root is None or not (root / "openllm-v1").is_dir():
+if shared_data_dir("openllm-v1") is None:
     print("../shared/data/openllm-v1 is not here; nothing to do.")
     sys.exit(0)
 

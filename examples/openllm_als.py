@@ -13,8 +13,7 @@ from routerrec.cli import format_table
 from routerrec.metrics import heldout_report
 from routerrec.records import load_openllm, shared_data_dir
 
-root = shared_data_dir()
-if root is None or not (root / "openllm-v1").is_dir():
+if shared_data_dir("openllm-v1") is None:
     print("../shared/data/openllm-v1 is not here; nothing to do.")
     sys.exit(0)
 

@@ -12,11 +12,10 @@ from routerrec.records import load_openllm, shared_data_dir
 
 
 def main() -> int:
-    root = shared_data_dir()
-    if root is None or not (root / "openllm-v1").is_dir():
+    if shared_data_dir("openllm-v1") is None:
         print("skipped: ../shared/data/openllm-v1 not available")
         return 0
-    records = load_openllm(root / "openllm-v1")
+    records = load_openllm()
     # mf: routerrec.routers' completion-model router; mf+val: the same fit, used on a pool
     # only where it beats the best single model on that pool's validation prompts.
     report = evaluate_pools(records, benchmarks=["arc"], pools=(3, 10, 100), seeds=2,

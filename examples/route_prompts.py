@@ -10,8 +10,7 @@ import routerrec
 from routerrec.records import load_routerbench, shared_data_dir
 from routerrec.routers import make_router, true_matrices
 
-root = shared_data_dir()
-if root is not None and (root / "routerbench").is_dir():
+if shared_data_dir("routerbench") is not None:
     train, test = load_routerbench(split="train"), load_routerbench(split="test")
     print("RouterBench records (real USD costs)")
 else:

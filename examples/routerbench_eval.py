@@ -11,8 +11,7 @@ from pathlib import Path
 from routerrec.records import load_routerbench, shared_data_dir
 from routerrec.routerbench_eval import evaluate_routerbench, write_report
 
-root = shared_data_dir()
-if root is None or not (root / "routerbench").is_dir():
+if shared_data_dir("routerbench") is None:
     print("../shared/data/routerbench is not here; nothing to do.")
     sys.exit(0)
 

@@ -89,8 +89,9 @@ class RecordsError(ValueError):
 # --------------------------------------------------------------------------- shared data
 
 
-def shared_data_dir() -> Optional[Path]:
-    """Directory of the shared real data sets, or ``None`` when absent.
+def shared_data_dir(name: Optional[str] = None) -> Optional[Path]:
+    """Directory of the shared real data sets (or of the one data set ``name`` in it), or
+    ``None`` when absent, so examples, benchmarks and tests can skip politely.
 
     Resolves ``<repo root>/../shared/data`` from this package's location. The
     environment variable ``ROUTERREC_SHARED_DATA`` overrides it (a path that is
@@ -101,6 +102,8 @@ def shared_data_dir() -> Optional[Path]:
         p = Path(env).expanduser()
     else:
         p = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    if name is not None:
+        p = p / name
     return p if p.is_dir() else None
 
 

@@ -529,3 +529,13 @@ def test_load_sample():
     # bigger models cost more and score higher on average: a real trade-off
     per = rec.table.group_by("model").agg(pl.col("score").mean(), pl.col("cost").mean())
     assert np.corrcoef(per["score"].to_numpy(), np.log(per["cost"].to_numpy()))[0, 1] > 0.5
+
+
+def test_shared_data_dir_names_one_data_set(tmp_path, monkeypatch):
+    (tmp_path / "openllm-v1").mkdir()
+    monkeypatch.setenv("ROUTERREC_SHARED_DATA", str(tmp_path))
+    assert shared_data_dir() == tmp_path
+    assert shared_data_dir("openllm-v1") == tmp_path / "openllm-v1"
+    assert shared_data_dir("mmlu-pro") is None
+    monkeypatch.setenv("ROUTERREC_SHARED_DATA", str(tmp_path / "absent"))
+    assert shared_data_dir() is None and shared_data_dir("openllm-v1") is None
