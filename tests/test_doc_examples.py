@@ -1,0 +1,13 @@
+"""The examples in the package's docstrings run and print what they say."""
+import doctest
+
+import pytest
+
+import routerrec
+import routerrec.records
+
+
+@pytest.mark.parametrize("module", [routerrec, routerrec.records], ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
