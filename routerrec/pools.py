@@ -6,7 +6,8 @@ on the training prompts only (``select_on="all"`` reproduces RouterEval's select
 peeks at the test prompts); every router of ``routerrec.routers`` is fitted **once** per
 split and benchmark on the training prompts of all models, and each pool sub-sets the
 columns of its predictions; ``NAME+val`` routers use the validation prompts to fall back to
-the best single model on pools where routing does not help.
+the best single model on pools where routing does not help, ``NAME+valpool`` make that
+decision once per (benchmark, pool size, seed) on the validation prompts of all its pools.
 Metrics are RouterEval's: mu, V_B, V_R and E_p, plus the reference routers (oracle, random,
 best single, r_o(p)). See docs/pools.md for the exact definitions and their caveats.
 """
@@ -23,7 +24,7 @@ from .files import atomic_write
 from .progress import progress_bar
 
 __all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "RO_P",
-           "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VAL_WEIGHTS",
+           "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VALIDATED_POOLED", "VAL_WEIGHTS",
            "POOL_ROUTER_PARAMS", "evaluate_pools", "last_paragraph", "question_view",
            "validated_weight", "markdown_report", "plot_report", "pool_metrics",
            "reference_accuracy", "reference_scores", "select_pool", "split_three",
@@ -181,9 +182,14 @@ def reference_scores(truth: np.ndarray, train_mean: np.ndarray, best: int, *,
 # ----------------------------------------------------------------------------- routers
 
 # "<router>+val": the learned router, checked per pool on the validation prompts (see
-# ``validated_weight``); it shares the base router's single fit.
+# ``validated_weight``); it shares the base router's single fit. "<router>+valpool": the
+# same check made once per (benchmark, pool size m, seed) on the validation prompts of all
+# that setting's pools (every group and draw) together: more evidence per decision, one
+# decision for pools that differ only by group.
 VALIDATED = "+val"
-DEFAULT_ROUTERS = ("mf", "knn", "linear", "mf+val", "knn+val", "linear+val")
+VALIDATED_POOLED = "+valpool"
+DEFAULT_ROUTERS = ("mf", "knn", "linear", "mf+val", "knn+val", "linear+val",
+                   "mf+valpool", "knn+valpool", "linear+valpool")
 # Weights on best-single that "+val" routers choose from on validation prompts: 0 = the
 # learned router, 1 = best single (fallback). Ties go to the larger weight.
 VAL_WEIGHTS = (0.0, 1.0)
@@ -206,18 +212,26 @@ def question_view(records):
     return records.with_texts(dict(zip(prompts, map(last_paragraph, records.text_of(prompts)))))
 
 
+def _split_name(name: str) -> tuple:
+    """``(base router, validation suffix or "")`` of a sweep router name."""
+    for suffix in (VALIDATED_POOLED, VALIDATED):
+        if name.endswith(suffix):
+            return name[:-len(suffix)], suffix
+    return name, ""
+
+
 def _base_routers(routers: Sequence[str]) -> list:
     """The learned routers of ``routerrec.routers`` to fit (``X+val`` needs ``X``)."""
     from .routers import ROUTERS
 
     bases = []
     for name in routers:
-        base = name[:-len(VALIDATED)] if name.endswith(VALIDATED) else name
+        base = _split_name(name)[0]
         cls = ROUTERS.get(base)
         if cls is None:
             learned = sorted(k for k, c in ROUTERS.items() if not c.reference)
             raise ValueError(f"unknown router {name!r}; choose from {learned} (append "
-                             f"{VALIDATED!r} for the validated version)")
+                             f"{VALIDATED!r} or {VALIDATED_POOLED!r} for a validated version)")
         if cls.reference:
             raise ValueError(f"{base!r} is a reference router: the sweep always reports "
                              f"{list(REFERENCE_ROUTERS)} (exact expectations)")
@@ -230,19 +244,23 @@ def _mu(truth: np.ndarray, scores: np.ndarray) -> float:
     return float(truth[np.arange(len(truth)), np.argmax(scores, axis=1)].mean())
 
 
-def validated_weight(val_truth: np.ndarray, val_pred: np.ndarray, train_mean: np.ndarray, *,
+def validated_weight(val_truth, val_pred, train_mean, *,
                      weights: Sequence[float] = VAL_WEIGHTS) -> float:
     """The weight w on best-single whose blend ``(1 - w) * pred + w * train_mean`` picks the
     best models on the validation prompts (highest mu; ties go to the larger w).
 
     With the default weights (0, 1) this is a fallback: the learned router is used on a pool
-    only if it beats the best single model on the pool's validation prompts.
+    only if it beats the best single model on the pool's validation prompts. Lists of
+    arrays (one per pool) choose one w for all those pools by their mean mu (``+valpool``).
     """
+    parts = (list(zip(val_truth, val_pred, train_mean)) if isinstance(val_truth, list)
+             else [(val_truth, val_pred, train_mean)])
+    parts = [p for p in parts if len(p[0])]
     best_w, best_mu = 1.0, -np.inf
-    if not len(val_truth):  # nothing to check routing on: keep the best single model
+    if not parts:  # nothing to check routing on: keep the best single model
         return best_w
     for w in sorted(weights, reverse=True):
-        mu = _mu(val_truth, (1 - w) * val_pred + w * train_mean[None, :])
+        mu = np.mean([_mu(t, (1 - w) * pr + w * tm[None, :]) for t, pr, tm in parts])
         if mu > best_mu + 1e-9:
             best_w, best_mu = float(w), mu
     return best_w
@@ -285,8 +303,9 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
         raise ValueError(f"pool sizes must be >= 2, got {list(pools)}")
     routers = list(dict.fromkeys(routers))
     bases = _base_routers(routers)
-    if val == 0 and any(r.endswith(VALIDATED) for r in routers):
-        raise ValueError(f"'{VALIDATED}' routers need validation prompts (val > 0)")
+    if val == 0 and any(_split_name(r)[1] for r in routers):
+        raise ValueError(f"'{VALIDATED}' / '{VALIDATED_POOLED}' routers need validation "
+                         "prompts (val > 0)")
     known = records.benchmarks
     benchmarks = list(benchmarks) if benchmarks else list(known)
     missing = [b for b in benchmarks if b not in known]
@@ -367,35 +386,40 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
     rng = np.random.default_rng([seed, _stable_hash(bench)])
     rows = []
     for m in pools:
+        drawn = []  # (group, draw, pool) of this pool size, in the order the rng draws them
         for group in groups:
             for draw in range(draws):
                 try:
-                    pool = select_pool(selection, int(m), group, rng, candidates=candidates)
+                    drawn.append((group, draw, select_pool(selection, int(m), group, rng,
+                                                           candidates=candidates)))
                 except ValueError as exc:
                     skipped.append({"benchmark": bench, "seed": seed, "m": int(m), "group": group,
                                     "reason": str(exc)})
                     break
-                t_pool, mean_pool = truth[:, pool], train_mean[pool]
-                best = int(np.argmax(mean_pool))
-                results = reference_scores(t_pool, mean_pool, best, reference=ref_acc,
-                                           temperature=temperature)
-                weights = {"best-single": 1.0}
-                for name in routers:
-                    base = name[:-len(VALIDATED)] if name.endswith(VALIDATED) else name
-                    scores = test_pred[base][:, pool]
-                    if name != base:
-                        w = validated_weight(val_truth[:, pool], val_pred[base][:, pool],
-                                             mean_pool, weights=val_weights)
-                        scores = (1 - w) * scores + w * mean_pool[None, :]
-                        weights[name] = w
-                    else:
-                        weights[name] = 0.0
-                    results[name] = pool_metrics(t_pool, scores, best, reference=ref_acc,
-                                                 temperature=temperature)
-                for name, metrics in results.items():
-                    rows.append({"benchmark": bench, "group": group, "m": int(m), "router": name,
-                                 "seed": seed, "draw": draw, "n_test": len(t_pool), **metrics,
-                                 "w_best": weights.get(name, float("nan"))})
+        pooled_w = {name: validated_weight([val_truth[:, p] for *_, p in drawn],
+                                           [val_pred[base][:, p] for *_, p in drawn],
+                                           [train_mean[p] for *_, p in drawn], weights=val_weights)
+                    for name in routers for base, kind in [_split_name(name)]
+                    if kind == VALIDATED_POOLED}
+        for group, draw, pool in drawn:
+            t_pool, mean_pool = truth[:, pool], train_mean[pool]
+            best = int(np.argmax(mean_pool))
+            results = reference_scores(t_pool, mean_pool, best, reference=ref_acc,
+                                       temperature=temperature)
+            weights = {"best-single": 1.0}
+            for name in routers:
+                base, kind = _split_name(name)
+                w = (validated_weight(val_truth[:, pool], val_pred[base][:, pool], mean_pool,
+                                      weights=val_weights) if kind == VALIDATED
+                     else pooled_w.get(name, 0.0))
+                weights[name] = w
+                scores = (1 - w) * test_pred[base][:, pool] + w * mean_pool[None, :]
+                results[name] = pool_metrics(t_pool, scores, best, reference=ref_acc,
+                                             temperature=temperature)
+            for name, metrics in results.items():
+                rows.append({"benchmark": bench, "group": group, "m": int(m), "router": name,
+                             "seed": seed, "draw": draw, "n_test": len(t_pool), **metrics,
+                             "w_best": weights.get(name, float("nan"))})
     timing["pool_seconds"] += time.perf_counter() - t0
     return rows
 
@@ -468,7 +492,9 @@ def markdown_report(report: dict) -> str:
              "(train/val/test). Cells: V_B (mu), mean over seeds; V_B = mu / test mean of "
              "the pool's best single model identified on training prompts. "
              f"NAME{VALIDATED}: NAME on pools where it beats best-single on the pool's "
-             "validation prompts, else best-single (share of pools routed in the last table).",
+             f"validation prompts, else best-single; NAME{VALIDATED_POOLED}: the same choice "
+             "made once per benchmark, pool size and seed on the validation prompts of all "
+             "its pools (share of pools routed in the last table).",
              ""]
     cells = {(c["benchmark"], c["group"], c["m"], c["router"]): c for c in report["summary"]["cells"]}
     cols = [(m, g) for m in s["pools"] for g in s["groups"]]
@@ -491,7 +517,7 @@ def markdown_report(report: dict) -> str:
         vals = []
         for m in s["pools"]:
             o = overall.get((m, r))
-            routed = (f", routed {1 - o['w_best']:.0%}" if o is not None and r.endswith(VALIDATED)
+            routed = (f", routed {1 - o['w_best']:.0%}" if o is not None and _split_name(r)[1]
                       else "")
             vals.append("–" if o is None else f"{o['v_b']:.3f} [{o['v_b_lo']:.3f}, "
                         f"{o['v_b_hi']:.3f}] (mu {o['mu']:.3f}{routed})")

@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from .cli import emit, fail, format_table, load_cli_records
-from .pools import DEFAULT_ROUTERS, GROUPS, POOL_SIZES, VALIDATED, evaluate_pools, write_report
+from .pools import (DEFAULT_ROUTERS, GROUPS, POOL_SIZES, VALIDATED, VALIDATED_POOLED,
+                    evaluate_pools, write_report)
 
 __all__ = ["pools"]
 
@@ -46,7 +47,9 @@ def _load(data: tuple, kw: dict):
 @click.option("--routers", default=",".join(DEFAULT_ROUTERS), show_default=True,
               help="Comma-separated learned routers of routerrec.routers (mf, knn, linear, "
                    f"lightfm); NAME{VALIDATED} also reports NAME checked per pool on the "
-                   "validation prompts (falls back to best-single where it does not beat it). "
+                   "validation prompts (falls back to best-single where it does not beat it); "
+                   f"NAME{VALIDATED_POOLED} makes that check once per benchmark, pool size and "
+                   "seed on the validation prompts of all its pools. "
                    "Reference routers are always included.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Independent splits and pool draws.")

@@ -176,6 +176,10 @@ def test_validated_weight_falls_back_unless_routing_helps_on_validation():
     # a grid of blends: here the plain router (val mu .75) beats the half blend (.5)
     half = np.array([[.55, .45], [.45, .55], [.45, .5], [.45, .55]])
     assert validated_weight(truth, half, train_mean, weights=(0, 0.5, 1)) == 0.0
+    # "+valpool": one decision for several pools, by their mean validation mu
+    assert validated_weight([truth, truth], [good, bad], [train_mean] * 2) == 1.0  # .5 vs .5
+    assert validated_weight([truth, truth, truth], [good, good, bad], [train_mean] * 3) == 0.0
+    assert validated_weight([truth[:0], truth], [good[:0], bad], [train_mean] * 2) == 1.0
 
 
 def test_question_view_keeps_the_last_paragraph(planted):
@@ -200,8 +204,8 @@ class SpyKNN(KNNRouter):
 def test_sweep_fits_once_per_split_never_on_val_or_test_prompts(planted, monkeypatch):
     monkeypatch.setitem(routers_module.ROUTERS, "spy", SpyKNN)
     SpyKNN.fitted_on = []
-    report = evaluate_pools(planted, pools=(3, 5), routers=("spy", "spy+val"), seeds=2,
-                            draws=2, candidates=4)
+    report = evaluate_pools(planted, pools=(3, 5), routers=("spy", "spy+val", "spy+valpool"),
+                            seeds=2, draws=2, candidates=4)
     # one fit per (seed, benchmark), shared by every pool, draw and the validated version
     assert len(SpyKNN.fitted_on) == 2 * 2
     for seed in range(2):
@@ -210,7 +214,7 @@ def test_sweep_fits_once_per_split_never_on_val_or_test_prompts(planted, monkeyp
             assert fitted and not fitted & (set(test.prompts) | set(val.prompts))
     rows = pl.DataFrame(report["rows"])
     assert report["selection"].startswith("pools chosen on training prompts only")
-    assert rows.height == 2 * 3 * 2 * 2 * 2 * (2 + len(REFERENCE_ROUTERS))
+    assert rows.height == 2 * 3 * 2 * 2 * 2 * (3 + len(REFERENCE_ROUTERS))
     # the validated router is exactly the router or exactly best-single, pool by pool
     key = ["benchmark", "group", "m", "seed", "draw"]
     mine = rows.filter(pl.col("router") == "spy+val").sort(key)
@@ -219,6 +223,17 @@ def test_sweep_fits_once_per_split_never_on_val_or_test_prompts(planted, monkeyp
         same = mine["w_best"] == w
         assert same.any()
         assert (mine.filter(same)["mu"] == ref.filter(same)["mu"]).all()
+    # "+valpool" decides once per (benchmark, m, seed) for all groups and draws, on the
+    # pooled validation mu of those pools
+    pooled = rows.filter(pl.col("router") == "spy+valpool")
+    per_setting = pooled.group_by("benchmark", "m", "seed").agg(pl.col("w_best").n_unique())
+    assert (per_setting["w_best"] == 1).all()
+    assert set(pooled["w_best"].to_list()) <= {0.0, 1.0}
+    spy_mu = rows.filter(pl.col("router") == "spy").sort(key)["mu"]
+    best_mu = rows.filter(pl.col("router") == "best-single").sort(key)["mu"]
+    pooled = pooled.sort(key)
+    expected = [s if w == 0.0 else b for s, b, w in zip(spy_mu, best_mu, pooled["w_best"])]
+    assert pooled["mu"].to_list() == expected
 
 
 def test_train_selection_ignores_test_scores_all_selection_does_not(planted):
