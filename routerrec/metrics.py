@@ -31,7 +31,7 @@ def cell_metrics(truth: np.ndarray, pred: np.ndarray, *, binary: bool) -> dict:
 def _score(model, test) -> dict:
     m = test.matrix()
     coo = m.scores.tocoo()
-    pi = model.prompt_indices([m.prompts[i] for i in range(len(m.prompts))])[coo.row]
+    pi = model.prompt_indices(m.prompts)[coo.row]
     mi = model.model_indices(m.models)[coo.col]
     return cell_metrics(coo.data, model.predict_pairs(pi, mi),
                         binary=test.score_kind == "binary")
