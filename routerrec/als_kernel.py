@@ -19,7 +19,7 @@ import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls; l
 from numba import njit, prange
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["solve_side", "als_sweeps", "augment"]
+__all__ = ["solve_side", "als_sweeps", "blas_one_thread"]
 
 # Rows with at most this many observations accumulate their Gram matrix with a loop over the
 # lower triangle; longer rows gather their factors in blocks of _GATHER_ROWS and call BLAS
@@ -37,20 +37,12 @@ _FASTMATH = {"reassoc", "contract", "nsz"}
 _blas_controller = None
 
 
-def _blas_one_thread():
+def blas_one_thread():
     """A context manager holding every loaded BLAS to one thread (controller built once)."""
     global _blas_controller
     if _blas_controller is None:
         _blas_controller = ThreadpoolController()
     return _blas_controller.limit(limits=1, user_api="blas")
-
-
-def augment(factors: np.ndarray) -> np.ndarray:
-    """Append the constant-1 column that carries the other side's bias."""
-    out = np.empty((factors.shape[0], factors.shape[1] + 1), dtype=np.float32)
-    out[:, :-1] = factors
-    out[:, -1] = 1.0
-    return out
 
 
 @njit(cache=True, fastmath=_FASTMATH, inline="always")
@@ -217,7 +209,7 @@ def solve_side(indptr, indices, data, fixed_factors, fixed_bias, mu, reg, prior=
     if kernel is _solve_side:
         args = args + (max(1, min(n_rows, 8 * numba.get_num_threads())),)
     if n_rows and int(np.max(indptr[1:] - indptr[:-1])) > _LOOP_GRAM_MAX:
-        with _blas_one_thread():  # BLAS inside prange tasks: one thread each, no oversubscription
+        with blas_one_thread():  # BLAS inside prange tasks: one thread each, no oversubscription
             kernel(*args)
     else:  # no BLAS call: skip the (small) cost of limiting it, which matters for one-row fold-in
         kernel(*args)

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.stats import norm
 
-from .als_kernel import _blas_one_thread
+from .als_kernel import blas_one_thread
 from .probes import Design, select_probes
 
 __all__ = ["FoldInResult", "BatchState", "add_model", "evaluate_coldstart",
@@ -188,7 +188,7 @@ def add_model(model, name: str, results: Mapping[str, float], *, level: float = 
     ``benchmarks`` limits the estimates (and their items) to those benchmarks.
     """
     t0 = time.perf_counter()
-    with _blas_one_thread():  # tiny matrices: threaded BLAS only adds contention (400x measured)
+    with blas_one_thread():  # tiny matrices: threaded BLAS only adds contention (400x measured)
         return _add_model(model, name, results, level, benchmarks, t0)
 
 
@@ -301,7 +301,7 @@ def evaluate_coldstart(records, *, holdout_models: float = 0.2,
     the intervals and the routing gain of the added model, each with bootstrap intervals
     over held-out models. ``max_models`` caps the held-out models scored (speed).
     """
-    with _blas_one_thread():  # many small solves: threaded BLAS only adds contention
+    with blas_one_thread():  # many small solves: threaded BLAS only adds contention
         return _evaluate(records, holdout_models, budgets, strategies, method, params, seed,
                          level, max_models, progress)
 

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from .als_kernel import (_FASTMATH, _GATHER_ROWS, _LOOP_GRAM_MAX, _SERIAL_MAX_ROWS,
-                         _blas_one_thread, _cholesky_solve)
+                         blas_one_thread, _cholesky_solve)
 
 __all__ = ["solve_logistic_side", "logistic_row_map", "logistic_sweeps"]
 
@@ -255,7 +255,7 @@ def solve_logistic_side(indptr, indices, data, fixed_factors, fixed_bias, mu, pr
     else:
         kernel, args = _logistic_side_serial, args + (max_len,)
     if max_len > _LOOP_GRAM_MAX:
-        with _blas_one_thread():  # BLAS inside prange tasks: one thread each
+        with blas_one_thread():  # BLAS inside prange tasks: one thread each
             kernel(*args)
     else:  # no BLAS call: skip the cost of limiting it (it matters for one-row fold-in)
         kernel(*args)
