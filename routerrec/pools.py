@@ -7,7 +7,8 @@ peeks at the test prompts); every router of ``routerrec.routers`` is fitted **on
 split and benchmark on the training prompts of all models, and each pool sub-sets the
 columns of its predictions; ``NAME+val`` routers use the validation prompts to fall back to
 the best single model on pools where routing does not help, ``NAME+valpool`` make that
-decision once per (benchmark, pool size, seed) on the validation prompts of all its pools.
+decision once per (benchmark, pool size, seed) on the validation prompts of all its pools,
+``NAME+cv`` per pool on out-of-fold predictions for the training prompts plus validation.
 Metrics are RouterEval's: mu, V_B, V_R and E_p, plus the reference routers (oracle, random,
 best single, r_o(p)). See docs/pools.md for the exact definitions and their caveats.
 """
@@ -24,11 +25,11 @@ from .files import atomic_write
 from .progress import progress_bar
 
 __all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "RO_P",
-           "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VALIDATED_POOLED", "VAL_WEIGHTS",
-           "POOL_ROUTER_PARAMS", "evaluate_pools", "last_paragraph", "question_view",
-           "validated_weight", "markdown_report", "plot_report", "pool_metrics",
-           "reference_accuracy", "reference_scores", "select_pool", "split_three",
-           "summarise", "write_report"]
+           "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VALIDATED_POOLED",
+           "CROSS_VALIDATED", "CV_FOLDS", "VAL_WEIGHTS", "POOL_ROUTER_PARAMS", "evaluate_pools",
+           "last_paragraph", "parse_seeds", "question_view", "validated_weight",
+           "markdown_report", "plot_report", "pool_metrics", "reference_accuracy",
+           "reference_scores", "select_pool", "split_three", "summarise", "write_report"]
 
 GROUPS = ("all_strong", "all_weak", "strong_to_weak")
 POOL_SIZES = (3, 5, 10, 100, 1000)
@@ -185,9 +186,14 @@ def reference_scores(truth: np.ndarray, train_mean: np.ndarray, best: int, *,
 # ``validated_weight``); it shares the base router's single fit. "<router>+valpool": the
 # same check made once per (benchmark, pool size m, seed) on the validation prompts of all
 # that setting's pools (every group and draw) together: more evidence per decision, one
-# decision for pools that differ only by group.
+# decision for pools that differ only by group. "<router>+cv": the per-pool check made on
+# out-of-fold predictions for the training prompts (CV_FOLDS refits on the other folds,
+# each fold compared with the best single model of the other folds) and the validation
+# prompts together: about nine times the evidence of "+val", at CV_FOLDS extra fits.
 VALIDATED = "+val"
 VALIDATED_POOLED = "+valpool"
+CROSS_VALIDATED = "+cv"
+CV_FOLDS = 5
 DEFAULT_ROUTERS = ("mf", "knn", "linear", "mf+val", "knn+val", "linear+val",
                    "mf+valpool", "knn+valpool", "linear+valpool")
 # Weights on best-single that "+val" routers choose from on validation prompts: 0 = the
@@ -212,9 +218,20 @@ def question_view(records):
     return records.with_texts(dict(zip(prompts, map(last_paragraph, records.text_of(prompts)))))
 
 
+def parse_seeds(text: str) -> int | list:
+    """``"3"`` -> 3 (seeds 0, 1, 2); ``"100,101"`` -> [100, 101] (the CLI's ``--seeds``)."""
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()] if "," in text else int(text)
+    except ValueError:
+        raise ValueError(f"expected a count or comma-separated integers, got {text!r}") from None
+    if seeds == [] or (isinstance(seeds, int) and seeds < 1):
+        raise ValueError(f"expected a positive count or comma-separated integers, got {text!r}")
+    return seeds
+
+
 def _split_name(name: str) -> tuple:
     """``(base router, validation suffix or "")`` of a sweep router name."""
-    for suffix in (VALIDATED_POOLED, VALIDATED):
+    for suffix in (VALIDATED_POOLED, VALIDATED, CROSS_VALIDATED):
         if name.endswith(suffix):
             return name[:-len(suffix)], suffix
     return name, ""
@@ -231,7 +248,8 @@ def _base_routers(routers: Sequence[str]) -> list:
         if cls is None:
             learned = sorted(k for k, c in ROUTERS.items() if not c.reference)
             raise ValueError(f"unknown router {name!r}; choose from {learned} (append "
-                             f"{VALIDATED!r} or {VALIDATED_POOLED!r} for a validated version)")
+                             f"{VALIDATED!r}, {VALIDATED_POOLED!r} or {CROSS_VALIDATED!r} for a "
+                             "validated version)")
         if cls.reference:
             raise ValueError(f"{base!r} is a reference router: the sweep always reports "
                              f"{list(REFERENCE_ROUTERS)} (exact expectations)")
@@ -251,7 +269,9 @@ def validated_weight(val_truth, val_pred, train_mean, *,
 
     With the default weights (0, 1) this is a fallback: the learned router is used on a pool
     only if it beats the best single model on the pool's validation prompts. Lists of
-    arrays (one per pool) choose one w for all those pools by their mean mu (``+valpool``).
+    arrays choose one w for all the parts by their mu over all their prompts: one part per
+    pool (``+valpool``) or per cross-validation fold (``+cv``, each fold with its own
+    ``train_mean``).
     """
     parts = (list(zip(val_truth, val_pred, train_mean)) if isinstance(val_truth, list)
              else [(val_truth, val_pred, train_mean)])
@@ -260,7 +280,8 @@ def validated_weight(val_truth, val_pred, train_mean, *,
     if not parts:  # nothing to check routing on: keep the best single model
         return best_w
     for w in sorted(weights, reverse=True):
-        mu = np.mean([_mu(t, (1 - w) * pr + w * tm[None, :]) for t, pr, tm in parts])
+        mu = np.average([_mu(t, (1 - w) * pr + w * tm[None, :]) for t, pr, tm in parts],
+                        weights=[len(t) for t, *_ in parts])
         if mu > best_mu + 1e-9:
             best_w, best_mu = float(w), mu
     return best_w
@@ -272,7 +293,8 @@ def validated_weight(val_truth, val_pred, train_mean, *,
 def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
                    pools: Sequence[int] = POOL_SIZES, groups: Sequence[str] = GROUPS,
                    routers: Sequence[str] = DEFAULT_ROUTERS,
-                   router_params: Mapping[str, Mapping] | None = None, seeds: int = 3,
+                   router_params: Mapping[str, Mapping] | None = None,
+                   seeds: int | Sequence[int] = 3,
                    draws: int = 1, candidates: int = 32, select_on: str = "train",
                    val: float = 0.1, test: float = 0.1, val_weights: Sequence[float] = VAL_WEIGHTS,
                    prompt_view: str = "question", temperature: float = TEMPERATURE,
@@ -290,8 +312,12 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
     benchmark. ``select_on="train"`` ranks and chooses pools on the training prompts;
     ``"all"`` on every prompt, test included (RouterEval's way). ``prompt_view="question"``
     shows routers only each prompt's last paragraph (few-shot prompts repeat their shots);
-    ``"full"`` the whole prompt.
+    ``"full"`` the whole prompt. ``seeds=3`` runs seeds 0, 1, 2; a sequence names the seeds
+    (fresh seeds keep design decisions apart from the seeds a result is reported on).
     """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(x) for x in seeds]
+    if not seeds:
+        raise ValueError("need at least one seed")
     if select_on not in ("train", "all"):
         raise ValueError(f"select_on must be 'train' or 'all', got {select_on!r}")
     if prompt_view not in ("question", "full"):
@@ -303,9 +329,9 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
         raise ValueError(f"pool sizes must be >= 2, got {list(pools)}")
     routers = list(dict.fromkeys(routers))
     bases = _base_routers(routers)
-    if val == 0 and any(_split_name(r)[1] for r in routers):
+    if val == 0 and any(_split_name(r)[1] in (VALIDATED, VALIDATED_POOLED) for r in routers):
         raise ValueError(f"'{VALIDATED}' / '{VALIDATED_POOLED}' routers need validation "
-                         "prompts (val > 0)")
+                         f"prompts (val > 0; '{CROSS_VALIDATED}' works without)")
     known = records.benchmarks
     benchmarks = list(benchmarks) if benchmarks else list(known)
     missing = [b for b in benchmarks if b not in known]
@@ -314,10 +340,11 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
     params = {b: {**POOL_ROUTER_PARAMS.get(b, {}), **dict((router_params or {}).get(b, {}))}
               for b in bases}
     shown = question_view(records) if prompt_view == "question" else records
-    rows, skipped, timing = [], [], {"fit_seconds": 0.0, "predict_seconds": 0.0, "pool_seconds": 0.0}
+    rows, skipped = [], []
+    timing = {"fit_seconds": 0.0, "cv_fit_seconds": 0.0, "predict_seconds": 0.0, "pool_seconds": 0.0}
     t_start = time.perf_counter()
-    with progress_bar(seeds * len(benchmarks), "pool sweep", enabled=progress, unit="split") as bar:
-        for seed in range(seeds):
+    with progress_bar(len(seeds) * len(benchmarks), "pool sweep", enabled=progress, unit="split") as bar:
+        for seed in seeds:
             split = split_three(shown, seed=seed, val=val, test=test)
             for bench in benchmarks:
                 rows += _one_benchmark(shown, split, bench, seed, pools=pools, groups=groups,
@@ -381,6 +408,10 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
                           np.asarray(router.predict_records(val_r, models=eligible), np.float32))
         timing["fit_seconds"] += t1 - t0
         timing["predict_seconds"] += time.perf_counter() - t1
+    # "+cv": per base router, (truth, out-of-fold prediction, best-single means) per fold
+    cv_parts = {base: _out_of_fold(train, eligible, base, params[base], seed=seed, timing=timing)
+                for base in dict.fromkeys(_split_name(r)[0] for r in routers
+                                          if _split_name(r)[1] == CROSS_VALIDATED)}
 
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, _stable_hash(bench)])
@@ -409,9 +440,17 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
             weights = {"best-single": 1.0}
             for name in routers:
                 base, kind = _split_name(name)
-                w = (validated_weight(val_truth[:, pool], val_pred[base][:, pool], mean_pool,
-                                      weights=val_weights) if kind == VALIDATED
-                     else pooled_w.get(name, 0.0))
+                if kind == VALIDATED:
+                    w = validated_weight(val_truth[:, pool], val_pred[base][:, pool], mean_pool,
+                                         weights=val_weights)
+                elif kind == CROSS_VALIDATED:
+                    w = validated_weight(
+                        [t[:, pool] for t, _, _ in cv_parts[base]] + [val_truth[:, pool]],
+                        [pr[:, pool] for _, pr, _ in cv_parts[base]] + [val_pred[base][:, pool]],
+                        [tm[pool] for _, _, tm in cv_parts[base]] + [mean_pool],
+                        weights=val_weights)
+                else:
+                    w = pooled_w.get(name, 0.0)
                 weights[name] = w
                 scores = (1 - w) * test_pred[base][:, pool] + w * mean_pool[None, :]
                 results[name] = pool_metrics(t_pool, scores, best, reference=ref_acc,
@@ -422,6 +461,32 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
                              "w_best": weights.get(name, float("nan"))})
     timing["pool_seconds"] += time.perf_counter() - t0
     return rows
+
+
+def _out_of_fold(train, eligible, name, params, *, seed, timing, folds=CV_FOLDS) -> list:
+    """``[(truth, prediction, best-single means)]`` per fold of ``train``'s prompts.
+
+    Each fold's prompts are predicted by router ``name`` refitted on the other folds, and
+    paired with the training means of the other folds, so the router and best-single are
+    compared on prompts neither has seen (the ``+cv`` check).
+    """
+    from .routers import make_router, true_matrices
+
+    order = np.random.default_rng([seed, _stable_hash(name), folds]).permutation(train.prompts)
+    parts = []
+    for fold in np.array_split(order, folds):
+        if len(fold) == 0:
+            continue
+        held_out = set(fold)
+        rest = train.filter(prompts=[p for p in train.prompts if p not in held_out])
+        held = train.filter(prompts=fold)
+        t0 = time.perf_counter()
+        router = make_router(name, **params).fit(rest)
+        timing["cv_fit_seconds"] += time.perf_counter() - t0
+        parts.append((true_matrices(held, eligible)[0],
+                      np.asarray(router.predict_records(held, models=eligible), np.float32),
+                      true_matrices(rest, eligible)[0].mean(axis=0)))
+    return parts
 
 
 def _stable_hash(text: str) -> int:
@@ -494,7 +559,9 @@ def markdown_report(report: dict) -> str:
              f"NAME{VALIDATED}: NAME on pools where it beats best-single on the pool's "
              f"validation prompts, else best-single; NAME{VALIDATED_POOLED}: the same choice "
              "made once per benchmark, pool size and seed on the validation prompts of all "
-             "its pools (share of pools routed in the last table).",
+             f"its pools; NAME{CROSS_VALIDATED}: the per-pool choice made on out-of-fold "
+             f"predictions for the training prompts ({CV_FOLDS} folds) and the validation "
+             "prompts (share of pools routed in the last table).",
              ""]
     cells = {(c["benchmark"], c["group"], c["m"], c["router"]): c for c in report["summary"]["cells"]}
     cols = [(m, g) for m in s["pools"] for g in s["groups"]]

@@ -6,8 +6,8 @@ from pathlib import Path
 import click
 
 from .cli import emit, fail, format_table, load_cli_records
-from .pools import (DEFAULT_ROUTERS, GROUPS, POOL_SIZES, VALIDATED, VALIDATED_POOLED,
-                    evaluate_pools, write_report)
+from .pools import (CROSS_VALIDATED, CV_FOLDS, DEFAULT_ROUTERS, GROUPS, POOL_SIZES, VALIDATED,
+                    VALIDATED_POOLED, evaluate_pools, parse_seeds, write_report)
 
 __all__ = ["pools"]
 
@@ -49,10 +49,14 @@ def _load(data: tuple, kw: dict):
                    f"lightfm); NAME{VALIDATED} also reports NAME checked per pool on the "
                    "validation prompts (falls back to best-single where it does not beat it); "
                    f"NAME{VALIDATED_POOLED} makes that check once per benchmark, pool size and "
-                   "seed on the validation prompts of all its pools. "
+                   "seed on the validation prompts of all its pools; "
+                   f"NAME{CROSS_VALIDATED} makes the per-pool check on out-of-fold predictions "
+                   f"for the training prompts ({CV_FOLDS} refits) plus the validation prompts. "
                    "Reference routers are always included.")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Independent splits and pool draws.")
+@click.option("--seeds", default="3", show_default=True,
+              help="Independent splits and pool draws: a count (3 = seeds 0, 1, 2) or "
+                   "comma-separated seeds (e.g. 100,101,102 to try a design on seeds other "
+                   "than the reported ones).")
 @click.option("--draws", type=click.IntRange(min=1), default=1, show_default=True,
               help="Pools drawn per setting and seed.")
 @click.option("--candidates", type=click.IntRange(min=1), default=32, show_default=True,
@@ -86,13 +90,17 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
         sizes = [int(m) for m in _csv(pool_sizes)]
     except ValueError:
         fail(f"--pools expects comma-separated integers, got {pool_sizes!r}")
+    try:
+        seed_arg = parse_seeds(seeds)
+    except ValueError as exc:
+        fail(f"--seeds: {exc}")
     records = _load(data, kw)
     if not records.benchmarks:
         fail(f"{records.source}: no benchmark column; the sweep splits and pools per benchmark "
              "(pass --benchmark-col)")
     try:
         report = evaluate_pools(records, benchmarks=list(benchmarks) or None, pools=sizes,
-                                groups=_csv(groups), routers=_csv(routers), seeds=seeds,
+                                groups=_csv(groups), routers=_csv(routers), seeds=seed_arg,
                                 draws=draws, candidates=candidates, select_on=select_on,
                                 prompt_view=prompt_view, progress=not (quiet or as_json))
     except ValueError as exc:

@@ -11,9 +11,10 @@ import pytest
 
 from routerrec import records_from_frame
 from routerrec import routers as routers_module
-from routerrec.pools import (REFERENCE_ROUTERS, evaluate_pools, last_paragraph, pool_metrics,
-                             question_view, reference_accuracy, reference_scores, select_pool,
-                             split_three, validated_weight, write_report)
+from routerrec.pools import (CV_FOLDS, REFERENCE_ROUTERS, evaluate_pools, last_paragraph,
+                             parse_seeds, pool_metrics, question_view, reference_accuracy,
+                             reference_scores, select_pool, split_three, validated_weight,
+                             write_report)
 from routerrec.routers import KNNRouter
 
 CLI = Path(sys.executable).parent / "routerrec"
@@ -180,6 +181,9 @@ def test_validated_weight_falls_back_unless_routing_helps_on_validation():
     assert validated_weight([truth, truth], [good, bad], [train_mean] * 2) == 1.0  # .5 vs .5
     assert validated_weight([truth, truth, truth], [good, good, bad], [train_mean] * 3) == 0.0
     assert validated_weight([truth[:0], truth], [good[:0], bad], [train_mean] * 2) == 1.0
+    # "+cv": parts of unequal size count by their prompts (4 good prompts outweigh 2 bad)
+    assert validated_weight([truth, truth[:2]], [good, bad[:2]], [train_mean] * 2) == 0.0
+    assert validated_weight([truth[:2], truth], [good[:2], bad], [train_mean] * 2) == 1.0
 
 
 def test_question_view_keeps_the_last_paragraph(planted):
@@ -234,6 +238,44 @@ def test_sweep_fits_once_per_split_never_on_val_or_test_prompts(planted, monkeyp
     pooled = pooled.sort(key)
     expected = [s if w == 0.0 else b for s, b, w in zip(spy_mu, best_mu, pooled["w_best"])]
     assert pooled["mu"].to_list() == expected
+
+
+def test_cross_validated_check_refits_on_training_folds_only(planted, monkeypatch):
+    monkeypatch.setitem(routers_module.ROUTERS, "spy", SpyKNN)
+    SpyKNN.fitted_on = []
+    report = evaluate_pools(planted, pools=(3, 5), routers=("spy", "spy+cv"), seeds=[7],
+                            candidates=4)
+    assert report["settings"]["seeds"] == [7]
+    train, val, test = split_three(question_view(planted), seed=7)
+    # per benchmark: the full fit, then CV_FOLDS refits, each leaving out one fold
+    assert len(SpyKNN.fitted_on) == 2 * (1 + CV_FOLDS)
+    for b in range(2):
+        full, *folds = SpyKNN.fitted_on[b * (1 + CV_FOLDS):(b + 1) * (1 + CV_FOLDS)]
+        assert full <= set(train.prompts) and not full & (set(val.prompts) | set(test.prompts))
+        left_out = [full - f for f in folds]
+        assert all(f < full for f in folds)
+        assert set().union(*left_out) == full
+        assert sum(map(len, left_out)) == len(full)  # the folds partition the training prompts
+    rows = pl.DataFrame(report["rows"])
+    key = ["benchmark", "group", "m", "seed", "draw"]
+    cv = rows.filter(pl.col("router") == "spy+cv").sort(key)
+    spy_mu = rows.filter(pl.col("router") == "spy").sort(key)["mu"]
+    best_mu = rows.filter(pl.col("router") == "best-single").sort(key)["mu"]
+    assert set(cv["w_best"].to_list()) <= {0.0, 1.0}
+    assert cv["mu"].to_list() == [s if w == 0.0 else b
+                                  for s, b, w in zip(spy_mu, best_mu, cv["w_best"])]
+    # routing pays on these specialists, and ~9x the evidence of "+val" sees it on most pools
+    assert cv["w_best"].mean() < 0.25
+    # without validation prompts "+cv" still decides, on the folds alone
+    assert evaluate_pools(planted, pools=(3,), routers=("knn+cv",), seeds=1, val=0,
+                          candidates=2)["rows"]
+
+
+def test_parse_seeds_reads_a_count_or_a_list():
+    assert parse_seeds("3") == 3 and parse_seeds("100,101") == [100, 101]
+    for bad in ("0", "x", ",", "1.5"):
+        with pytest.raises(ValueError, match="count or comma-separated"):
+            parse_seeds(bad)
 
 
 def test_train_selection_ignores_test_scores_all_selection_does_not(planted):
@@ -304,14 +346,16 @@ def test_cli_writes_report_and_json(tmp_path):
     planted_pool_frame(n_prompts=100, n_models=30).write_parquet(path)
     out = tmp_path / "report"
     res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--pools", "3,5",
-                          "--seeds", "2", "--candidates", "4", "--routers", "knn,knn+val",
+                          "--seeds", "3,4", "--candidates", "4", "--routers", "knn,knn+val,knn+cv",
                           "--prompt-view", "full", "--out", str(out), "--json"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     payload = json.loads(res.stdout)
-    assert {o["router"] for o in payload["overall"]} == {"knn", "knn+val", *REFERENCE_ROUTERS}
+    assert {o["router"] for o in payload["overall"]} == {"knn", "knn+val", "knn+cv",
+                                                         *REFERENCE_ROUTERS}
     assert payload["selection"].startswith("pools chosen on training prompts only")
-    assert json.loads((out / "report.json").read_text())["settings"]["prompt_view"] == "full"
+    settings = json.loads((out / "report.json").read_text())["settings"]
+    assert settings["prompt_view"] == "full" and settings["seeds"] == [3, 4]
     assert (out / "report.md").is_file()
     assert sorted(p.name for p in out.glob("*.png")) == [
         "pools_all_strong.png", "pools_all_weak.png", "pools_strong_to_weak.png"]
@@ -321,6 +365,7 @@ def test_cli_errors_are_clear(tmp_path):
     path = tmp_path / "records.csv"
     pl.DataFrame({"prompt": ["a", "b"], "model": ["x", "x"], "score": [1, 0]}).write_csv(path)
     for args, message in ((["--pools", "3,x"], "--pools expects"),
+                          (["--seeds", "0"], "--seeds: expected a positive count"),
                           ([], "no benchmark column")):
         res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--out",
                               str(tmp_path / "o"), *args], capture_output=True, text=True, timeout=60)
