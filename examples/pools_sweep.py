@@ -17,9 +17,10 @@ def main() -> int:
         return 0
     records = load_openllm()
     # mf: routerrec.routers' completion-model router; mf+val: the same fit, used on a pool
-    # only where it beats the best single model on that pool's validation prompts.
+    # only where it beats the best single model on that pool's validation prompts; mf+cv:
+    # that check on out-of-fold predictions for the training prompts plus validation.
     report = evaluate_pools(records, benchmarks=["arc"], pools=(3, 10, 100), seeds=2,
-                            routers=("mf", "mf+val", "knn"), select_on="train")
+                            routers=("mf", "mf+val", "mf+cv", "knn"), select_on="train")
     print(report["selection"])
     for row in report["summary"]["overall"]:
         print(f"m={row['m']:<4} {row['router']:<12} mu {row['mu']:.3f}  V_B {row['v_b']:.3f}  "

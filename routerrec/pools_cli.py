@@ -77,14 +77,17 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
 
     Per benchmark: seeded 80/10/10 prompt split; pools (all_strong, all_weak,
     strong_to_weak) chosen on training prompts; every router fitted once per split and
-    benchmark on training prompts (NAME+val: checked per pool on validation prompts); mu,
-    V_B, V_R, E_p with 95% intervals over seeds.
+    benchmark on training prompts (NAME+val / NAME+cv: checked per pool on validation
+    prompts / on training folds plus validation); mu, V_B, V_R, E_p with 95% intervals
+    over seeds.
 
     \b
     Example:
       routerrec evaluate pools --data ../shared/data/openllm-v1 --out out/pools
       routerrec evaluate pools --data ../shared/data/openllm-v1 --benchmark arc \\
           --pools 3,5,10 --seeds 2 --select-on all --out out/pools-leaky --json
+      routerrec evaluate pools --data ../shared/data/openllm-v1 --routers mf,mf+cv \\
+          --seeds 100,101,102 --out out/pools-fresh-seeds
     """
     try:
         sizes = [int(m) for m in _csv(pool_sizes)]
