@@ -302,7 +302,8 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
     """Run the candidate-pool sweep and return the report (a JSON-ready dict).
 
     ``routers`` name learned routers of ``routerrec.routers`` (``mf``, ``knn``, ``linear``,
-    ``lightfm``), each optionally as ``NAME+val`` (see ``validated_weight``). For each seed:
+    ``lightfm``), each optionally as ``NAME+val``, ``NAME+valpool`` or ``NAME+cv`` (see
+    ``validated_weight``; ``+cv`` adds ``CV_FOLDS`` refits on training folds). For each seed:
     one train / val / test split; per benchmark, every learned router is built by
     ``make_router(name, **POOL_ROUTER_PARAMS[name], **router_params[name])``, fitted once on
     the training prompts of that benchmark (all models, incomplete ones included) and
