@@ -6,6 +6,7 @@ benchmarks/results/pools/ and the bar checks to benchmarks/results/pools.json.
 
     .venv/bin/python benchmarks/bench_pools.py [--select-on train|all] [--routers mf,knn,...]
         [--seeds 3 | --seeds 100,101,102 --name pools_dev]
+    .venv/bin/python benchmarks/bench_pools.py --combine pools_10seeds,pools_dev --name pools_15seeds
 
 Design decisions are made on fresh seeds (``--seeds 100,...,104 --name pools_dev``) before
 the reported run on seeds 0, 1, 2, so the reported numbers are not the ones tuned on.
@@ -22,8 +23,8 @@ import numpy as np
 import polars as pl
 
 from routerrec.files import atomic_write
-from routerrec.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, evaluate_pools, parse_seeds,
-                             write_report)
+from routerrec.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, combine_reports, evaluate_pools,
+                             parse_seeds, write_report)
 from routerrec.records import load_openllm, shared_data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -88,7 +89,19 @@ def main(argv=None) -> int:
                     help="a count (3 = seeds 0, 1, 2) or comma-separated seeds")
     ap.add_argument("--name", default=None,
                     help="result name (default pools / pools_routereval_selection)")
+    ap.add_argument("--combine", default=None,
+                    help="comma-separated result names to merge (runs that differ only in "
+                         "seeds) instead of running a sweep; written under --name")
     args = ap.parse_args(argv)
+    name = args.name or ("pools" if args.select_on == "train" else "pools_routereval_selection")
+    command = {"command": "python benchmarks/bench_pools.py " + " ".join(sys.argv[1:])}
+    if args.combine:
+        report = combine_reports([json.loads((RESULTS / n / "report.json").read_text())
+                                  for n in args.combine.split(",")])
+        result = {**command, "combined": args.combine.split(","), "timing": report["timing"],
+                  **bars(report, report["settings"]["routers"]),
+                  "files": write_report(report, RESULTS / name)}
+        return _write(name, result)
     if shared_data_dir("openllm-v1") is None:
         print("skipped: ../shared/data/openllm-v1 not available")
         return 0
@@ -99,12 +112,14 @@ def main(argv=None) -> int:
     report = evaluate_pools(records, pools=(3, 5, 10, 100, 1000), routers=routers,
                             seeds=parse_seeds(args.seeds), select_on=args.select_on, progress=True)
     wall = time.perf_counter() - t0
-    name = args.name or ("pools" if args.select_on == "train" else "pools_routereval_selection")
     files = write_report(report, RESULTS / name)
-    result = {"command": "python benchmarks/bench_pools.py " + " ".join(sys.argv[1:]),
-              "wall_seconds_including_load": wall, "load_seconds": load_s,
+    result = {**command, "wall_seconds_including_load": wall, "load_seconds": load_s,
               "timing": report["timing"], "bar_under_30_minutes": wall < 1800,
               **bars(report, routers), "files": files}
+    return _write(name, result)
+
+
+def _write(name: str, result: dict) -> int:
     atomic_write(RESULTS / f"{name}.json",
                  lambda p: p.write_text(json.dumps(result, indent=1, default=_num)))
     print(json.dumps(result, indent=1, default=_num))

@@ -26,7 +26,8 @@ from .progress import progress_bar
 
 __all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "RO_P",
            "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VALIDATED_POOLED",
-           "CROSS_VALIDATED", "CV_FOLDS", "VAL_WEIGHTS", "POOL_ROUTER_PARAMS", "evaluate_pools",
+           "CROSS_VALIDATED", "CV_FOLDS", "VAL_WEIGHTS", "POOL_ROUTER_PARAMS", "combine_reports",
+           "evaluate_pools",
            "last_paragraph", "parse_seeds", "question_view", "validated_weight",
            "markdown_report", "plot_report", "pool_metrics", "reference_accuracy",
            "reference_scores", "select_pool", "split_three", "summarise", "write_report"]
@@ -530,6 +531,41 @@ def summarise(rows: list) -> dict:
             "overall": _with_intervals(overall_seed, ["m", "router"])}
 
 
+def combine_reports(reports: Sequence[dict]) -> dict:
+    """One report from sweeps that differ only in their seeds (e.g. seeds run in parallel).
+
+    Every setting but the seeds and the router list must match and no seed may repeat; the
+    combined report keeps the routers every sweep has and recomputes the summaries over
+    the union of the seeds (seeds are independent, so this equals one sweep over them all).
+    """
+    if not reports:
+        raise ValueError("nothing to combine")
+    first = reports[0]["settings"]
+    routers = [r for r in first["routers"] if all(r in rep["settings"]["routers"] for rep in reports)]
+    bases = {_split_name(r)[0] for r in routers}
+    for rep in reports[1:]:
+        s = rep["settings"]
+        differ = [k for k in first if k not in ("seeds", "routers", "router_params")
+                  and s.get(k) != first[k]]
+        differ += [f"router_params[{b}]" for b in sorted(bases)
+                   if s["router_params"].get(b) != first["router_params"].get(b)]
+        if differ:
+            raise ValueError(f"the sweeps differ in {differ}; only seeds and routers may differ")
+    seeds = [seed for rep in reports for seed in rep["settings"]["seeds"]]
+    repeated = sorted({x for x in seeds if seeds.count(x) > 1})
+    if repeated:
+        raise ValueError(f"seeds {repeated} are in more than one sweep")
+    keep = set(routers) | set(REFERENCE_ROUTERS)
+    rows = [row for rep in reports for row in rep["rows"] if row["router"] in keep]
+    settings = {**first, "seeds": seeds, "routers": routers,
+                "router_params": {b: first["router_params"][b] for b in first["router_params"]
+                                  if b in bases}}
+    timing = {k: sum(rep["timing"].get(k, 0.0) for rep in reports) for k in reports[0]["timing"]}
+    return {"settings": settings, "selection": reports[0]["selection"], "rows": rows,
+            "summary": summarise(rows), "skipped": [x for rep in reports for x in rep["skipped"]],
+            "timing": timing}
+
+
 def _with_intervals(per_seed: pl.DataFrame, keys: list) -> list:
     out = []
     for key, part in per_seed.sort(keys).group_by(keys, maintain_order=True):
@@ -605,25 +641,26 @@ def plot_report(report: dict, out_dir) -> list:
     out_dir = Path(out_dir)
     frame = pl.DataFrame(report["summary"]["cells"])
     shown = list(report["settings"]["routers"]) + ["oracle", "best-single", "random"]
+    bases = list(dict.fromkeys(_split_name(r)[0] for r in report["settings"]["routers"]))
     paths = []
     for group in report["settings"]["groups"]:
         part = frame.filter(pl.col("group") == group)
         if part.height == 0:
             continue
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4))
         for ax, metric, label in ((axes[0], "mu", "mu (mean score of picks)"),
                                   (axes[1], "v_b", "V_B (mu / best single)")):
             for r in shown:
                 line = (part.filter(pl.col("router") == r).group_by("m")
                         .agg(pl.col(metric).mean()).sort("m"))
                 if line.height:
-                    style = "--" if r in REFERENCE_ROUTERS else "-"
-                    ax.plot(line["m"].to_list(), line[metric].to_list(), style, marker="o", label=r)
+                    ax.plot(line["m"].to_list(), line[metric].to_list(), label=r,
+                            **_line_style(r, bases))
             ax.set_xscale("log")
             ax.set_xlabel("pool size m (log)")
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=8)
+        axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         fig.suptitle(f"{group}: averaged over {', '.join(report['settings']['benchmarks'])} "
                      f"({'training-only' if report['settings']['select_on'] == 'train' else 'RouterEval'} selection)",
                      fontsize=9)
@@ -633,6 +670,22 @@ def plot_report(report: dict, out_dir) -> list:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+# Plot styles: one colour per base router, one line style per validated form, reference
+# routers in greys, so a dozen lines stay tellable apart.
+_SUFFIX_STYLE = {"": "-", VALIDATED: "-.", VALIDATED_POOLED: ":", CROSS_VALIDATED: "--"}
+_REFERENCE_STYLE = {"oracle": ("black", "^"), "best-single": ("dimgrey", "s"),
+                    "random": ("darkgrey", "v")}
+
+
+def _line_style(router: str, bases: list) -> dict:
+    if router in _REFERENCE_STYLE:
+        colour, marker = _REFERENCE_STYLE[router]
+        return {"color": colour, "marker": marker, "linestyle": "--", "linewidth": 1}
+    base, kind = _split_name(router)
+    return {"color": f"C{bases.index(base) % 10}", "marker": "o", "markersize": 4,
+            "linestyle": _SUFFIX_STYLE[kind]}
 
 
 def write_report(report: dict, out_dir) -> dict:

@@ -11,10 +11,10 @@ import pytest
 
 from routerrec import records_from_frame
 from routerrec import routers as routers_module
-from routerrec.pools import (CV_FOLDS, REFERENCE_ROUTERS, evaluate_pools, last_paragraph,
-                             parse_seeds, pool_metrics, question_view, reference_accuracy,
-                             reference_scores, select_pool, split_three, validated_weight,
-                             write_report)
+from routerrec.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_reports, evaluate_pools,
+                             last_paragraph, parse_seeds, pool_metrics, question_view,
+                             reference_accuracy, reference_scores, select_pool, split_three,
+                             validated_weight, write_report)
 from routerrec.routers import KNNRouter
 
 CLI = Path(sys.executable).parent / "routerrec"
@@ -269,6 +269,26 @@ def test_cross_validated_check_refits_on_training_folds_only(planted, monkeypatc
     # without validation prompts "+cv" still decides, on the folds alone
     assert evaluate_pools(planted, pools=(3,), routers=("knn+cv",), seeds=1, val=0,
                           candidates=2)["rows"]
+
+
+def test_combined_sweeps_equal_one_sweep_over_all_their_seeds(planted):
+    kw = {"pools": (3,), "candidates": 4, "groups": ("all_strong", "all_weak")}
+    both = evaluate_pools(planted, routers=("knn", "linear"), seeds=[0, 1], **kw)
+    first = evaluate_pools(planted, routers=("knn", "linear"), seeds=[0], **kw)
+    second = evaluate_pools(planted, routers=("knn",), seeds=[1], **kw)
+    combined = json.loads(json.dumps(combine_reports([first, second])))  # as read back from disk
+    assert combined["settings"]["seeds"] == [0, 1]
+    assert combined["settings"]["routers"] == ["knn"]  # the routers every sweep has
+    expected = [c for c in both["summary"]["overall"] if c["router"] != "linear"]
+    assert len(combined["summary"]["overall"]) == len(expected)
+    for got, want in zip(combined["summary"]["overall"], expected):
+        assert got["router"] == want["router"] and got["v_b"] == pytest.approx(want["v_b"])
+        assert got["v_b_lo"] == pytest.approx(want["v_b_lo"])
+    with pytest.raises(ValueError, match="more than one sweep"):
+        combine_reports([first, first])
+    other = evaluate_pools(planted, routers=("knn",), seeds=[2], select_on="all", **kw)
+    with pytest.raises(ValueError, match="select_on"):
+        combine_reports([first, other])
 
 
 def test_parse_seeds_reads_a_count_or_a_list():
