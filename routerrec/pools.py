@@ -27,10 +27,10 @@ from .progress import progress_bar
 __all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "RO_P",
            "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VALIDATED_POOLED",
            "CROSS_VALIDATED", "CV_FOLDS", "VAL_WEIGHTS", "POOL_ROUTER_PARAMS", "combine_reports",
-           "evaluate_pools",
-           "last_paragraph", "parse_seeds", "question_view", "validated_weight",
-           "markdown_report", "plot_report", "pool_metrics", "reference_accuracy",
-           "reference_scores", "select_pool", "split_three", "summarise", "write_report"]
+           "evaluate_pools", "last_paragraph", "parse_seeds", "question_view",
+           "validated_weight", "markdown_report", "plot_report", "pool_metrics",
+           "reference_accuracy", "reference_scores", "select_pool", "split_three", "summarise",
+           "write_report"]
 
 GROUPS = ("all_strong", "all_weak", "strong_to_weak")
 POOL_SIZES = (3, 5, 10, 100, 1000)
