@@ -411,7 +411,8 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
         timing["fit_seconds"] += t1 - t0
         timing["predict_seconds"] += time.perf_counter() - t1
     # "+cv": per base router, (truth, out-of-fold prediction, best-single means) per fold
-    cv_parts = {base: _out_of_fold(train, eligible, base, params[base], seed=seed, timing=timing)
+    cv_parts = {base: _out_of_fold(train, train_dense, eligible, base, params[base], seed=seed,
+                                   timing=timing)
                 for base in dict.fromkeys(_split_name(r)[0] for r in routers
                                           if _split_name(r)[1] == CROSS_VALIDATED)}
 
@@ -465,29 +466,32 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
     return rows
 
 
-def _out_of_fold(train, eligible, name, params, *, seed, timing, folds=CV_FOLDS) -> list:
+def _out_of_fold(train, train_dense, eligible, name, params, *, seed, timing,
+                 folds=CV_FOLDS) -> list:
     """``[(truth, prediction, best-single means)]`` per fold of ``train``'s prompts.
 
     Each fold's prompts are predicted by router ``name`` refitted on the other folds, and
     paired with the training means of the other folds, so the router and best-single are
-    compared on prompts neither has seen (the ``+cv`` check).
+    compared on prompts neither has seen (the ``+cv`` check). ``train_dense`` is ``train``'s
+    truth for ``eligible`` (rows in ``train.prompts`` order), sliced rather than rebuilt.
     """
-    from .routers import make_router, true_matrices
+    from .routers import make_router
 
-    order = np.random.default_rng([seed, _stable_hash(name), folds]).permutation(train.prompts)
+    prompts = np.asarray(train.prompts, dtype=object)
+    order = np.random.default_rng([seed, _stable_hash(name), folds]).permutation(len(prompts))
     parts = []
     for fold in np.array_split(order, folds):
         if len(fold) == 0:
             continue
-        held_out = set(fold)
-        rest = train.filter(prompts=[p for p in train.prompts if p not in held_out])
-        held = train.filter(prompts=fold)
+        held_rows = np.sort(fold)
+        rest_rows = np.setdiff1d(np.arange(len(prompts)), held_rows)
+        held = train.filter(prompts=prompts[held_rows].tolist())
         t0 = time.perf_counter()
-        router = make_router(name, **params).fit(rest)
+        router = make_router(name, **params).fit(train.filter(prompts=prompts[rest_rows].tolist()))
         timing["cv_fit_seconds"] += time.perf_counter() - t0
-        parts.append((true_matrices(held, eligible)[0],
+        parts.append((train_dense[held_rows],
                       np.asarray(router.predict_records(held, models=eligible), np.float32),
-                      true_matrices(rest, eligible)[0].mean(axis=0)))
+                      train_dense[rest_rows].mean(axis=0)))
     return parts
 
 
