@@ -8,8 +8,8 @@ benchmarks/results/pools/ and the bar checks to benchmarks/results/pools.json.
         [--seeds 3 | --seeds 100,101,102 --name pools_dev]
     .venv/bin/python benchmarks/bench_pools.py --combine pools_10seeds,pools_dev --name pools_15seeds
 
-Design decisions are made on fresh seeds (``--seeds 100,...,104 --name pools_dev``) before
-the reported run on seeds 0, 1, 2, so the reported numbers are not the ones tuned on.
+New designs are first run on fresh seeds (``--seeds 100,...,104 --name pools_dev``), then on
+the default seeds 0, 1, 2; ``--combine`` merges runs on disjoint seeds into one report.
 """
 from __future__ import annotations
 
