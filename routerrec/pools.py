@@ -410,11 +410,15 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
                           np.asarray(router.predict_records(val_r, models=eligible), np.float32))
         timing["fit_seconds"] += t1 - t0
         timing["predict_seconds"] += time.perf_counter() - t1
-    # "+cv": per base router, (truth, out-of-fold prediction, best-single means) per fold
-    cv_parts = {base: _out_of_fold(train, train_dense, eligible, base, params[base], seed=seed,
-                                   timing=timing)
-                for base in dict.fromkeys(_split_name(r)[0] for r in routers
-                                          if _split_name(r)[1] == CROSS_VALIDATED)}
+    # What each per-pool check ("+val", "+cv") decides on: (truth, prediction, best-single
+    # means) parts; the validation prompts, and for "+cv" the out-of-fold training prompts.
+    evidence = {}
+    for name in routers:
+        base, kind = _split_name(name)
+        if kind in (VALIDATED, CROSS_VALIDATED):
+            folds = (_out_of_fold(train, train_dense, eligible, base, params[base], seed=seed,
+                                  timing=timing) if kind == CROSS_VALIDATED else [])
+            evidence[name] = folds + [(val_truth, val_pred[base], train_mean)]
 
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, _stable_hash(bench)])
@@ -442,16 +446,12 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
                                        temperature=temperature)
             weights = {"best-single": 1.0}
             for name in routers:
-                base, kind = _split_name(name)
-                if kind == VALIDATED:
-                    w = validated_weight(val_truth[:, pool], val_pred[base][:, pool], mean_pool,
-                                         weights=val_weights)
-                elif kind == CROSS_VALIDATED:
-                    w = validated_weight(
-                        [t[:, pool] for t, _, _ in cv_parts[base]] + [val_truth[:, pool]],
-                        [pr[:, pool] for _, pr, _ in cv_parts[base]] + [val_pred[base][:, pool]],
-                        [tm[pool] for _, _, tm in cv_parts[base]] + [mean_pool],
-                        weights=val_weights)
+                base = _split_name(name)[0]
+                if name in evidence:
+                    parts = evidence[name]
+                    w = validated_weight([t[:, pool] for t, _, _ in parts],
+                                         [pr[:, pool] for _, pr, _ in parts],
+                                         [tm[pool] for _, _, tm in parts], weights=val_weights)
                 else:
                     w = pooled_w.get(name, 0.0)
                 weights[name] = w
