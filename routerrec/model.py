@@ -29,6 +29,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda x: x,
     "logistic": _sigmoid,
+    "preference": lambda x: x,  # implicit's preference scores (methods.implicit_mf), as they are
 }
 
 
@@ -81,9 +82,18 @@ def _logistic_fold_in(model, side, index, values):
     return fold_in(model, side, index, values)
 
 
+def _preference_fold_in(model, side, index, values):
+    """implicit's own one-row solve (``methods.implicit_mf``)."""
+    from .methods.implicit_mf import fold_in
+    return fold_in(model, side, index, values)
+
+
 # link name -> fold-in solver(model, side, index, values) -> (factors, bias[, cov]) of the new
-# row; cov, when given, is the posterior covariance of [factors, bias] (used for intervals)
-FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in, "logistic": _logistic_fold_in}
+# row; cov, when given, is the posterior covariance of [factors, bias] (used for intervals).
+# Every link is listed here (method modules load lazily), so a saved model of any method
+# loads and folds in from a fresh process.
+FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in, "logistic": _logistic_fold_in,
+                                "preference": _preference_fold_in}
 
 
 class Model:
@@ -318,11 +328,18 @@ def _load_factor_model(manifest: dict, arrays: dict) -> Model:
                  **{a: arrays[a] for a in _ARRAYS})
 
 
-# manifest "kind" -> loader(manifest, arrays); other model families register here.
 def _load_knn_model(manifest: dict, arrays: dict) -> Model:
     from .methods.knn import load
     return load(manifest, arrays)
 
 
+def _load_lightfm_model(manifest: dict, arrays: dict) -> Model:
+    from .methods.lightfm_mf import load
+    return load(manifest, arrays)
+
+
+# manifest "kind" -> loader(manifest, arrays); every model family is listed here (method
+# modules load lazily, so they cannot register themselves before a load).
 MODEL_KINDS: dict[str, Callable[[dict, dict], Model]] = {"factor": _load_factor_model,
-                                                         "knn": _load_knn_model}
+                                                         "knn": _load_knn_model,
+                                                         "lightfm": _load_lightfm_model}

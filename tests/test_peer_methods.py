@@ -197,3 +197,28 @@ def test_scan_records_refuses_bad_files(tmp_path):
         scan_records(tmp_path / "dup.parquet", score="correct")
     with pytest.raises(RecordsError, match="no Parquet files"):
         scan_records(tmp_path / "nothing-*.parquet")
+
+
+def test_saved_peer_models_load_and_fold_in_from_a_fresh_process(tmp_path):
+    """Method modules load lazily: a fresh process must still know every kind and link."""
+    records, _ = planted_records(n_prompts=120, n_models=12, binary=True, seed=3)
+    routerrec.fit(records, method="lightfm", rank=4, iterations=5).save(tmp_path / "lightfm")
+    kept, _ = _kept_log(n_users=60)
+    implicit_model = routerrec.fit(kept, method="implicit", rank=4, iterations=5, num_threads=1)
+    implicit_model.save(tmp_path / "implicit")
+    probe = {p: 1.0 for p in kept.prompts[:10]}
+    script = (
+        "import json, sys, numpy as np, routerrec\n"
+        "d = sys.argv[1]\n"
+        "light = routerrec.load_model(d + '/lightfm')\n"
+        "imp = routerrec.load_model(d + '/implicit')\n"
+        f"new = imp.add_model('new', {probe!r})\n"
+        "np.save(d + '/light.npy', light.predict())\n"
+        "np.save(d + '/new.npy', new.predict(models=['new']))\n")
+    res = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    light = routerrec.load_model(tmp_path / "lightfm")
+    np.testing.assert_array_equal(np.load(tmp_path / "light.npy"), light.predict())
+    np.testing.assert_array_equal(np.load(tmp_path / "new.npy"),
+                                  implicit_model.add_model("new", probe).predict(models=["new"]))

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from ..model import FOLD_IN, LINKS, Model
+from ..model import Model
 from ..progress import progress_bar
 
 __all__ = ["fit", "check_feedback", "IMPLICIT_METHODS", "DEFAULTS"]
@@ -52,7 +52,7 @@ def check_feedback(records, method: str) -> None:
         raise ValueError(_EXPLICIT_ON_IMPLICIT.format(method=method))
 
 
-def _preference_fold_in(model, side, index, values):
+def fold_in(model, side, index, values):
     """implicit's own one-row solve for a new model (``side="model"``) or prompt."""
     from implicit.cpu.als import user_factor
 
@@ -65,10 +65,6 @@ def _preference_fold_in(model, side, index, values):
                         shape=(1, fixed.shape[0]))
     x = user_factor(fixed, fixed.T @ fixed, row, 0, reg, fixed.shape[1])
     return x.astype(np.float32), 0.0
-
-
-LINKS.setdefault("preference", LINKS["identity"])
-FOLD_IN.setdefault("preference", _preference_fold_in)
 
 
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],

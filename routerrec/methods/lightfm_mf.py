@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..model import MODEL_KINDS, Model, _load_factor_model
+from ..model import Model, _load_factor_model
 from ..progress import progress_bar
 
 __all__ = ["fit", "LightFMModel", "DEFAULTS"]
@@ -51,7 +51,8 @@ class LightFMModel(Model):
         return {**super().manifest(), "kind": "lightfm"}
 
 
-def _load_lightfm_model(manifest: dict, arrays: dict) -> LightFMModel:
+def load(manifest: dict, arrays: dict) -> LightFMModel:
+    """A saved LightFM model (``routerrec.load_model`` calls this for kind ``lightfm``)."""
     model = _load_factor_model(manifest, arrays)
     model.__class__ = LightFMModel  # same state as a factor model; only fold-in differs
     return model
@@ -150,5 +151,3 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
                         prompt_factors=prompt_factors, model_factors=model_factors,
                         link="logistic")
 
-
-MODEL_KINDS.setdefault("lightfm", _load_lightfm_model)
