@@ -393,7 +393,7 @@ def write_report(report: dict, out: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .cli import atomic_write
+    from .files import atomic_write
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .cli import (_parse_value, atomic_write, emit, fail, format_table, load_cli_records,
-                  records_options)
+                  method_params, records_options)
 
 __all__ = ["tune_command", "read_tuned"]
 
@@ -81,12 +81,7 @@ def tune_command(**kw):
         fail(f"--method {kw['method']}: unknown; choose one of {', '.join(sorted(METHODS))}")
     records = load_cli_records(kw)
     grid = _parse_grid(kw["grid_items"]) or None
-    fixed = {}
-    for item in kw["fixed_items"]:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--param expects KEY=VALUE, got {item!r}")
-        fixed[key] = _parse_value(value)
+    fixed = method_params({"extra": kw["fixed_items"]})  # --param KEY=VALUE, as for fit
     try:
         result = tune(records, method=kw["method"], grid=grid, fixed=fixed, trials=kw["trials"],
                       validation=kw["validation"], seed=kw["seed"], metric=kw["metric"],
@@ -102,8 +97,8 @@ def tune_command(**kw):
     if kw["table_path"]:
         import polars as pl
 
-        table = pl.DataFrame([{k: str(v) if k == metric and isinstance(v, str) else v
-                               for k, v in r.items()} for r in rows])
+        # the metric column holds error texts for failed trials: infer types from all rows
+        table = pl.DataFrame(rows, infer_schema_length=None)
         atomic_write(Path(kw["table_path"]), lambda p: table.write_csv(p))
     best = result["best"]
     text = (format_table(rows, columns) + f"\nbest {metric} {best['score']:.4f} with "
