@@ -116,4 +116,6 @@ def choose(scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
     tol = 1e-12 * np.maximum(1.0, np.abs(best))
     tied = value >= best - tol
     tied[~np.isfinite(best[:, 0])] = True  # nothing fits: the cheapest model overall
-    return np.where(tied & ~np.isnan(costs), costs, np.inf).argmin(axis=1)
+    # among the tied, the cheapest known cost; an unknown cost ranks after every known one
+    # but still before any model that is not tied
+    return np.where(tied, np.nan_to_num(costs, nan=np.finfo(np.float64).max), np.inf).argmin(axis=1)

@@ -149,6 +149,9 @@ def test_choose_rules():
     assert choose(scores, costs, wtp=100.0).tolist() == [0, 1, 0]
     assert choose(scores, costs, max_cost=2.0).tolist() == [2, 1, 2]  # row 3: none fits -> cheapest
     assert choose(scores, costs, max_cost=np.array([20.0, 0.5, 5.0])).tolist() == [0, 2, 0]
+    # an unknown (NaN) cost never hands the pick to a model that is not among the best
+    assert choose(np.array([[0.1, 0.9]]), np.array([[1.0, np.nan]])).tolist() == [1]
+    assert choose(np.array([[0.9, 0.9]]), np.array([[np.nan, 1.0]])).tolist() == [1]
     with pytest.raises(ValueError, match="wtp"):
         choose(scores, costs, wtp=-1.0)
 
