@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -387,7 +386,3 @@ from .probes_cli import add_model_command as _add_model, coldstart_command as _c
 main.add_command(_probes)
 main.add_command(_add_model)
 evaluate.add_command(_coldstart)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -134,7 +134,8 @@ class Router:
         """One model id per prompt (see ``routerrec.cost.choose`` for the rules)."""
         idx = choose(self.predict(texts, models=models), self.predict_cost(texts, models=models),
                      wtp=wtp, max_cost=max_cost)
-        return [self.candidates(models)[i] for i in idx]
+        names = self.candidates(models)
+        return [names[i] for i in idx]
 
     def candidates(self, models: Sequence[str] | None = None) -> list[str]:
         """The candidate pool's model ids (all models when None); unknown ids raise KeyError."""
@@ -164,7 +165,8 @@ class Router:
         """``route`` for the prompts of ``records`` (in ``records.prompts`` order)."""
         idx = choose(self.predict_records(records, models=models),
                      self.predict_cost_records(records, models=models), wtp=wtp, max_cost=max_cost)
-        return [self.candidates(models)[i] for i in idx]
+        names = self.candidates(models)
+        return [names[i] for i in idx]
 
     # -- persistence
     def _state(self) -> tuple[dict, dict]:
