@@ -102,7 +102,12 @@ class TfidfEncoder(Encoder):
                          "idf": np.zeros(0, np.float32), "components": np.zeros((0, 0), np.float32)})
         df = df[self.used_]
         self.idf_ = (np.log((1 + counts.shape[0]) / (1 + df)) + 1).astype(np.float32)
-        x = self._tfidf(self._counts(keys))
+        # the training counts restricted to the columns just kept (re-hashing would repeat
+        # the slowest step): every hashed column is used, so only the indices move
+        import scipy.sparse as sp
+
+        x = self._tfidf(sp.csr_matrix((counts.data, self._lookup[counts.indices].astype(np.int32),
+                                       counts.indptr), shape=(counts.shape[0], len(self.used_))))
         k = max(1, min(self.dim, x.shape[0] - 1, x.shape[1] - 1))
         svd = TruncatedSVD(k, algorithm="randomized", n_iter=5, random_state=self.seed).fit(x)
         self.components_ = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
