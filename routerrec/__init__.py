@@ -37,11 +37,7 @@ _EXPORTS = {
     "load_sample": "sample",
 }
 
-__all__ = ["METHODS", "KNNModel", "Matrix", "Model", "ModelFileError", "Records", "RecordsError",
-           "fit", "load_model", "load_records", "load_sample", "records_from_frame",
-           "__version__", "evaluate_pools", "FoldInResult", "ProbeSession", "evaluate_coldstart",
-           "select_probes",
-           "Router", "make_router", "load_router", "evaluate_routerbench"]
+__all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):

@@ -319,7 +319,8 @@ def _evaluate(records, holdout_models, budgets, strategies, method, params, seed
                          "models out; need at least one out and a few in")
     out = np.sort(rng.permutation(len(models))[:n_out])
     held = [str(m) for m in models[out]]
-    train = records.filter(models=[m for m in records.models if m not in set(held)])
+    held_out = set(held)
+    train = records.filter(models=[m for m in records.models if m not in held_out])
     t0 = time.perf_counter()
     model = fit(train, method=method, **dict(params or {}))
     fit_seconds = time.perf_counter() - t0

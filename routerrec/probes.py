@@ -28,6 +28,7 @@ from typing import Mapping
 import numpy as np
 
 from .model import LINKS
+from .records import UNKNOWN_BENCHMARK
 
 __all__ = ["STRATEGIES", "select_probes", "anchor_points", "ProbeSession", "Design"]
 
@@ -60,7 +61,7 @@ class Design:
         self.prior_precision = precision.astype(np.float64)
         self.prior_cov = np.linalg.inv(self.prior_precision)
         self.prior_mean = self.prior_cov @ shift.astype(np.float64)
-        labels = [b if b is not None else "<unknown>" for b in model.prompt_benchmark]
+        labels = [b if b is not None else UNKNOWN_BENCHMARK for b in model.prompt_benchmark]
         self.benchmarks = sorted(set(labels))
         code = {b: i for i, b in enumerate(self.benchmarks)}
         self.groups = np.array([code[b] for b in labels], dtype=np.int64)

@@ -38,6 +38,7 @@ import polars as pl
 import scipy.sparse as sp
 
 __all__ = [
+    "UNKNOWN_BENCHMARK",
     "Records",
     "RecordsError",
     "load_records",
@@ -56,7 +57,8 @@ _DUPLICATE_MODES = ("error", "mean", "last")
 _RB_COST = "|total_cost"
 _RB_RESPONSE = "|model_response"
 _RB_REQUIRED = ("sample_id", "prompt", "eval_name")
-_UNKNOWN_BENCHMARK = "<unknown>"
+# the benchmark label of prompts that have none (reports and stratified splits)
+UNKNOWN_BENCHMARK = "<unknown>"
 
 
 # --------------------------------------------------------------------------- errors
@@ -448,7 +450,7 @@ class Records:
         u = rng.random(n)
         if stratify_by_benchmark:
             pb = self._prompt_benchmark
-            strata = pl.Series([pb[p] for p in prompts], dtype=pl.String).fill_null(_UNKNOWN_BENCHMARK)
+            strata = pl.Series([pb[p] for p in prompts], dtype=pl.String).fill_null(UNKNOWN_BENCHMARK)
             strata_codes = strata.rank("dense").to_numpy().astype(np.int64)
         else:
             strata_codes = np.zeros(n, dtype=np.int64)
@@ -477,7 +479,7 @@ class Records:
         """
         t = self._table
         per = (
-            t.group_by(pl.col("benchmark").fill_null(_UNKNOWN_BENCHMARK))
+            t.group_by(pl.col("benchmark").fill_null(UNKNOWN_BENCHMARK))
             .agg(
                 pl.col("prompt").n_unique().alias("prompts"),
                 pl.col("model").n_unique().alias("models"),

@@ -30,6 +30,7 @@ import numpy as np
 
 from .cost import choose
 from .progress import progress_bar
+from .records import UNKNOWN_BENCHMARK
 from .routers import make_router, true_matrices
 
 __all__ = ["ROUTERBENCH_LAMBDAS", "lambda_grid", "nondecreasing_hull", "joint_aiq",
@@ -167,7 +168,8 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = ("mf", "knn", 
     unknown = set(router_params) - set(routers)
     if unknown:
         raise ValueError(f"router_params for routers not evaluated: {sorted(unknown)}")
-    models = [m for m in train.models if m in set(test.models)]
+    in_test = set(test.models)
+    models = [m for m in train.models if m in in_test]
     if not models:
         raise ValueError("train and test records share no model")
     fitted = {}
@@ -186,7 +188,7 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = ("mf", "knn", 
 
     groups = {}
     for p, b in test.prompt_benchmark.items():
-        groups.setdefault(b if b is not None else "<unknown>", []).append(p)
+        groups.setdefault(b if b is not None else UNKNOWN_BENCHMARK, []).append(p)
     evals = {}
     with progress_bar(len(groups), "evals", enabled=progress) as bar:
         for name in sorted(groups):
