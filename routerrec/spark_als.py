@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .als_kernel import solve_side
-from .methods.als import DEFAULTS, training_residual_var
+from .als_kernel import als_sweeps
+from .methods.als import DEFAULTS, check_params, training_residual_var
 from .methods.implicit_mf import check_feedback
 from .model import Model
 from .progress import progress_bar
@@ -59,18 +59,8 @@ def spark_session(master: str = "local[2]", *, driver_memory: str = "4g"):
 
 def fit_biases(scores, reg: float, sweeps: int = BIAS_SWEEPS):
     """``(mu, prompt_bias, model_bias)`` of the rank-0 ALS-WR model (the same kernel, no factors)."""
-    csr = scores.tocsr()
-    csr_t = csr.T.tocsr()
-    mu = np.float32(csr.data.mean()) if csr.nnz else np.float32(0.0)
-    no_factors = np.zeros((csr.shape[1], 0), np.float32)
-    model_bias = np.zeros(csr.shape[1], np.float32)
-    for _ in range(sweeps):
-        prompt_bias = solve_side(csr.indptr, csr.indices, csr.data, no_factors, model_bias, mu,
-                                 reg)[:, 0]
-        model_bias = solve_side(csr_t.indptr, csr_t.indices, csr_t.data,
-                                np.zeros((csr.shape[0], 0), np.float32), prompt_bias, mu,
-                                reg)[:, 0]
-    return float(mu), prompt_bias, model_bias
+    mu, prompt_aug, model_aug = als_sweeps(scores, 0, reg, sweeps, seed=0)
+    return float(mu), prompt_aug[:, 0], model_aug[:, 0]
 
 
 def _factors_from_spark(frame, n_rows: int, rank: int, path: Path) -> np.ndarray:
@@ -95,9 +85,7 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
     from pyspark.ml.recommendation import ALS
 
     check_feedback(records, "als")
-    if rank < 1 or iterations < 1 or reg <= 0:
-        raise ValueError(f"need rank >= 1, iterations >= 1 and reg > 0 "
-                         f"(got rank={rank}, iterations={iterations}, reg={reg})")
+    check_params(rank, iterations, reg)
     m = records.matrix()
     n_p, n_m = m.shape
     work = Path(tempfile.mkdtemp(prefix="routerrec-spark-", dir=tmp_dir))

@@ -14,9 +14,7 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],
         progress: bool = False) -> Model:
     """Fit explicit ALS on the observed cells of ``records`` (missing cells are unknown)."""
-    if rank < 1 or iterations < 1 or reg <= 0:
-        raise ValueError(f"need rank >= 1, iterations >= 1 and reg > 0 "
-                         f"(got rank={rank}, iterations={iterations}, reg={reg})")
+    check_params(rank, iterations, reg)
     m = records.matrix()
     with progress_bar(iterations, "ALS sweeps", enabled=progress) as bar:
         mu, prompt_aug, model_aug = als_sweeps(m.scores, rank, reg, iterations, seed,
@@ -29,6 +27,13 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
                   clip=(float(data.min()), float(data.max())))
     model.noise_var = training_residual_var(model, m.scores)
     return model
+
+
+def check_params(rank: int, iterations: int, reg: float) -> None:
+    """The settings explicit ALS accepts (numba and Spark engines alike)."""
+    if rank < 1 or iterations < 1 or reg <= 0:
+        raise ValueError(f"need rank >= 1, iterations >= 1 and reg > 0 "
+                         f"(got rank={rank}, iterations={iterations}, reg={reg})")
 
 
 def training_residual_var(model: Model, scores) -> float:
