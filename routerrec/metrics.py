@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["cell_metrics", "heldout_report", "BASELINES"]
+__all__ = ["cell_metrics", "heldout_report", "baseline_report", "score_model", "BASELINES"]
 
 # Every held-out report shows these next to the method (name -> mean kind).
 BASELINES = {"global-mean": "global", "model-mean": "model", "prompt-mean": "prompt"}
@@ -28,7 +28,8 @@ def cell_metrics(truth: np.ndarray, pred: np.ndarray, *, binary: bool) -> dict:
     return out
 
 
-def _score(model, test) -> dict:
+def score_model(model, test) -> dict:
+    """``cell_metrics`` of ``model`` on the observed cells of ``test``."""
     m = test.matrix()
     coo = m.scores.tocoo()
     pi = model.prompt_indices(m.prompts)[coo.row]
@@ -37,15 +38,18 @@ def _score(model, test) -> dict:
                         binary=test.score_kind == "binary")
 
 
+def baseline_report(train, test) -> dict:
+    """Metrics of each mean baseline (fitted on ``train``) on the cells of ``test``."""
+    from .methods import fit
+
+    return {name: score_model(fit(train, method="mean", kind=kind), test)
+            for name, kind in BASELINES.items()}
+
+
 def heldout_report(model, train, test) -> dict:
     """Metrics of ``model`` and of each mean baseline on the cells of ``test``.
 
     ``train`` must cover every prompt and model in ``test`` (``Records.split_cells``
     guarantees it), so no baseline or method is asked about an id it never saw.
     """
-    from .methods import fit
-
-    report = {model.method: _score(model, test)}
-    for name, kind in BASELINES.items():
-        report[name] = _score(fit(train, method="mean", kind=kind), test)
-    return report
+    return {model.method: score_model(model, test), **baseline_report(train, test)}

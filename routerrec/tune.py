@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .methods import METHODS, fit
-from .metrics import heldout_report
+from .metrics import baseline_report, score_model
 from .progress import progress_bar
 
 __all__ = ["tune", "GRIDS", "METRICS"]
@@ -68,7 +68,8 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
     if metric in ("auc", "accuracy", "log_loss") and valid.score_kind != "binary":
         raise ValueError(f"metric {metric!r} needs binary scores; these are graded (use rmse)")
     sign = -1.0 if METRICS[metric] else 1.0
-    results, baselines, best = [], None, None
+    results, best = [], None
+    baselines = baseline_report(train, valid)  # the same for every trial: fitted once
     candidates = _candidates(grid, trials, seed)
     with progress_bar(len(candidates), f"tune {method}", enabled=progress, unit="fit") as bar:
         for params in candidates:
@@ -80,9 +81,7 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
                 bar.update(1)
                 continue
             seconds = time.perf_counter() - t0
-            report = heldout_report(model, train, valid)
-            scores = report.pop(model.method)
-            baselines = baselines or report
+            scores = score_model(model, valid)
             results.append({"params": params, "metrics": scores, "fit_seconds": seconds})
             value = scores[metric]
             if not math.isnan(value) and (best is None or sign * value < sign * best["score"]):
