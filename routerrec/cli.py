@@ -110,6 +110,11 @@ def method_options(fn):
     return fn
 
 
+def split_list(text: str | None) -> list[str]:
+    """A comma-separated option as its non-empty, stripped items ([] for none)."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
 def method_params(kw: dict) -> dict:
     """The method parameters the user set (popping them from ``kw``)."""
     params_file = kw.pop("params_file", None)
@@ -273,7 +278,7 @@ def predict(model_dir, prompts_file, models, top, limit, out, as_json):
     except ModelFileError as exc:
         fail(str(exc))
     prompts = _read_prompt_ids(Path(prompts_file)) if prompts_file else None
-    model_ids = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    model_ids = split_list(models) or None
     if top is None and out is None:
         fail("give --out FILE.parquet|csv to write predictions, or --top K to print them")
     if top is not None:

@@ -5,15 +5,11 @@ from pathlib import Path
 
 import click
 
-from .cli import emit, fail, format_table, load_cli_records
+from .cli import emit, fail, format_table, load_cli_records, split_list
 from .pools import (CROSS_VALIDATED, CV_FOLDS, DEFAULT_ROUTERS, GROUPS, POOL_SIZES, VALIDATED,
                     VALIDATED_POOLED, evaluate_pools, parse_seeds, write_report)
 
 __all__ = ["pools"]
-
-
-def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _load(data: tuple, kw: dict):
@@ -90,7 +86,7 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
           --seeds 100,101,102 --out out/pools-fresh-seeds
     """
     try:
-        sizes = [int(m) for m in _csv(pool_sizes)]
+        sizes = [int(m) for m in split_list(pool_sizes)]
     except ValueError:
         fail(f"--pools expects comma-separated integers, got {pool_sizes!r}")
     try:
@@ -103,7 +99,7 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
              "(pass --benchmark-col)")
     try:
         report = evaluate_pools(records, benchmarks=list(benchmarks) or None, pools=sizes,
-                                groups=_csv(groups), routers=_csv(routers), seeds=seed_arg,
+                                groups=split_list(groups), routers=split_list(routers), seeds=seed_arg,
                                 draws=draws, candidates=candidates, select_on=select_on,
                                 prompt_view=prompt_view, progress=not (quiet or as_json))
     except ValueError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from .cli import atomic_write, emit, fail, format_table, load_cli_records, method_options, \
-    method_params, records_options
+    method_params, records_options, split_list
 from .probes import STRATEGIES
 
 __all__ = ["probes", "add_model_command", "coldstart_command"]
@@ -18,10 +18,6 @@ def _load(model_dir):
         return load_model(model_dir)
     except ModelFileError as exc:
         fail(str(exc))
-
-
-def _split(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
 @click.command()
@@ -52,7 +48,7 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
 
     model = _load(model_dir)
     try:
-        ids = model.select_probes(k, strategy=strategy, benchmarks=_split(benchmarks),
+        ids = model.select_probes(k, strategy=strategy, benchmarks=split_list(benchmarks) or None,
                                   seed=seed, allocation=allocation)
     except ValueError as exc:
         fail(f"probes: {exc}")
@@ -166,7 +162,7 @@ def coldstart_command(**kw):
         budgets = sorted({int(b) for b in kw["budgets"].split(",") if b.strip()})
     except ValueError:
         fail(f"--budgets {kw['budgets']!r}: expected comma-separated integers")
-    strategies = _split(kw["strategies"]) or []
+    strategies = split_list(kw["strategies"])
     bad = [s for s in strategies if s not in STRATEGIES]
     if bad or not strategies:
         fail(f"--strategies: unknown {bad!r}; choose from {', '.join(STRATEGIES)}")

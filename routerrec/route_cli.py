@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .cli import emit, fail, format_table, load_cli_records, records_options
+from .cli import emit, fail, format_table, load_cli_records, records_options, split_list
 from .files import atomic_write
 from .progress import progress_bar
 
@@ -137,7 +137,7 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, a
         fail(str(exc))
     if hasattr(getattr(router, "encoder_", None), "n_jobs"):
         router.encoder_.n_jobs = n_jobs
-    pool = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    pool = split_list(models) or None
     try:
         names = router.candidates(pool)
     except (KeyError, ValueError) as exc:
@@ -216,7 +216,7 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
     from .routerbench_eval import evaluate_routerbench, write_report
     from .routers import ROUTERS
 
-    names = [r.strip() for r in routers.split(",") if r.strip()]
+    names = split_list(routers)
     bad = [r for r in names if r not in LEARNED]
     if bad:
         fail(f"--routers: unknown learned router(s) {bad}; choose from {', '.join(LEARNED)} "
