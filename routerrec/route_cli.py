@@ -131,6 +131,8 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, a
         fail("give --wtp or --max-cost, not both")
     if bool(texts) == bool(prompts_file):
         fail("give prompt texts as arguments, or a batch file with --prompts (not both)")
+    if out and not prompts_file:
+        fail("--out is for batch routing with --prompts")
     try:
         router = load_router(router_dir)
     except RouterFileError as exc:
@@ -159,8 +161,6 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, a
 
     frame = pl.concat(parts) if parts else None
     if out:
-        if not prompts_file:
-            fail("--out is for batch routing with --prompts")
         atomic_write(Path(out), lambda tmp: frame.write_ndjson(tmp))
         emit({"out": out, "prompts": frame.height}, as_json,
              f"routed {frame.height:,} prompts; decisions in {out}")

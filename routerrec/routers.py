@@ -269,6 +269,13 @@ def _ridge_path(x, y, alphas):
         yield a, w, ym - xm @ w
 
 
+def _validation_rows(n: int, seed: int) -> np.ndarray:
+    """A seeded mask of 20% of ``n`` training rows (at least one) that routers tune on."""
+    val = np.zeros(n, bool)
+    val[np.random.default_rng(seed).permutation(n)[: max(1, n // 5)]] = True
+    return val
+
+
 def _select_alpha(x, y, alphas, score_fn, seed):
     """The alpha whose ridge map, fit on 80% of the rows, scores best on the other 20%.
 
@@ -277,9 +284,7 @@ def _select_alpha(x, y, alphas, score_fn, seed):
     n = len(x)
     if n < 10:
         return alphas[len(alphas) // 2], {}
-    rng = np.random.default_rng(seed)
-    val = np.zeros(n, bool)
-    val[rng.permutation(n)[: max(1, n // 5)]] = True
+    val = _validation_rows(n, seed)
     errors = {a: score_fn(np.flatnonzero(val), x[val] @ w + b)
               for a, w, b in _ridge_path(x[~val], y[~val], alphas)}
     return min(errors, key=errors.get), errors
@@ -429,10 +434,7 @@ class KNNRouter(_Learned):
         self.train_sum_ = np.where(mask, dense, 0.0).astype(np.float32)
         self.train_count_ = mask.astype(np.float32)
         self.fallback_ = dense.mean(axis=0).astype(np.float32)
-        n = len(x)
-        rng = np.random.default_rng(self.seed)
-        val = np.zeros(n, bool)
-        val[rng.permutation(n)[: max(1, n // 5)]] = True
+        val = _validation_rows(len(x), self.seed)
         ks = [k for k in self.ks if k <= max(1, (~val).sum())] or [1]
         errors = {}
         for k in ks:
