@@ -33,10 +33,7 @@ import scipy.sparse as sp
 from .progress import progress_bar
 from .records import Matrix, RecordsError
 
-__all__ = ["scan_records", "LargeRecords", "BYTES_PER_RECORD"]
-
-# float32 score + int32 model index in the CSR
-BYTES_PER_RECORD = 8
+__all__ = ["scan_records", "LargeRecords"]
 
 
 class LargeRecords:

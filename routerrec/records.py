@@ -187,11 +187,10 @@ class Records:
         if feedback not in ("explicit", "implicit"):
             raise ValueError(f"feedback must be 'explicit' or 'implicit', got {feedback!r}")
         self.feedback = feedback
-        cols = ["prompt", "model", "score"] + (["cost"] if "cost" in table.columns else []) + ["benchmark"]
         if "benchmark" not in table.columns:
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias("benchmark"))
         casts = [pl.col("prompt").cast(pl.String), pl.col("model").cast(pl.String), pl.col("score").cast(pl.Float64)]
-        if "cost" in cols:
+        if "cost" in table.columns:
             casts.append(pl.col("cost").cast(pl.Float64))
         casts.append(pl.col("benchmark").cast(pl.String))
         self._table = table.select(casts)
@@ -333,7 +332,7 @@ class Records:
         scores = sp.csr_matrix((score[pos].astype(np.float32), indices, indptr), shape=shape)
         costs = None
         if self.has_costs:
-            cost = self._table.get_column("cost").cast(pl.Float64).to_numpy()
+            cost = self._table.get_column("cost").to_numpy()  # Float64 since __init__
             if not np.isnan(cost).all():
                 costs = sp.csr_matrix((cost[pos].astype(np.float32), indices, indptr), shape=shape)
         prompts, models = self.prompts, self.models
@@ -706,20 +705,14 @@ def _read_pickle(path: Path, trust_pickle: bool) -> pl.DataFrame:
 def _resolve_columns(columns: Sequence[str], path: str, prompt, model, score, cost, benchmark, text) -> dict:
     """Map canonical names -> source column names; raise on missing required ones."""
     mapping, missing = {}, []
-    for canon, name, required in (
-        ("prompt", prompt, True),
-        ("model", model, True),
-        ("score", score, True),
-        ("cost", cost, False),
-        ("benchmark", benchmark, False),
-        ("text", text, False),
-    ):
-        if name is None:
+    for canon, name in (("prompt", prompt), ("model", model), ("score", score), ("cost", cost),
+                        ("benchmark", benchmark), ("text", text)):
+        if name is None:  # optional, taken when a column of the canonical name is there
             if canon in columns:
                 mapping[canon] = canon
         elif name in columns:
             mapping[canon] = name
-        elif required or name is not None:
+        else:  # a column the caller named must exist
             missing.append(f"{canon}={name!r}" if name != canon else repr(name))
     if missing:
         raise RecordsError(

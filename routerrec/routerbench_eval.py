@@ -99,7 +99,7 @@ def _eval_one(routers, records, models, lambdas, boot_weights):
     n_dropped = int((~complete).sum())
     keep = [p for p, ok in zip(records.prompts, complete) if ok]
     sub = records.filter(prompts=keep)
-    truth, cost = true_matrices(sub, models)
+    truth, cost = truth[complete], cost[complete]  # sub keeps records' (sorted) prompt order
     n = len(keep)
     rows = np.arange(n)
     picks = {name: _choices(r, sub, models, lambdas) for name, r in routers.items()}

@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 
 from .files import atomic_write
-from .records import Records, load_records
+from .records import Records, RecordsError, load_records, records_from_frame
 
 __all__ = ["SEED", "BENCHMARKS", "MODELS", "Sample", "generate", "write", "load_sample", "default_dir"]
 
@@ -300,8 +300,7 @@ def default_dir() -> Path:
 
 def write(out_dir: Optional[Path] = None, seed: int = SEED) -> list:
     """Generate and write ``records.parquet`` and ``prompts.parquet``; returns their paths."""
-    out = Path(out_dir) if out_dir is not None else default_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir) if out_dir is not None else default_dir()  # atomic_write makes it
     s = generate(seed)
     paths = [out / "records.parquet", out / "prompts.parquet"]
     for frame, path in zip((s.records, s.prompts), paths):
@@ -324,11 +323,7 @@ def load_sample(dir: Optional[Path] = None) -> Records:
         prompts = pl.read_parquet(pp, columns=["prompt", "text"])
     else:
         if dir is not None:
-            from .records import RecordsError
-
             raise RecordsError("sample files records.parquet / prompts.parquet not found", path=d)
-        from .records import records_from_frame
-
         s = generate()
         rec = records_from_frame(s.records, source="<sample>")
         prompts = s.prompts.select("prompt", "text")
