@@ -172,8 +172,6 @@ def scan_records(path: str | os.PathLike, *, prompt: str = "prompt", model: str 
     idx_dtype = np.int32 if nnz < 2**31 else np.int64
     scores = sp.csr_matrix((data, indices, indptr.astype(idx_dtype)),
                            shape=(len(prompts), len(model_ids)))
-    prompt_list, model_list = prompts.to_list(), model_ids.to_list()
-    matrix = Matrix(scores=scores, costs=None, prompts=prompt_list, models=model_list,
-                    prompt_index={p: i for i, p in enumerate(prompt_list)},
-                    model_index={m: j for j, m in enumerate(model_list)})
+    matrix = Matrix(scores=scores, costs=None, prompts=prompts.to_list(),
+                    models=model_ids.to_list())
     return LargeRecords(matrix, label)

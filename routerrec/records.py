@@ -28,7 +28,7 @@ import ast
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
@@ -147,8 +147,12 @@ class Matrix:
     costs: Optional[sp.csr_matrix]
     prompts: list
     models: list
-    prompt_index: dict
-    model_index: dict
+    prompt_index: dict = field(init=False, repr=False)  # id -> row, derived from prompts
+    model_index: dict = field(init=False, repr=False)  # id -> column, derived from models
+
+    def __post_init__(self):
+        object.__setattr__(self, "prompt_index", {p: i for i, p in enumerate(self.prompts)})
+        object.__setattr__(self, "model_index", {m: j for j, m in enumerate(self.models)})
 
     @property
     def shape(self) -> tuple:
@@ -335,14 +339,11 @@ class Records:
             cost = self._table.get_column("cost").to_numpy()  # Float64 since __init__
             if not np.isnan(cost).all():
                 costs = sp.csr_matrix((cost[pos].astype(np.float32), indices, indptr), shape=shape)
-        prompts, models = self.prompts, self.models
         return Matrix(
             scores=scores,
             costs=costs,
-            prompts=prompts,
-            models=models,
-            prompt_index={p: i for i, p in enumerate(prompts)},
-            model_index={m: j for j, m in enumerate(models)},
+            prompts=self.prompts,
+            models=self.models,
         )
 
     # -- derived record sets
