@@ -43,7 +43,7 @@ import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-from routerrec.als_kernel import als_sweeps  # noqa: E402
+from routerrec.kernels.als import als_sweeps  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "als.json"
 

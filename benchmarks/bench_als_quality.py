@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import routerrec
-from routerrec.cli import format_table
-from routerrec.metrics import heldout_report
-from routerrec.records import load_openllm, shared_data_dir
+from routerrec.cli.main import format_table
+from routerrec.evaluation.metrics import heldout_report
+from routerrec.data.records import load_openllm, shared_data_dir
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--regs", default="0.05,0.02,0.01,0.005")

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import routerrec
-from routerrec.coldstart import add_model, evaluate_coldstart, write_report
-from routerrec.records import load_openllm, shared_data_dir
+from routerrec.coldstart.foldin import add_model, evaluate_coldstart, write_report
+from routerrec.data.records import load_openllm, shared_data_dir
 
 CONFIGS = {"als": dict(rank=32, reg=0.01, iterations=15),
            "logistic": dict(rank=16, iterations=15, members=1)}

@@ -3,7 +3,7 @@
 Generates 50,000 prompts x 8,000 models at 50% observed (200M records, 0/1 scores drawn from
 a planted rank-8 logistic model) as Parquet files in a temporary directory OUTSIDE the repo,
 then, in a fresh process (so generation does not count), times
-``routerrec.bigmatrix.scan_records`` and ALS (rank 32, 5 iterations), and records peak RSS.
+``routerrec.data.bigmatrix.scan_records`` and ALS (rank 32, 5 iterations), and records peak RSS.
 
     python benchmarks/bench_large.py                       # the full run (~15 min here)
     python benchmarks/bench_large.py --prompts 5000 --models 800   # a 2M-record dry run
@@ -54,7 +54,7 @@ def measure(data_dir: str, rank: int, iterations: int) -> dict:
     import numba
 
     import routerrec
-    from routerrec.bigmatrix import scan_records
+    from routerrec.data.bigmatrix import scan_records
 
     t0 = time.perf_counter()
     records = scan_records(data_dir, progress=True)

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 import routerrec
-from routerrec.metrics import cell_metrics
-from routerrec.records import load_openllm, shared_data_dir
+from routerrec.evaluation.metrics import cell_metrics
+from routerrec.data.records import load_openllm, shared_data_dir
 
 RESULTS = Path(__file__).parent / "results"
 RANK, ITERATIONS = 32, 15  # ALS-family methods and peers at equal rank and iterations
@@ -111,7 +111,7 @@ def _surprise_svd(train):
 
 
 def _spark_als(train):
-    from routerrec.spark_als import fit as spark_fit
+    from routerrec.methods.spark import fit as spark_fit
 
     return spark_fit(train, rank=RANK, reg=0.01, iterations=ITERATIONS, spark=_spark_als.session).predict_pairs
 
@@ -145,7 +145,7 @@ def main() -> None:
     all_rows = runners()
     names = [n for n in all_rows if args.only is None or n in args.only.split(",")]
     if any("Spark" in n for n in names):
-        from routerrec.spark_als import spark_session
+        from routerrec.methods.spark import spark_session
 
         _spark_als.session = spark_session("local[2]")  # JVM start is not fit time
     routerrec.fit(train, method="als", rank=4, iterations=1)  # compile numba kernels outside timing

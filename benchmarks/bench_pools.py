@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from routerrec.files import atomic_write
-from routerrec.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, combine_reports, evaluate_pools,
+from routerrec.util.files import atomic_write
+from routerrec.evaluation.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, combine_reports, evaluate_pools,
                              parse_seeds, write_report)
-from routerrec.records import load_openllm, shared_data_dir
+from routerrec.data.records import load_openllm, shared_data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The CLI's default routers plus the cross-validated fallbacks (CV_FOLDS extra fits each).

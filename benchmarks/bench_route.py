@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from routerrec.cost import choose
-from routerrec.records import load_mmlu_pro, load_routerbench, shared_data_dir
-from routerrec.routerbench_eval import evaluate_routerbench, lambda_grid, write_report
-from routerrec.routers import make_router, true_matrices
+from routerrec.routing.cost import choose
+from routerrec.data.records import load_mmlu_pro, load_routerbench, shared_data_dir
+from routerrec.evaluation.routerbench import evaluate_routerbench, lambda_grid, write_report
+from routerrec.routing.routers import make_router, true_matrices
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The last revision whose tfidf encoder tokenised with scikit-learn (before the numba counter).
@@ -83,7 +83,7 @@ def throughput(repeats: int = 5, n_prompts: int = 50_000, baseline: str | None =
             if baseline:
                 old = _baseline_package(baseline, Path(tmp))
                 check = f"import routerrec; assert routerrec.__file__.startswith({str(old)!r})"
-                runners.append((before, [sys.executable, "-c", f"{check}; from routerrec.cli import main; main()"],
+                runners.append((before, [sys.executable, "-c", f"{check}; from routerrec.cli.main import main; main()"],
                                 dict(os.environ, PYTHONPATH=str(old))))
             for _ in range(repeats):
                 for runs, cmd, env in runners:  # cwd=tmp: `python -c` puts the cwd first on sys.path

@@ -10,9 +10,9 @@ import sys
 import time
 
 import routerrec
-from routerrec.cli import format_table
-from routerrec.metrics import heldout_report
-from routerrec.records import load_mmlu_pro, shared_data_dir
+from routerrec.cli.main import format_table
+from routerrec.evaluation.metrics import heldout_report
+from routerrec.data.records import load_mmlu_pro, shared_data_dir
 
 if shared_data_dir("mmlu-pro") is None:
     print("../shared/data/mmlu-pro is not here; nothing to do.")

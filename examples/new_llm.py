@@ -12,10 +12,10 @@ import sys
 import polars as pl
 
 import routerrec
-from routerrec.cli import format_table
-from routerrec.coldstart import add_model
-from routerrec.probes import ProbeSession
-from routerrec.records import load_openllm, shared_data_dir
+from routerrec.cli.main import format_table
+from routerrec.coldstart.foldin import add_model
+from routerrec.coldstart.probes import ProbeSession
+from routerrec.data.records import load_openllm, shared_data_dir
 
 if shared_data_dir("openllm-v1") is None:
     print("../shared/data/openllm-v1 is not here; nothing to do.")

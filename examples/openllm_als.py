@@ -9,9 +9,9 @@ import sys
 import time
 
 import routerrec
-from routerrec.cli import format_table
-from routerrec.metrics import heldout_report
-from routerrec.records import load_openllm, shared_data_dir
+from routerrec.cli.main import format_table
+from routerrec.evaluation.metrics import heldout_report
+from routerrec.data.records import load_openllm, shared_data_dir
 
 if shared_data_dir("openllm-v1") is None:
     print("../shared/data/openllm-v1 is not here; nothing to do.")

@@ -7,8 +7,8 @@ Uses ../shared/data/routerbench (real USD costs) when present, else the embedded
 import numpy as np
 
 import routerrec
-from routerrec.records import load_routerbench, shared_data_dir
-from routerrec.routers import make_router, true_matrices
+from routerrec.data.records import load_routerbench, shared_data_dir
+from routerrec.routing.routers import make_router, true_matrices
 
 if shared_data_dir("routerbench") is not None:
     train, test = load_routerbench(split="train"), load_routerbench(split="test")

@@ -8,8 +8,8 @@ Reads ../shared/data/routerbench; exits politely when it is absent.
 import sys
 from pathlib import Path
 
-from routerrec.records import load_routerbench, shared_data_dir
-from routerrec.routerbench_eval import evaluate_routerbench, write_report
+from routerrec.data.records import load_routerbench, shared_data_dir
+from routerrec.evaluation.routerbench import evaluate_routerbench, write_report
 
 if shared_data_dir("routerbench") is None:
     print("../shared/data/routerbench is not here; nothing to do.")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 import routerrec
-from routerrec.metrics import heldout_report
-from routerrec.records import load_openllm, shared_data_dir
-from routerrec.spark_als import fit as spark_fit
+from routerrec.evaluation.metrics import heldout_report
+from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.methods.spark import fit as spark_fit
 
 
 def main() -> None:

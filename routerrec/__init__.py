@@ -24,17 +24,17 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 # public name -> submodule that defines it
 _EXPORTS = {
-    "FoldInResult": "coldstart", "evaluate_coldstart": "coldstart",
+    "FoldInResult": "coldstart.foldin", "evaluate_coldstart": "coldstart.foldin",
     "METHODS": "methods", "fit": "methods",
     "KNNModel": "methods.knn",
-    "Model": "model", "ModelFileError": "model", "load_model": "model",
-    "evaluate_pools": "pools",
-    "ProbeSession": "probes", "select_probes": "probes",
-    "Matrix": "records", "Records": "records", "RecordsError": "records",
-    "load_records": "records", "records_from_frame": "records",
-    "evaluate_routerbench": "routerbench_eval",
-    "Router": "routers", "load_router": "routers", "make_router": "routers",
-    "load_sample": "sample",
+    "Model": "methods.model", "ModelFileError": "methods.model", "load_model": "methods.model",
+    "evaluate_pools": "evaluation.pools",
+    "ProbeSession": "coldstart.probes", "select_probes": "coldstart.probes",
+    "Matrix": "data.records", "Records": "data.records", "RecordsError": "data.records",
+    "load_records": "data.records", "records_from_frame": "data.records",
+    "evaluate_routerbench": "evaluation.routerbench",
+    "Router": "routing.routers", "load_router": "routing.routers", "make_router": "routing.routers",
+    "load_sample": "data.sample",
 }
 
 __all__ = ["__version__", *_EXPORTS]

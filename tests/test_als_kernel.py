@@ -1,4 +1,4 @@
-"""Kernel-level tests of routerrec.als_kernel against a dense numpy solve of the same objective."""
+"""Kernel-level tests of routerrec.kernels.als against a dense numpy solve of the same objective."""
 from __future__ import annotations
 
 import numba
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from routerrec import als_kernel
-from routerrec.als_kernel import als_sweeps, solve_side
+from routerrec.kernels import als as als_kernel
+from routerrec.kernels.als import als_sweeps, solve_side
 
 K = 8
 

@@ -46,7 +46,7 @@ def _leaf_commands(group, prefix=()):
 
 
 def test_every_command_has_help_with_an_example_and_json():
-    from routerrec.cli import main
+    from routerrec.cli.main import main
 
     leaves = list(_leaf_commands(main))
     assert {("fit",), ("predict",), ("data", "info")} <= set(leaves)

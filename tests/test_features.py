@@ -5,9 +5,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from routerrec.features import (ENCODERS, encode_cached, encoder_from_state, hashed_counts,
+from routerrec.routing.encoders import (ENCODERS, encode_cached, encoder_from_state, hashed_counts,
                                 make_encoder)
-from routerrec.records import load_routerbench, shared_data_dir
+from routerrec.data.records import load_routerbench, shared_data_dir
 
 TEXTS = ["solve the integral equation by calculus", "an integral equation from calculus",
          "fix the python loop bug", "a python loop with a bug",
@@ -146,7 +146,7 @@ def test_route_cli_decisions_do_not_depend_on_n_jobs(tmp_path):
     from pathlib import Path
 
     from routerrec import load_sample
-    from routerrec.routers import make_router
+    from routerrec.routing.routers import make_router
 
     make_router("linear").fit(load_sample()).save(tmp_path / "r")
     (tmp_path / "p.txt").write_text("\n".join((_sample_texts() + UNICODE[2:] + TEXTS) * 3))

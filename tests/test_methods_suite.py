@@ -16,8 +16,8 @@ from planted import planted_frame, planted_records
 
 import routerrec
 from routerrec import records_from_frame
-from routerrec.methods.implicit_mf import IMPLICIT_METHODS
-from routerrec.metrics import heldout_report
+from routerrec.methods.implicit import IMPLICIT_METHODS
+from routerrec.evaluation.metrics import heldout_report
 
 # method -> quick parameters for the small planted matrices below
 FAST_PARAMS: dict[str, dict] = {
@@ -242,7 +242,7 @@ def test_logistic_does_not_diverge_on_perfect_and_hopeless_models():
 
 def test_logistic_graded_scores_and_fold_in_hessian(planted):
     """Graded scores are soft labels; the fold-in MAP comes with its posterior precision."""
-    from routerrec.logistic_kernel import logistic_row_map
+    from routerrec.kernels.logistic import logistic_row_map
     from routerrec.methods.logistic import row_prior
 
     records = planted["binary"]
@@ -304,7 +304,7 @@ def test_logistic_learned_prior_protects_an_over_parameterised_fit(planted_truth
 def test_logistic_kernel_matches_a_dense_newton_solve():
     """Rows short (loop Hessian), long (BLAS on gathered blocks, across block edges) and
     empty: the kernel's converged rows and Hessians match a dense float64 Newton solve."""
-    from routerrec.logistic_kernel import solve_logistic_side
+    from routerrec.kernels.logistic import solve_logistic_side
 
     rng = np.random.default_rng(0)
     k, n_other, lengths = 6, 1500, [0, 5, 32, 33, 700, 1200]

@@ -12,8 +12,8 @@ from sklearn.metrics import roc_auc_score
 
 import routerrec
 from routerrec import records_from_frame
-from routerrec.metrics import heldout_report
-from routerrec.model import ModelFileError
+from routerrec.evaluation.metrics import heldout_report
+from routerrec.methods.model import ModelFileError
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_save_load_round_trip(graded, tmp_path):
     assert again.prompts == model.prompts and again.models == model.models
     assert again.params == model.params and again.method == "als"
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    assert manifest["format_version"] == routerrec.model.FORMAT_VERSION
+    assert manifest["format_version"] == routerrec.methods.model.FORMAT_VERSION
 
 
 def test_failed_save_keeps_previous_model(graded, tmp_path):

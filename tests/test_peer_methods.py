@@ -12,10 +12,10 @@ import pytest
 import scipy.sparse as sp
 
 import routerrec
-from routerrec.bigmatrix import scan_records
+from routerrec.data.bigmatrix import scan_records
 from routerrec.methods import lightfm_mf
-from routerrec.metrics import heldout_report
-from routerrec.records import RecordsError
+from routerrec.evaluation.metrics import heldout_report
+from routerrec.data.records import RecordsError
 
 from planted import planted_frame, planted_records
 

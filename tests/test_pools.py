@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 
 from routerrec import records_from_frame
-from routerrec import routers as routers_module
-from routerrec.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_reports, evaluate_pools,
+from routerrec.routing import routers as routers_module
+from routerrec.evaluation.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_reports, evaluate_pools,
                              last_paragraph, parse_seeds, pool_metrics, question_view,
                              reference_accuracy, reference_scores, select_pool, split_three,
                              validated_weight, write_report)
-from routerrec.routers import KNNRouter
+from routerrec.routing.routers import KNNRouter
 
 CLI = Path(sys.executable).parent / "routerrec"
 SHOTS = "Example question one?\nAnswer: yes\n\nExample question two?\nAnswer: no\n\n"
@@ -396,7 +396,7 @@ def test_cli_errors_are_clear(tmp_path):
 
 
 def test_openllm_sweep_on_one_benchmark_is_quick_and_complete(shared_data):
-    from routerrec.records import load_openllm
+    from routerrec.data.records import load_openllm
 
     if not (shared_data / "openllm-v1").is_dir():
         pytest.skip("openllm-v1 not available")

@@ -8,7 +8,7 @@ import pytest
 from planted import planted_frame
 
 import routerrec
-from routerrec.probes import STRATEGIES, ProbeSession, anchor_points
+from routerrec.coldstart.probes import STRATEGIES, ProbeSession, anchor_points
 
 
 @pytest.fixture(scope="module")

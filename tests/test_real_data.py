@@ -4,8 +4,8 @@ from __future__ import annotations
 from conftest import require_shared
 
 import routerrec
-from routerrec.metrics import heldout_report
-from routerrec.records import load_openllm, load_routerbench
+from routerrec.evaluation.metrics import heldout_report
+from routerrec.data.records import load_openllm, load_routerbench
 
 
 def _als_beats_prompt_mean(records, **params):

@@ -1,4 +1,4 @@
-"""Tests of routerrec.records (loading, validation, Matrix, splits) and routerrec.sample."""
+"""Tests of routerrec.data.records (loading, validation, Matrix, splits) and routerrec.data.sample."""
 import json
 import math
 import pickle
@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from routerrec.records import (
+from routerrec.data.records import (
     Matrix,
     RecordsError,
     load_mmlu_pro,
@@ -19,7 +19,7 @@ from routerrec.records import (
     records_from_frame,
     shared_data_dir,
 )
-from routerrec import sample as sample_mod
+from routerrec.data import sample as sample_mod
 
 from conftest import require_shared
 

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from routerrec import records_from_frame
-from routerrec.cost import CostModel, choose
-from routerrec.routers import (MF_METHOD_DEFAULTS, ROUTERS, load_router, make_router,
+from routerrec.routing.cost import CostModel, choose
+from routerrec.routing.routers import (MF_METHOD_DEFAULTS, ROUTERS, load_router, make_router,
                                true_matrices)
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import routerrec
-from routerrec.metrics import heldout_report
+from routerrec.evaluation.metrics import heldout_report
 
 from planted import planted_records
 
@@ -20,7 +20,7 @@ ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
-    from routerrec.spark_als import spark_session
+    from routerrec.methods.spark import spark_session
 
     session = spark_session("local[2]")
     yield session
@@ -28,7 +28,7 @@ def spark():
 
 
 def test_spark_als_matches_numba_als(spark, tmp_path):
-    from routerrec.spark_als import fit as spark_fit
+    from routerrec.methods.spark import fit as spark_fit
 
     records, _ = planted_records(n_prompts=500, n_models=40, noise=0.1, model_shared=0.3)
     train, test = records.split_cells(0.1, seed=0)
@@ -52,7 +52,7 @@ def test_spark_als_matches_numba_als(spark, tmp_path):
 
 
 def test_spark_refuses_implicit_feedback_and_bad_params(spark):
-    from routerrec.spark_als import fit as spark_fit
+    from routerrec.methods.spark import fit as spark_fit
 
     records, _ = planted_records(n_prompts=30, n_models=5)
     with pytest.raises(ValueError, match="implicit feedback"):

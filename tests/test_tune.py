@@ -1,4 +1,4 @@
-"""``routerrec.tune`` and ``routerrec tune``: the search finds the regularisation that
+"""``routerrec.evaluation.tune`` and ``routerrec tune``: the search finds the regularisation that
 matters, writes it atomically, and ``routerrec fit --params`` uses it."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from planted import planted_frame, planted_records
 
-from routerrec.tune import tune
+from routerrec.evaluation.tune import tune
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..model import Model
-from . import als, implicit_mf, knn, lightfm_mf, logistic, mean, sgd
+from .model import Model
+from . import als, implicit as implicit_mf, knn, lightfm as lightfm_mf, logistic, mean, sgd
 
 __all__ = ["METHODS", "fit"]
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..als_kernel import als_sweeps
-from ..model import Model
-from ..progress import progress_bar
+from ..kernels.als import als_sweeps
+from .model import Model
+from ..util.progress import progress_bar
 
 DEFAULTS = dict(rank=32, reg=0.01, iterations=15, seed=0)
 

@@ -21,8 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
-from ..model import Model
-from ..progress import progress_bar
+from .model import Model
+from ..util.progress import progress_bar
 
 __all__ = ["fit", "KNNModel", "DEFAULTS"]
 

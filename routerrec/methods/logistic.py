@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..logistic_kernel import logistic_row_map, logistic_sweeps
-from ..model import Model
-from ..progress import progress_bar
+from ..kernels.logistic import logistic_row_map, logistic_sweeps
+from .model import Model
+from ..util.progress import progress_bar
 
 __all__ = ["fit", "fold_in", "combine_members", "DEFAULTS"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import Model
+from .model import Model
 
 KINDS = ("global", "model", "prompt")
 

@@ -13,8 +13,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..model import Model
-from ..progress import progress_bar
+from .model import Model
+from ..util.progress import progress_bar
 from .als import training_residual_var
 
 __all__ = ["fit", "DEFAULTS"]

@@ -1,0 +1,106 @@
+"""``routerrec tune``: search a method's hyper-parameters and write the best to JSON.
+
+``routerrec fit --params best.json`` (any command with the method options) reads it back.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .main import (_parse_value, atomic_write, emit, fail, format_table, load_cli_records,
+                  method_params, records_options)
+
+__all__ = ["tune_command", "read_tuned"]
+
+
+def _parse_grid(items) -> dict:
+    grid = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            fail(f"--grid expects KEY=V1,V2,..., got {item!r}")
+        grid[key] = [_parse_value(v.strip()) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def read_tuned(path, kw: dict) -> dict:
+    """The parameters in a ``routerrec tune`` file; sets ``kw["method"]`` to its method
+    unless ``--method`` was given on the command line (then the two must agree)."""
+    try:
+        tuned = json.loads(Path(path).read_text())
+        method, params = tuned["method"], dict(tuned["best"]["params"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        fail(f"--params {path}: not a file written by `routerrec tune` ({exc})")
+    source = click.get_current_context().get_parameter_source("method")
+    if source is click.core.ParameterSource.COMMANDLINE and kw["method"] != method:
+        fail(f"--params {path} holds settings for --method {method}, not {kw['method']}")
+    kw["method"] = method
+    return params
+
+
+@click.command("tune")
+@records_options
+@click.option("--method", required=True, help="Completion method to tune (see `routerrec fit --help`).")
+@click.option("--grid", "grid_items", multiple=True, metavar="KEY=V1,V2,...",
+              help="Values to try for one parameter; repeat per parameter. "
+                   "Default: the method's grid in routerrec.tune.GRIDS.")
+@click.option("--param", "fixed_items", multiple=True, metavar="KEY=VALUE",
+              help="A parameter fixed for every trial, e.g. --param iterations=10.")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Random search: try this many grid points (seeded) instead of all.")
+@click.option("--validation", type=click.FloatRange(0.01, 0.9), default=0.1, show_default=True,
+              help="Share of observed cells held out for validation.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Split / sampling seed.")
+@click.option("--metric", type=click.Choice(["rmse", "mae", "auc", "accuracy", "log_loss"]),
+              default="rmse", show_default=True, help="What 'best' means.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="JSON file for the best settings and every trial.")
+@click.option("--table", "table_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write every trial as a CSV table.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def tune_command(**kw):
+    """Search rank / regularisation (and method-specific settings) on held-out cells.
+
+    Writes the best settings (and every trial) to --out; `routerrec fit --params FILE`
+    fits with them.
+
+    \b
+    Example:
+      routerrec tune --method als --grid rank=8,16 --grid reg=0.01,0.1 --out best.json
+      routerrec fit --params best.json --out out/als
+      routerrec tune --method logistic --data ../shared/data/openllm-v1/records.parquet \\
+          --prompt-col item --score-col correct --metric log_loss --trials 6 --out best.json
+    """
+    from ..methods import METHODS
+    from ..evaluation.tune import tune
+
+    if kw["method"] not in METHODS:
+        fail(f"--method {kw['method']}: unknown; choose one of {', '.join(sorted(METHODS))}")
+    records = load_cli_records(kw)
+    grid = _parse_grid(kw["grid_items"]) or None
+    fixed = method_params({"extra": kw["fixed_items"]})  # --param KEY=VALUE, as for fit
+    try:
+        result = tune(records, method=kw["method"], grid=grid, fixed=fixed, trials=kw["trials"],
+                      validation=kw["validation"], seed=kw["seed"], metric=kw["metric"],
+                      progress=not (kw["quiet"] or kw["as_json"]))
+    except ValueError as exc:
+        fail(f"tune --method {kw['method']}: {exc}")
+    out = Path(kw["out"])
+    atomic_write(out, lambda p: p.write_text(json.dumps(result, indent=1, allow_nan=True)))
+    metric = kw["metric"]
+    rows = [{**t["params"], metric: t["metrics"][metric] if "metrics" in t else t["error"],
+             "fit_s": t.get("fit_seconds", float("nan"))} for t in result["trials"]]
+    columns = sorted(result["trials"][0]["params"]) + [metric, "fit_s"]
+    if kw["table_path"]:
+        import polars as pl
+
+        # the metric column holds error texts for failed trials: infer types from all rows
+        table = pl.DataFrame(rows, infer_schema_length=None)
+        atomic_write(Path(kw["table_path"]), lambda p: table.write_csv(p))
+    best = result["best"]
+    text = (format_table(rows, columns) + f"\nbest {metric} {best['score']:.4f} with "
+            + ", ".join(f"{k}={v}" for k, v in best["params"].items()) + f"\nwrote {out}")
+    emit({**result, "out": str(out)}, kw["as_json"], text)

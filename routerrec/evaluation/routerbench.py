@@ -1,0 +1,307 @@
+"""RouterBench-style evaluation: cost-quality points, non-decreasing convex hulls and AIQ.
+
+For each eval (benchmark) of the test records and each router, every willingness to pay λ
+of the grid gives one point (x = total true cost of the chosen models over the eval's test
+prompts, y = their mean true score). Next to them: every single model's point, the oracle's
+point and the **zero router**, the non-decreasing convex hull of the single models (any mix
+of two models is reachable by randomising between them), which a learned router must beat.
+The oracle is RouterBench's point (best true score, cheapest on ties) *and* a curve: per λ,
+argmax λ·s − c on the true scores and costs, so its hull bounds every router's hull from
+above and "share of the zero → oracle gap closed" compares like with like.
+
+AIQ, the area under a router's non-decreasing convex hull, is computed **jointly** over the
+routers compared (zero router and oracle included), in two definitions:
+
+* ``code`` (RouterBench's released code, the one we report): each hull is extended flat to
+  the largest cost among all hulls, integrated from its own cheapest point, ÷ that cost;
+* ``paper``: the same integral ÷ (c_max − c_min), c_min the smallest cost among all hulls.
+
+Intervals: percentile bootstrap over the eval's test prompts (same resamples for every
+router, so differences are paired). Test prompts missing a score or cost for any model are
+dropped (counted in the report), so every router is judged on the same prompts.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..routing.cost import choose
+from ..util.progress import progress_bar
+from ..data.records import UNKNOWN_BENCHMARK
+from ..routing.routers import make_router, true_matrices
+
+__all__ = ["ROUTERBENCH_LAMBDAS", "lambda_grid", "nondecreasing_hull", "joint_aiq",
+           "evaluate_routerbench", "markdown_report", "plot_report", "write_report"]
+
+# RouterBench's own willingness-to-pay grid: 32 values, 1e-10 ... 1e9, log-spaced.
+ROUTERBENCH_LAMBDAS = np.logspace(-10, 9, 32)
+
+
+def lambda_grid(per_decade: int = 10) -> np.ndarray:
+    """RouterBench's 32 values plus ``per_decade`` log-spaced values per decade over the same range."""
+    dense = np.logspace(-10, 9, 19 * per_decade + 1)
+    return np.unique(np.concatenate([ROUTERBENCH_LAMBDAS, dense]))
+
+
+def nondecreasing_hull(points: np.ndarray) -> np.ndarray:
+    """Upper concave hull of the Pareto-efficient (cost, quality) points, sorted by cost.
+
+    Starts at the cheapest point (best quality among equally cheap ones); a point is kept
+    only if it is better than every cheaper point and lies strictly above the chord of its
+    neighbours.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    pts = pts[np.lexsort((-pts[:, 1], pts[:, 0]))]
+    frontier = []
+    for x, y in pts:
+        if not frontier or y > frontier[-1][1]:
+            if frontier and x == frontier[-1][0]:
+                continue
+            frontier.append((x, y))
+    hull = []
+    for p in frontier:
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) >= 0:
+                hull.pop()  # the middle point is on or under the chord
+            else:
+                break
+        hull.append(p)
+    return np.array(hull, dtype=np.float64).reshape(-1, 2)
+
+
+def joint_aiq(hulls: Mapping[str, np.ndarray]) -> dict:
+    """``{name: {"code": AIQ, "paper": AIQ}}`` for hulls compared jointly (see module doc)."""
+    c_max = max(h[-1, 0] for h in hulls.values())
+    c_min = min(h[0, 0] for h in hulls.values())
+    out = {}
+    for name, h in hulls.items():
+        ext = np.vstack([h, [c_max, h[-1, 1]]])
+        area = float(np.sum(np.diff(ext[:, 0]) * (ext[1:, 1] + ext[:-1, 1]) / 2))
+        out[name] = {"code": area / c_max if c_max > 0 else float(h[-1, 1]),
+                     "paper": area / (c_max - c_min) if c_max > c_min else float(h[-1, 1])}
+    return out
+
+
+def _choices(router, records, cols, lambdas):
+    """Column picked per (λ, prompt) by a learned router (predicted scores and costs)."""
+    s = router.predict_records(records, models=cols)
+    c = router.predict_cost_records(records, models=cols)
+    return np.stack([choose(s, c, wtp=lam) for lam in lambdas])
+
+
+def _eval_one(routers, records, models, lambdas, boot_weights):
+    truth, cost = true_matrices(records, models)
+    complete = ~(np.isnan(truth).any(axis=1) | np.isnan(cost).any(axis=1))
+    n_dropped = int((~complete).sum())
+    keep = [p for p, ok in zip(records.prompts, complete) if ok]
+    sub = records.filter(prompts=keep)
+    truth, cost = truth[complete], cost[complete]  # sub keeps records' (sorted) prompt order
+    n = len(keep)
+    rows = np.arange(n)
+    picks = {name: _choices(r, sub, models, lambdas) for name, r in routers.items()}
+    # the oracle's curve: per λ, argmax λ·s − c on the *true* scores and costs; its last
+    # point (best true score, cheapest on ties) is "the oracle" of RouterBench's plots
+    picks["oracle"] = np.vstack([np.stack([choose(truth, cost, wtp=lam) for lam in lambdas]),
+                                 choose(truth, cost)[None, :]])
+
+    def curves(w):
+        """Points of everything under prompt weights ``w`` (n,), hulls and joint AIQ."""
+        single = np.column_stack([w @ cost, w @ truth / w.sum()])
+        hulls = {"zero": nondecreasing_hull(single)}
+        pts = {}
+        for name, pk in picks.items():
+            p = np.column_stack([cost[rows, pk] @ w, truth[rows, pk] @ w / w.sum()])
+            pts[name] = p
+            hulls[name] = nondecreasing_hull(p)
+        o = pts["oracle"][-1:]
+        return single, pts, hulls, o, joint_aiq(hulls)
+
+    single, pts, hulls, o, aiq = curves(np.ones(n))
+    boots = [curves(w)[4] for w in boot_weights(n)]
+    names = list(hulls)
+
+    def ci(values):
+        return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+
+    def gap(a):
+        d = a["oracle"]["code"] - a["zero"]["code"]
+        return {r: (a[r]["code"] - a["zero"]["code"]) / d if d > 0 else float("nan") for r in routers}
+
+    g, gboot = gap(aiq), [gap(b) for b in boots]
+    result = {
+        "n_prompts": n, "n_dropped_incomplete": n_dropped,
+        "single_models": [{"model": m, "cost": float(x), "quality": float(y)}
+                          for m, (x, y) in zip(models, single)],
+        "oracle": {"cost": float(o[0, 0]), "quality": float(o[0, 1])},
+        "routers": {r: {"points": [{"wtp": float(lam), "cost": float(x), "quality": float(y)}
+                                   for lam, (x, y) in zip(lambdas, pts[r])],
+                        "hull": hulls[r].tolist()} for r in routers},
+        "oracle_curve": {"hull": hulls["oracle"].tolist()},
+        "zero_router": {"hull": hulls["zero"].tolist()},
+        "aiq": {r: {"code": aiq[r]["code"], "paper": aiq[r]["paper"],
+                    "code_ci": ci([b[r]["code"] for b in boots]) if boots else None,
+                    "paper_ci": ci([b[r]["paper"] for b in boots]) if boots else None,
+                    "minus_zero_ci": ci([b[r]["code"] - b["zero"]["code"] for b in boots])
+                    if boots else None}
+                for r in names},
+        "gap_closed": {r: {"share": g[r], "ci": ci([b[r] for b in gboot]) if boots else None}
+                       for r in routers},
+    }
+    return result
+
+
+def evaluate_routerbench(train, test, *, routers: Sequence[str] = ("mf", "knn", "linear", "lightfm"),
+                         router_params: Mapping[str, Mapping] | None = None,
+                         lambdas: Sequence[float] | None = None, bootstrap: int = 200,
+                         seed: int = 0, progress: bool = False) -> dict:
+    """Fit each router once on ``train`` (all evals), then evaluate it per eval of ``test``.
+
+    ``test`` prompts are grouped by their benchmark (RouterBench's ``eval_name``); models are
+    the training records' models. Returns the report dict that ``write_report`` saves.
+    """
+    lambdas = lambda_grid() if lambdas is None else np.asarray(lambdas, dtype=np.float64)
+    router_params = dict(router_params or {})
+    unknown = set(router_params) - set(routers)
+    if unknown:
+        raise ValueError(f"router_params for routers not evaluated: {sorted(unknown)}")
+    in_test = set(test.models)
+    models = [m for m in train.models if m in in_test]
+    if not models:
+        raise ValueError("train and test records share no model")
+    fitted = {}
+    with progress_bar(len(routers), "fitting routers", enabled=progress) as bar:
+        for name in routers:
+            r = make_router(name, **router_params.get(name, {}))
+            if r.reference:
+                raise ValueError(f"{name!r} is a reference router; the oracle and single models "
+                                 "are always in the report")
+            fitted[name] = r.fit(train)
+            bar.update(1)
+    rng = np.random.default_rng(seed)
+
+    def boot_weights(n):
+        return [rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64) for _ in range(bootstrap)]
+
+    groups = {}
+    for p, b in test.prompt_benchmark.items():
+        groups.setdefault(b if b is not None else UNKNOWN_BENCHMARK, []).append(p)
+    evals = {}
+    with progress_bar(len(groups), "evals", enabled=progress) as bar:
+        for name in sorted(groups):
+            evals[name] = _eval_one(fitted, test.filter(prompts=groups[name]), models, lambdas,
+                                    boot_weights)
+            bar.update(1)
+    summary = {r: {"mean_aiq_code": float(np.mean([e["aiq"][r]["code"] for e in evals.values()])),
+                   "mean_gap_closed": float(np.mean([e["gap_closed"][r]["share"]
+                                                     for e in evals.values()])),
+                   "beats_zero_on": [k for k, e in evals.items()
+                                     if e["aiq"][r]["code"] >= e["aiq"]["zero"]["code"]]}
+               for r in routers}
+    return {"settings": {"routers": list(routers), "router_params": router_params,
+                         "models": models, "n_lambdas": int(len(lambdas)),
+                         "lambda_range": [float(lambdas.min()), float(lambdas.max())],
+                         "includes_routerbench_lambdas": bool(np.isin(ROUTERBENCH_LAMBDAS, lambdas).all()),
+                         "bootstrap": bootstrap, "seed": seed, "aiq_reported": "code",
+                         "train": train.source, "test": test.source,
+                         "train_prompts": train.n_prompts, "test_prompts": test.n_prompts,
+                         "router_details": {n: _details(r) for n, r in fitted.items()}},
+            "evals": evals, "summary": summary}
+
+
+def _details(router) -> dict:
+    out = {"params": {k: v for k, v in router.get_params().items() if k != "alphas"}}
+    for k in ("method_", "alpha_", "k_"):
+        if hasattr(router, k):
+            out[k] = getattr(router, k)
+    out["cost_model"] = router.cost_model_.kind_
+    return out
+
+
+def markdown_report(report: dict) -> str:
+    """One table per eval: AIQ (code, with 95% interval), AIQ (paper), share of the gap closed."""
+    lines = ["# RouterBench-style evaluation", "",
+             f"AIQ computed jointly per eval; reported definition: `code` (RouterBench's code). "
+             f"{report['settings']['n_lambdas']} willingness-to-pay values (RouterBench's 32 included); "
+             f"{report['settings']['bootstrap']} bootstrap resamples of the test prompts.", ""]
+    for name, e in report["evals"].items():
+        lines += [f"## {name} ({e['n_prompts']} test prompts"
+                  + (f", {e['n_dropped_incomplete']} dropped as incomplete" if e["n_dropped_incomplete"] else "")
+                  + ")", "",
+                  "| router | AIQ (code) | 95% interval | AIQ (paper) | gap zero→oracle closed |",
+                  "|---|---|---|---|---|"]
+        for r, a in e["aiq"].items():
+            g = e["gap_closed"].get(r)
+            ci = a["code_ci"]
+            lines.append(f"| {r} | {a['code']:.4f} | "
+                         + (f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "") + f" | {a['paper']:.4f} | "
+                         + (f"{g['share']:.1%}" if g else "") + " |")
+        lines.append("")
+    lines += ["## Summary", "", "| router | mean AIQ (code) | mean gap closed | AIQ ≥ zero router on |",
+              "|---|---|---|---|"]
+    for r, s in report["summary"].items():
+        lines.append(f"| {r} | {s['mean_aiq_code']:.4f} | {s['mean_gap_closed']:.1%} | "
+                     f"{', '.join(s['beats_zero_on']) or 'none'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_report(report: dict, out_dir) -> list[Path]:
+    """One PNG per eval: cost (log axis) vs quality, hulls, single models, oracle."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..util.files import atomic_write
+
+    paths = []
+    for name, e in report["evals"].items():
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        single = e["single_models"]
+        ax.scatter([s["cost"] for s in single], [s["quality"] for s in single], c="grey", s=18,
+                   label="single models", zorder=3)
+        for s in single:
+            ax.annotate(s["model"], (s["cost"], s["quality"]), fontsize=6, alpha=0.7)
+        oc = np.array(e["oracle_curve"]["hull"])
+        ax.plot(oc[:, 0], oc[:, 1], ":", c="goldenrod", lw=1,
+                label=f"oracle curve (AIQ {e['aiq']['oracle']['code']:.3f})")
+        z = np.array(e["zero_router"]["hull"])
+        ax.plot(z[:, 0], z[:, 1], "k--", lw=1, label=f"zero router (AIQ {e['aiq']['zero']['code']:.3f})")
+        for r, d in e["routers"].items():
+            h = np.array(d["hull"])
+            line, = ax.plot(h[:, 0], h[:, 1], "-", lw=1.5,
+                            label=f"{r} (AIQ {e['aiq'][r]['code']:.3f})")
+            p = np.array([[q["cost"], q["quality"]] for q in d["points"]])
+            ax.scatter(p[:, 0], p[:, 1], s=6, color=line.get_color(), alpha=0.4)
+        ax.scatter([e["oracle"]["cost"]], [e["oracle"]["quality"]], marker="*", s=120, c="gold",
+                   edgecolors="k", label="oracle", zorder=4)
+        ax.set_xscale("log")
+        ax.set_xlabel("total cost of the test prompts")
+        ax.set_ylabel("mean score")
+        ax.set_title(f"{name}: cost-quality")
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        path = Path(out_dir) / f"{_slug(name)}.png"
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+def write_report(report: dict, out_dir) -> dict:
+    """Write ``report.json``, ``report.md`` and one PNG per eval into ``out_dir``."""
+    from ..util.files import atomic_write
+
+    out = Path(out_dir)
+    atomic_write(out / "report.json",
+                 lambda tmp: tmp.write_text(json.dumps(report, indent=1, allow_nan=True)))
+    atomic_write(out / "report.md", lambda tmp: tmp.write_text(markdown_report(report)))
+    return {"json": out / "report.json", "markdown": out / "report.md",
+            "plots": plot_report(report, out)}

@@ -1,0 +1,93 @@
+"""Hyper-parameter selection: grid or random search on a validation split of cells.
+
+Regularisation alone moves held-out error by 2x on planted data (tests/test_tune.py), so
+the defaults are a start, not an answer: ``tune`` fits every candidate on the training
+part of ``records.split_cells(validation, seed)`` and scores it on the held-out part with
+the same metrics as every report (``metrics.heldout_report``).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..methods import METHODS, fit
+from .metrics import baseline_report, score_model
+from ..util.progress import progress_bar
+
+__all__ = ["tune", "GRIDS", "METRICS"]
+
+# method -> default search space (every value a list). Methods without an entry need a grid.
+GRIDS: dict[str, dict[str, list]] = {
+    "als": {"rank": [8, 16, 32], "reg": [0.003, 0.01, 0.03, 0.1]},
+    "logistic": {"rank": [8, 16, 32], "reg": [0.001, 0.003, 0.01, 0.03]},
+    "sgd": {"rank": [8, 16, 32], "reg": [0.005, 0.02, 0.05]},
+    "knn": {"k": [10, 20, 40, 80], "shrink": [10.0, 100.0]},
+    "mean": {"kind": ["global", "model", "prompt"]},
+}
+
+# metric -> True when larger is better
+METRICS = {"rmse": False, "mae": False, "auc": True, "accuracy": True, "log_loss": False}
+
+
+def _candidates(grid: Mapping[str, Sequence], trials: int | None, seed: int) -> list[dict]:
+    keys = sorted(grid)
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    if trials is not None and trials < len(combos):  # random search: a seeded subset
+        pick = np.random.default_rng(seed).choice(len(combos), trials, replace=False)
+        combos = [combos[i] for i in sorted(pick)]
+    return combos
+
+
+def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
+         fixed: Mapping | None = None, trials: int | None = None, validation: float = 0.1,
+         seed: int = 0, metric: str = "rmse", progress: bool = False) -> dict:
+    """Search ``grid`` (default ``GRIDS[method]``) for the best ``metric`` on held-out cells.
+
+    ``fixed`` parameters go to every fit; ``trials`` < grid size samples that many
+    combinations (seeded). Returns ``{"method", "metric", "best": {params, score},
+    "trials": [{params, metrics, fit_seconds}], "baselines", "validation", "seed"}``;
+    a trial that fails (bad combination) is recorded with its error, not raised.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(METRICS)}")
+    grid = dict(GRIDS.get(method, {}) if grid is None else grid)
+    if not grid:
+        raise ValueError(f"no default grid for method {method!r}: give one")
+    if trials is not None and trials < 1:
+        raise ValueError(f"trials must be >= 1 (got {trials})")
+    empty = [k for k, v in grid.items() if not len(v)]
+    if empty:
+        raise ValueError(f"grid entries {empty} have no values")
+    train, valid = records.split_cells(validation, seed)
+    if metric in ("auc", "accuracy", "log_loss") and valid.score_kind != "binary":
+        raise ValueError(f"metric {metric!r} needs binary scores; these are graded (use rmse)")
+    sign = -1.0 if METRICS[metric] else 1.0
+    results, best = [], None
+    baselines = baseline_report(train, valid)  # the same for every trial: fitted once
+    candidates = _candidates(grid, trials, seed)
+    with progress_bar(len(candidates), f"tune {method}", enabled=progress, unit="fit") as bar:
+        for params in candidates:
+            t0 = time.perf_counter()
+            try:
+                model = fit(train, method=method, **{**(fixed or {}), **params})
+            except (ValueError, TypeError) as exc:
+                results.append({"params": params, "error": str(exc)})
+                bar.update(1)
+                continue
+            seconds = time.perf_counter() - t0
+            scores = score_model(model, valid)
+            results.append({"params": params, "metrics": scores, "fit_seconds": seconds})
+            value = scores[metric]
+            if not math.isnan(value) and (best is None or sign * value < sign * best["score"]):
+                best = {"params": {**(fixed or {}), **params}, "score": value}
+            bar.update(1)
+    if best is None:
+        raise ValueError(f"every trial failed; first error: {results[0]['error']}")
+    return {"method": method, "metric": metric, "best": best, "trials": results,
+            "baselines": baselines, "validation": validation, "seed": seed}

@@ -1,0 +1,345 @@
+"""The fitted completion model every method returns, and its persistence.
+
+A ``Model`` predicts ``link(mu + b_prompt + b_model + p_prompt . q_model)`` for every
+prompt x model pair. Methods differ in how they fit these arrays (ALS, logistic, SGD,
+Spark, ...), not in how the arrays are used, so routing, fold-in and evaluation work
+the same for all of them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..kernels.als import solve_side
+from ..util.artifacts import FORMAT_VERSION, ArtifactError, read_artifact, write_artifact
+
+__all__ = ["Model", "ModelFileError", "load_model", "FORMAT_VERSION", "LINKS"]
+
+_ARRAYS = ("prompt_bias", "model_bias", "prompt_factors", "model_factors")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+
+
+# link name -> inverse link applied to the linear predictor
+LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda x: x,
+    "logistic": _sigmoid,
+    "preference": lambda x: x,  # implicit's preference scores (methods.implicit_mf), as they are
+}
+
+
+class ModelFileError(ArtifactError):
+    """A model directory that is missing, corrupt or written by an incompatible version."""
+
+
+def population_prior(factors, bias, noise_var):
+    """Gaussian prior for a new row, from the rows already fitted on the same side.
+
+    Returns ``(precision, shift)`` in the kernel's units (scaled by the noise variance),
+    so a row with few observations is pulled toward the population's mean vector along
+    the directions the population actually varies in, rather than toward zero.
+    """
+    aug = np.column_stack([factors, bias]).astype(np.float64)
+    cov = np.atleast_2d(np.cov(aug, rowvar=False)) + 1e-6 * np.eye(aug.shape[1])
+    precision = noise_var * np.linalg.inv(cov)
+    return precision.astype(np.float32), (precision @ aug.mean(axis=0)).astype(np.float32)
+
+
+def _ridge_fold_in(model, side, index, values):
+    """One row solve for a new model (``side="model"``) or prompt with the other side fixed.
+
+    With a known training noise variance and enough fitted rows, the penalty is the
+    population prior of that side (MAP); otherwise ALS-WR's ``reg * n`` (as in training).
+    Also returns the Gaussian posterior covariance of ``[factors, bias]`` (noise variance
+    times the inverse of the penalised Gram matrix; ``None`` without a noise variance).
+    """
+    fixed, fixed_bias, own = (
+        (model.prompt_factors, model.prompt_bias, model.model_factors) if side == "model" else
+        (model.model_factors, model.model_bias, model.prompt_factors))
+    reg, prior = model.params.get("reg", 0.1), None
+    if model.noise_var is not None and own.shape[0] > own.shape[1] + 2:
+        reg, prior = 0.0, model.side_prior(side, model.noise_var)
+    order = np.argsort(index)
+    row = solve_side(np.array([0, len(index)]), np.asarray(index)[order],
+                     np.asarray(values)[order], fixed, fixed_bias, model.global_mean, reg,
+                     prior)[0]
+    cov = None
+    if model.noise_var is not None:
+        y = np.column_stack([fixed[index], np.ones(len(index))]).astype(np.float64)
+        gram = y.T @ y + (prior[0] if prior is not None else reg * len(index) * np.eye(len(row)))
+        cov = model.noise_var * np.linalg.inv(gram)
+    return row[:-1], row[-1], cov
+
+
+def _logistic_fold_in(model, side, index, values):
+    """Regularised logistic MAP solve with the other side fixed (``methods.logistic``)."""
+    from .logistic import fold_in
+    return fold_in(model, side, index, values)
+
+
+def _preference_fold_in(model, side, index, values):
+    """implicit's own one-row solve (``methods.implicit_mf``)."""
+    from .implicit import fold_in
+    return fold_in(model, side, index, values)
+
+
+# link name -> fold-in solver(model, side, index, values) -> (factors, bias[, cov]) of the new
+# row; cov, when given, is the posterior covariance of [factors, bias] (used for intervals).
+# Every link is listed here (method modules load lazily), so a saved model of any method
+# loads and folds in from a fresh process.
+FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in, "logistic": _logistic_fold_in,
+                                "preference": _preference_fold_in}
+
+
+class Model:
+    """A fitted prompts x models completion model.
+
+    Parameters are arrays (``prompt_factors`` is n_prompts x rank, ``model_factors`` is
+    n_models x rank, biases are vectors) plus the ids that name their rows. ``noise_var``
+    is the training residual variance; fold-in uses it to weigh the population prior.
+    ``prompt_benchmark`` (one name or None per prompt) lets cold start report accuracy
+    per benchmark.
+    """
+
+    def __init__(self, *, method: str, params: Mapping, prompts: Sequence[str],
+                 models: Sequence[str], global_mean: float, prompt_bias, model_bias,
+                 prompt_factors, model_factors, link: str = "identity",
+                 clip: tuple[float, float] | None = None, noise_var: float | None = None,
+                 metrics: Mapping | None = None,
+                 prompt_benchmark: Sequence[str | None] | None = None):
+        if link not in LINKS:
+            raise ValueError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
+        self.method = method
+        self.params = dict(params)
+        self.prompts = list(prompts)
+        self.models = list(models)
+        self.global_mean = float(global_mean)
+        self.prompt_bias = np.ascontiguousarray(prompt_bias, dtype=np.float32)
+        self.model_bias = np.ascontiguousarray(model_bias, dtype=np.float32)
+        self.prompt_factors = np.ascontiguousarray(prompt_factors, dtype=np.float32)
+        self.model_factors = np.ascontiguousarray(model_factors, dtype=np.float32)
+        self.link = link
+        self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
+        self.noise_var = None if noise_var is None else float(noise_var)
+        self.metrics = dict(metrics or {})
+        self.prompt_benchmark = (list(prompt_benchmark) if prompt_benchmark is not None
+                                 else [None] * len(self.prompts))
+        self._check_shapes()
+        self._priors: dict = {}
+        self._prompt_index = {p: i for i, p in enumerate(self.prompts)}
+        self._model_index = {m: j for j, m in enumerate(self.models)}
+
+    # ----------------------------------------------------------------- shape
+    def _check_shapes(self):
+        n_p, n_m = len(self.prompts), len(self.models)
+        if len(set(self.prompts)) != n_p or len(set(self.models)) != n_m:
+            raise ValueError("prompt and model ids must be unique")
+        if len(self.prompt_benchmark) != n_p:
+            raise ValueError(f"{len(self.prompt_benchmark)} prompt benchmarks for {n_p} prompts")
+        if self.prompt_bias.shape != (n_p,) or self.model_bias.shape != (n_m,):
+            raise ValueError(f"bias shapes {self.prompt_bias.shape}, {self.model_bias.shape} "
+                             f"do not match {n_p} prompts x {n_m} models")
+        if (self.prompt_factors.ndim != 2 or self.model_factors.ndim != 2
+                or self.prompt_factors.shape[0] != n_p or self.model_factors.shape[0] != n_m
+                or self.prompt_factors.shape[1] != self.model_factors.shape[1]):
+            raise ValueError(f"factor shapes {self.prompt_factors.shape} (prompts) and "
+                             f"{self.model_factors.shape} (models) do not match "
+                             f"{n_p} prompts x {n_m} models")
+
+    def side_prior(self, side: str, noise_var: float):
+        """``population_prior`` of the ``"model"`` or ``"prompt"`` side, computed once per
+        fitted model (fold-in and probe selection ask for it on every call)."""
+        key = (side, noise_var)
+        if key not in self._priors:
+            own, bias = ((self.model_factors, self.model_bias) if side == "model"
+                         else (self.prompt_factors, self.prompt_bias))
+            self._priors[key] = population_prior(own, bias, noise_var)
+        return self._priors[key]
+
+    @property
+    def rank(self) -> int:
+        return self.model_factors.shape[1]
+
+    def __repr__(self) -> str:
+        return (f"Model(method={self.method!r}, prompts={len(self.prompts)}, "
+                f"models={len(self.models)}, rank={self.rank}, link={self.link!r})")
+
+    # ------------------------------------------------------------- indexing
+    def prompt_indices(self, prompts: Sequence[str] | None) -> np.ndarray:
+        return self._indices(prompts, self._prompt_index, "prompt")
+
+    def model_indices(self, models: Sequence[str] | None) -> np.ndarray:
+        return self._indices(models, self._model_index, "model")
+
+    @staticmethod
+    def _indices(ids, index, kind):
+        if ids is None:
+            return np.arange(len(index), dtype=np.int64)
+        if isinstance(ids, str):
+            raise TypeError(f"{kind}s must be a list of ids, not a single string {ids!r}")
+        try:
+            return np.fromiter((index[i] for i in ids), dtype=np.int64, count=len(ids))
+        except KeyError as exc:
+            raise KeyError(f"unknown {kind} id {exc.args[0]!r}: the model was not fitted "
+                           f"on it (use add_{kind} to fold it in)") from None
+
+    # ----------------------------------------------------------- prediction
+    def _finish(self, linear: np.ndarray) -> np.ndarray:
+        out = LINKS[self.link](linear.astype(np.float32, copy=False))
+        if self.clip is not None:
+            np.clip(out, self.clip[0], self.clip[1], out=out)
+        return out
+
+    def predict(self, prompts: Sequence[str] | None = None,
+                models: Sequence[str] | None = None) -> np.ndarray:
+        """Predicted scores, an array of shape (n_prompts, n_models) in the order asked."""
+        pi, mi = self.prompt_indices(prompts), self.model_indices(models)
+        linear = self.prompt_factors[pi] @ self.model_factors[mi].T
+        linear += self.global_mean
+        linear += self.prompt_bias[pi][:, None]
+        linear += self.model_bias[mi][None, :]
+        return self._finish(linear)
+
+    def predict_pairs(self, prompt_idx: np.ndarray, model_idx: np.ndarray,
+                      chunk: int = 1 << 20) -> np.ndarray:
+        """Predicted score of each (prompt index, model index) pair, for held-out cells."""
+        out = np.empty(len(prompt_idx), dtype=np.float32)
+        for s in range(0, len(prompt_idx), chunk):
+            pi, mi = prompt_idx[s:s + chunk], model_idx[s:s + chunk]
+            lin = np.einsum("ij,ij->i", self.prompt_factors[pi], self.model_factors[mi])
+            lin += self.global_mean + self.prompt_bias[pi] + self.model_bias[mi]
+            out[s:s + chunk] = self._finish(lin)
+        return out
+
+    # -------------------------------------------------------------- fold-in
+    def _fold_values(self, results: Mapping[str, float], index: dict, kind: str):
+        """Row indices and float64 values of a new row's ``{id: score}``, validated."""
+        if not results:
+            raise ValueError(f"add_{kind} needs at least one observed score")
+        unknown = [k for k in results if k not in index]
+        if unknown:
+            other = "model" if kind == "prompt" else "prompt"
+            raise KeyError(f"unknown {other} id(s) {unknown[:5]!r}: fold-in needs scores on "
+                           f"{other}s the model knows")
+        idx = np.fromiter((index[k] for k in results), dtype=np.int64, count=len(results))
+        vals = np.asarray(list(results.values()), dtype=np.float64)
+        if not np.all(np.isfinite(vals)):
+            raise ValueError(f"add_{kind}: scores must be finite numbers")
+        return idx, vals
+
+    def _fold_in(self, results: Mapping[str, float], index: dict, kind: str):
+        idx, vals = self._fold_values(results, index, kind)
+        solver = FOLD_IN.get(self.link)
+        if solver is None:
+            raise NotImplementedError(f"method {self.method!r} ({self.link} link) has no fold-in")
+        return solver(self, kind, idx, vals.astype(np.float32))
+
+    def model_posterior(self, results: Mapping[str, float]):
+        """``(factors, bias, cov)`` of a new model's row from ``{prompt id: score}``; ``cov``
+        is the posterior covariance of ``[factors, bias]`` or None when the solver has none."""
+        q, b, *cov = self._fold_in(results, self._prompt_index, "model")
+        return q, b, (cov[0] if cov else None)
+
+    def add_model(self, name: str, results: Mapping[str, float]) -> "Model":
+        """A new model whose vector is solved from ``{prompt id: score}`` with prompts fixed.
+
+        No refit: one small regularised solve, after which the new model is predicted on
+        every prompt like the trained ones. ``routerrec.coldstart.add_model`` also returns
+        per-benchmark accuracy estimates with intervals.
+        """
+        if name in self._model_index:
+            raise ValueError(f"model {name!r} is already in the model")
+        q, b, _ = self.model_posterior(results)
+        return self._with(models=self.models + [name],
+                          model_factors=np.vstack([self.model_factors, q[None, :]]),
+                          model_bias=np.append(self.model_bias, b))
+
+    def add_prompt(self, prompt: str, results: Mapping[str, float]) -> "Model":
+        """A new prompt whose vector is solved from ``{model id: score}`` with models fixed."""
+        if prompt in self._prompt_index:
+            raise ValueError(f"prompt {prompt!r} is already in the model")
+        p, b, *_ = self._fold_in(results, self._model_index, "prompt")
+        return self._with(prompts=self.prompts + [prompt],
+                          prompt_benchmark=self.prompt_benchmark + [None],
+                          prompt_factors=np.vstack([self.prompt_factors, p[None, :]]),
+                          prompt_bias=np.append(self.prompt_bias, b))
+
+    def select_probes(self, k: int, *, strategy: str = "dopt", benchmarks=None, exclude=None,
+                      **options) -> list[str]:
+        """``k`` prompt ids to run a new LLM on before ``add_model`` (see ``routerrec.probes``)."""
+        from ..coldstart.probes import select_probes
+        return select_probes(self, k, strategy=strategy, benchmarks=benchmarks,
+                             exclude=exclude, **options)
+
+    def _with(self, **changes) -> "Model":
+        state = dict(method=self.method, params=self.params, prompts=self.prompts,
+                     models=self.models, global_mean=self.global_mean,
+                     prompt_bias=self.prompt_bias, model_bias=self.model_bias,
+                     prompt_factors=self.prompt_factors, model_factors=self.model_factors,
+                     link=self.link, clip=self.clip, noise_var=self.noise_var,
+                     metrics=self.metrics, prompt_benchmark=self.prompt_benchmark)
+        state.update(changes)
+        return type(self)(**state)
+
+    # ---------------------------------------------------------- persistence
+    def manifest(self) -> dict:
+        return {"format": "routerrec-model",
+                "method": self.method, "params": self.params, "link": self.link,
+                "clip": self.clip, "noise_var": self.noise_var, "global_mean": self.global_mean,
+                "prompts": self.prompts, "models": self.models, "metrics": self.metrics,
+                "prompt_benchmark": self.prompt_benchmark}
+
+    def arrays(self) -> dict:
+        """The arrays ``save`` writes (model kinds that are not factor models add theirs)."""
+        return {a: getattr(self, a) for a in _ARRAYS}
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``manifest.json`` + ``arrays.npz`` atomically: a failed save keeps the old copy."""
+        return write_artifact(directory, self.manifest(), self.arrays(), error=ModelFileError)
+
+
+def load_model(directory: str | os.PathLike) -> Model:
+    """Read a directory written by ``Model.save`` (arrays are loaded without pickle)."""
+    manifest, arrays = read_artifact(
+        directory, fmt="routerrec-model", what="model", error=ModelFileError,
+        hints={"routerrec-router": " (a router: load it with routerrec.load_router)"})
+    kind = manifest.get("kind", "factor")
+    loader = MODEL_KINDS.get(kind)
+    if loader is None:
+        raise ModelFileError(f"{directory}: unknown model kind {kind!r}")
+    try:
+        return loader(manifest, arrays)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"{directory}: arrays do not match the manifest ({exc})") from None
+
+
+def _load_factor_model(manifest: dict, arrays: dict) -> Model:
+    return Model(method=manifest["method"], params=manifest["params"],
+                 prompts=manifest["prompts"], models=manifest["models"],
+                 global_mean=manifest["global_mean"], link=manifest["link"],
+                 clip=manifest["clip"], noise_var=manifest.get("noise_var"),
+                 metrics=manifest.get("metrics"),
+                 prompt_benchmark=manifest.get("prompt_benchmark"),
+                 **{a: arrays[a] for a in _ARRAYS})
+
+
+def _load_knn_model(manifest: dict, arrays: dict) -> Model:
+    from .knn import load
+    return load(manifest, arrays)
+
+
+def _load_lightfm_model(manifest: dict, arrays: dict) -> Model:
+    from .lightfm import load
+    return load(manifest, arrays)
+
+
+# manifest "kind" -> loader(manifest, arrays); every model family is listed here (method
+# modules load lazily, so they cannot register themselves before a load).
+MODEL_KINDS: dict[str, Callable[[dict, dict], Model]] = {"factor": _load_factor_model,
+                                                         "knn": _load_knn_model,
+                                                         "lightfm": _load_lightfm_model}
