@@ -24,7 +24,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 # public name -> submodule that defines it
 _EXPORTS = {
-    "FoldInResult": "coldstart.foldin", "evaluate_coldstart": "coldstart.foldin",
+    "FoldInResult": "coldstart.foldin", "evaluate_coldstart": "evaluation.coldstart",
     "METHODS": "methods", "fit": "methods",
     "KNNModel": "methods.knn",
     "Model": "methods.model", "ModelFileError": "methods.model", "load_model": "methods.model",

@@ -14,7 +14,8 @@ from conftest import require_shared
 from planted import planted_frame
 
 import routerrec
-from routerrec.coldstart.foldin import BatchState, add_model, evaluate_coldstart
+from routerrec.coldstart.foldin import BatchState, add_model
+from routerrec.evaluation.coldstart import evaluate_coldstart
 from routerrec.coldstart.probes import Design
 
 CLI = str(Path(sys.executable).parent / "routerrec")
@@ -117,7 +118,7 @@ def test_evaluation_beats_naive_and_reports_everything(binary, tmp_path):
             assert cell["auc"] > 0.75
             assert cell["mae_ci"][0] <= cell["mae"] <= cell["mae_ci"][1]
     assert report["results"]["random"][30]["mae"] < report["results"]["random"][10]["mae"]
-    from routerrec.coldstart.foldin import write_report
+    from routerrec.evaluation.coldstart import write_report
     paths = write_report(report, tmp_path / "cs")
     assert {p.name for p in paths} == {"report.json", "report.md", "error_vs_budget.png",
                                        "auc_vs_budget.png"}

@@ -218,14 +218,13 @@ def fit(**kw):
     if kw["engine"] == "spark":
         if method != "als":
             fail(f"--engine spark runs --method als only (got --method {method})")
-        from ..methods.spark import fit as spark_fit
-
-        fit_method = lambda recs, method, **p: spark_fit(recs, master=kw["master"], **p)  # noqa: E731
+        params["master"] = kw["master"]
     train, test = (records.split_cells(holdout, kw["holdout_seed"]) if holdout
                    else (records, None))
     t0 = time.perf_counter()
     try:
-        model = fit_method(train, method=method, progress=not (kw["quiet"] or as_json), **params)
+        model = fit_method(train, method=method, engine=kw["engine"],
+                           progress=not (kw["quiet"] or as_json), **params)
     except (ValueError, TypeError) as exc:
         fail(f"fit --method {method}: {exc}")
     seconds = time.perf_counter() - t0

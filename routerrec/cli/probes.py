@@ -154,7 +154,7 @@ def coldstart_command(**kw):
       routerrec evaluate coldstart --data ../shared/data/openllm-v1/records.parquet \\
           --prompt-col item --score-col correct --rank 32 --reg 0.01 --out out/coldstart
     """
-    from ..coldstart.foldin import evaluate_coldstart, write_report
+    from ..evaluation.coldstart import evaluate_coldstart, write_report
 
     records = load_cli_records(kw)
     params = method_params(kw)

@@ -70,7 +70,7 @@ class Design:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores of model rows ``x`` (n x k1) on every prompt (n x n_prompts)."""
-        return self.model._finish(x @ self.Y.T + self.offset).astype(np.float64)
+        return self.model.apply_link(x @ self.Y.T + self.offset).astype(np.float64)
 
     def slope(self, x: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """d score / d linear predictor per cell: 1 (0 where clipped) or p(1-p) (logistic)."""

@@ -158,7 +158,7 @@ class KNNModel(Model):
                         neigh, max(1, min(len(group_start) - 1, 8 * numba.get_num_threads())))
         linear = (self.global_mean + self.prompt_bias[prompt_idx] + self.model_bias[model_idx]
                   + neigh)
-        return self._finish(linear)
+        return self.apply_link(linear)
 
     # -------------------------------------------------------------- fold-in
     def add_model(self, name, results) -> "KNNModel":

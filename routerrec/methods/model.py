@@ -189,7 +189,8 @@ class Model:
                            f"on it (use add_{kind} to fold it in)") from None
 
     # ----------------------------------------------------------- prediction
-    def _finish(self, linear: np.ndarray) -> np.ndarray:
+    def apply_link(self, linear: np.ndarray) -> np.ndarray:
+        """Scores from linear predictors: the inverse link, then the clip (float32)."""
         out = LINKS[self.link](linear.astype(np.float32, copy=False))
         if self.clip is not None:
             np.clip(out, self.clip[0], self.clip[1], out=out)
@@ -203,7 +204,16 @@ class Model:
         linear += self.global_mean
         linear += self.prompt_bias[pi][:, None]
         linear += self.model_bias[mi][None, :]
-        return self._finish(linear)
+        return self.apply_link(linear)
+
+    def score_rows(self, factors: np.ndarray, bias: np.ndarray,
+                   models: Sequence[str] | None = None) -> np.ndarray:
+        """Scores of prompts given only as latent rows (``factors`` n x rank, ``bias`` n),
+        e.g. rows a router predicted from text: shape (n, n_models)."""
+        mi = self.model_indices(models)
+        linear = (np.asarray(factors) @ self.model_factors[mi].T + np.asarray(bias)[:, None]
+                  + self.model_bias[mi][None, :] + self.global_mean)
+        return self.apply_link(np.asarray(linear, dtype=np.float32))
 
     def predict_pairs(self, prompt_idx: np.ndarray, model_idx: np.ndarray,
                       chunk: int = 1 << 20) -> np.ndarray:
@@ -213,7 +223,7 @@ class Model:
             pi, mi = prompt_idx[s:s + chunk], model_idx[s:s + chunk]
             lin = np.einsum("ij,ij->i", self.prompt_factors[pi], self.model_factors[mi])
             lin += self.global_mean + self.prompt_bias[pi] + self.model_bias[mi]
-            out[s:s + chunk] = self._finish(lin)
+            out[s:s + chunk] = self.apply_link(lin)
         return out
 
     # -------------------------------------------------------------- fold-in

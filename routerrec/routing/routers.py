@@ -31,7 +31,7 @@ from ..methods.model import LINKS, load_model
 
 __all__ = ["Router", "MF_METHOD_DEFAULTS", "MFRouter", "LightFMRouter", "KNNRouter",
            "LinearRouter", "EnsembleRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter", "ROUTERS", "make_router",
-           "load_router", "RouterFileError", "true_matrices"]
+           "load_router", "RouterFileError", "true_matrices", "learned_routers"]
 
 _ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 # A second completion-model setting the mf router tries (besides the method's own defaults)
@@ -129,11 +129,18 @@ class Router:
         texts = list(texts)
         return self.cost_model_.predict(self._lengths_of(texts), cols, len(texts))
 
+    def choose(self, scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
+               max_cost=None) -> np.ndarray:
+        """The pick rule, the one every caller goes through (``route``, ``route_records``, the
+        CLI's batch routing and the evaluators): a column per row of predicted ``scores`` and
+        ``costs`` (rules in ``routerrec.routing.cost.choose``)."""
+        return choose(scores, costs, wtp=wtp, max_cost=max_cost)
+
     def route(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
               wtp: float | None = None, max_cost=None) -> list[str]:
-        """One model id per prompt (see ``routerrec.cost.choose`` for the rules)."""
-        idx = choose(self.predict(texts, models=models), self.predict_cost(texts, models=models),
-                     wtp=wtp, max_cost=max_cost)
+        """One model id per prompt (see ``choose``)."""
+        idx = self.choose(self.predict(texts, models=models),
+                          self.predict_cost(texts, models=models), wtp=wtp, max_cost=max_cost)
         names = self.candidates(models)
         return [names[i] for i in idx]
 
@@ -163,8 +170,9 @@ class Router:
     def route_records(self, records, *, models: Sequence[str] | None = None,
                       wtp: float | None = None, max_cost=None) -> list[str]:
         """``route`` for the prompts of ``records`` (in ``records.prompts`` order)."""
-        idx = choose(self.predict_records(records, models=models),
-                     self.predict_cost_records(records, models=models), wtp=wtp, max_cost=max_cost)
+        idx = self.choose(self.predict_records(records, models=models),
+                          self.predict_cost_records(records, models=models), wtp=wtp,
+                          max_cost=max_cost)
         names = self.candidates(models)
         return [names[i] for i in idx]
 
@@ -294,17 +302,6 @@ def _fit_ridge(x, y, alpha):
     return next(_ridge_path(x, y, [alpha]))[1:]
 
 
-def _mf_scores(model, t):
-    """Scores of prompts whose [factors, bias] rows are ``t``, through ``model``'s link."""
-    k = model.rank
-    linear = (t[:, :k] @ model.model_factors.T + t[:, k:k + 1] + model.model_bias[None, :]
-              + model.global_mean)
-    out = LINKS[model.link](np.asarray(linear, dtype=np.float32))
-    if model.clip is not None:
-        np.clip(out, *model.clip, out=out)
-    return out
-
-
 class MFRouter(_Learned):
     """Completion model + ridge map from prompt features to its prompt factors and bias.
 
@@ -347,7 +344,7 @@ class MFRouter(_Learned):
                                       model.prompt_bias[rows]]).astype(np.float64)
 
             def error(val_rows, t, model=model):
-                pred = _mf_scores(model, t)
+                pred = model.score_rows(t[:, :-1], t[:, -1])
                 return float(np.mean((pred - dense[val_rows])[mask[val_rows]] ** 2))
 
             alpha, errors = _select_alpha(x, target, list(self.alphas), error, self.seed)
@@ -358,7 +355,8 @@ class MFRouter(_Learned):
         self.map_weights_, self.map_bias_ = w.astype(np.float32), b.astype(np.float32)
 
     def _predict_features(self, x):
-        return _mf_scores(self.completion_, x @ self.map_weights_ + self.map_bias_)
+        t = x @ self.map_weights_ + self.map_bias_
+        return self.completion_.score_rows(t[:, :-1], t[:, -1])
 
     def _model_state(self):
         return ({"method_": self.method_, "alpha_": self.alpha_,
@@ -603,11 +601,8 @@ class _Reference(Router):
         dense, mask = _dense_observed(m)
         self.train_means_ = dense.mean(axis=0)
 
-    def route(self, texts, *, models=None, wtp=None, max_cost=None):
-        return super().route(texts, models=models, wtp=None, max_cost=max_cost)
-
-    def route_records(self, records, *, models=None, wtp=None, max_cost=None):
-        return super().route_records(records, models=models, wtp=None, max_cost=max_cost)
+    def choose(self, scores, costs, *, wtp=None, max_cost=None):
+        return super().choose(scores, costs, wtp=None, max_cost=max_cost)
 
     def predict_records(self, records, *, models=None):
         return self.predict(records.prompts, models=models)
@@ -681,6 +676,11 @@ class OraclePRouter(OracleRouter):
 ROUTERS: dict[str, type] = {c.name: c for c in (MFRouter, LightFMRouter, KNNRouter, LinearRouter,
                                                  EnsembleRouter, OracleRouter, RandomRouter, BestSingleRouter,
                                                  OraclePRouter)}
+
+
+def learned_routers() -> list[str]:
+    """Names of the registered routers that learn from records (every other one is a reference)."""
+    return [name for name, cls in ROUTERS.items() if not cls.reference]
 
 
 def make_router(name: str, **params) -> Router:
