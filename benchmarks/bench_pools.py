@@ -23,8 +23,9 @@ import numpy as np
 import polars as pl
 
 from routerrec.util.files import atomic_write
-from routerrec.evaluation.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, combine_reports, evaluate_pools,
-                             parse_seeds, write_report)
+from routerrec.cli.main import parse_seeds
+from routerrec.evaluation.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, combine_reports,
+                                        evaluate_pools, write_report)
 from routerrec.data.records import load_openllm, shared_data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"

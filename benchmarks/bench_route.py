@@ -22,7 +22,8 @@ import numpy as np
 from routerrec.routing.cost import choose
 from routerrec.data.records import load_mmlu_pro, load_routerbench, shared_data_dir
 from routerrec.evaluation.routerbench import evaluate_routerbench, lambda_grid, write_report
-from routerrec.routing.routers import make_router, true_matrices
+from routerrec.routing.base import true_matrices
+from routerrec.routing.registry import make_router
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The last revision whose tfidf encoder tokenised with scikit-learn (before the numba counter).

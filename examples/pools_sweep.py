@@ -16,7 +16,7 @@ def main() -> int:
         print("skipped: ../shared/data/openllm-v1 not available")
         return 0
     records = load_openllm()
-    # mf: routerrec.routing.routers' completion-model router; mf+val: the same fit, used on a pool
+    # mf: routerrec.routing's completion-model router; mf+val: the same fit, used on a pool
     # only where it beats the best single model on that pool's validation prompts; mf+cv:
     # that check on out-of-fold predictions for the training prompts plus validation.
     report = evaluate_pools(records, benchmarks=["arc"], pools=(3, 10, 100), seeds=2,

@@ -8,7 +8,8 @@ import numpy as np
 
 import routerrec
 from routerrec.data.records import load_routerbench, shared_data_dir
-from routerrec.routing.routers import make_router, true_matrices
+from routerrec.routing.base import true_matrices
+from routerrec.routing.registry import make_router
 
 if shared_data_dir("routerbench") is not None:
     train, test = load_routerbench(split="train"), load_routerbench(split="test")

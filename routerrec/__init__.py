@@ -33,7 +33,7 @@ _EXPORTS = {
     "Matrix": "data.records", "Records": "data.records", "RecordsError": "data.records",
     "load_records": "data.records", "records_from_frame": "data.records",
     "evaluate_routerbench": "evaluation.routerbench",
-    "Router": "routing.routers", "load_router": "routing.routers", "make_router": "routing.routers",
+    "Router": "routing.base", "load_router": "routing.registry", "make_router": "routing.registry",
     "load_sample": "data.sample",
 }
 

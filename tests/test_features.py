@@ -146,7 +146,7 @@ def test_route_cli_decisions_do_not_depend_on_n_jobs(tmp_path):
     from pathlib import Path
 
     from routerrec import load_sample
-    from routerrec.routing.routers import make_router
+    from routerrec.routing.registry import make_router
 
     make_router("linear").fit(load_sample()).save(tmp_path / "r")
     (tmp_path / "p.txt").write_text("\n".join((_sample_texts() + UNICODE[2:] + TEXTS) * 3))

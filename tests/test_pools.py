@@ -10,12 +10,13 @@ import polars as pl
 import pytest
 
 from routerrec import records_from_frame
-from routerrec.routing import routers as routers_module
+from routerrec.routing import registry as routers_module
+from routerrec.cli.main import parse_seeds
 from routerrec.evaluation.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_reports, evaluate_pools,
-                             last_paragraph, parse_seeds, pool_metrics, question_view,
+                             last_paragraph, pool_metrics, question_view,
                              reference_accuracy, reference_scores, select_pool, split_three,
                              validated_weight, write_report)
-from routerrec.routing.routers import KNNRouter
+from routerrec.routing.learned import KNNRouter
 
 CLI = Path(sys.executable).parent / "routerrec"
 SHOTS = "Example question one?\nAnswer: yes\n\nExample question two?\nAnswer: no\n\n"

@@ -12,8 +12,9 @@ import pytest
 
 from routerrec import records_from_frame
 from routerrec.routing.cost import CostModel, choose
-from routerrec.routing.routers import (MF_METHOD_DEFAULTS, ROUTERS, load_router, make_router,
-                               true_matrices)
+from routerrec.routing.base import true_matrices
+from routerrec.routing.learned import MF_METHOD_DEFAULTS
+from routerrec.routing.registry import ROUTERS, load_router, make_router
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 TOPICS = {

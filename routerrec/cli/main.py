@@ -141,6 +141,17 @@ def _parse_value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def parse_seeds(text: str) -> int | list:
+    """``"3"`` -> 3 (seeds 0, 1, 2); ``"100,101"`` -> [100, 101] (the CLI's ``--seeds``)."""
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()] if "," in text else int(text)
+    except ValueError:
+        raise ValueError(f"expected a count or comma-separated integers, got {text!r}") from None
+    if seeds == [] or (isinstance(seeds, int) and seeds < 1):
+        raise ValueError(f"expected a positive count or comma-separated integers, got {text!r}")
+    return seeds
+
+
 def format_table(rows: list[dict], columns: list[str]) -> str:
     """A plain aligned text table (floats to 4 decimals)."""
     def cell(v):

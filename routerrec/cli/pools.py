@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from .main import emit, fail, format_table, load_cli_records, split_list
+from .main import emit, fail, format_table, load_cli_records, parse_seeds, split_list
 from ..evaluation.pools import (CROSS_VALIDATED, CV_FOLDS, DEFAULT_ROUTERS, GROUPS, POOL_SIZES, VALIDATED,
-                    VALIDATED_POOLED, evaluate_pools, parse_seeds, write_report)
+                    VALIDATED_POOLED, evaluate_pools, write_report)
 
 __all__ = ["pools"]
 

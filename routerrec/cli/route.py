@@ -21,7 +21,7 @@ _BATCH = 4096
 def fit_router(name: str, records, *, method: str | None, params: dict, out: Path,
                as_json: bool) -> None:
     """Body of ``routerrec fit --router NAME``: fit, save, report."""
-    from ..routing.routers import make_router
+    from ..routing.registry import make_router
 
     kwargs = {}
     if name == "mf":
@@ -125,7 +125,8 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, a
       routerrec route --model out/mf --prompts prompts.jsonl --out decisions.jsonl --n-jobs 2
     """
     from ..routing.cost import choose
-    from ..routing.routers import RouterFileError, load_router
+    from ..routing.base import RouterFileError
+    from ..routing.registry import load_router
 
     if wtp is not None and max_cost is not None:
         fail("give --wtp or --max-cost, not both")
@@ -214,7 +215,7 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
       routerrec evaluate routerbench --data records.parquet --test-fraction 0.3 --out out/rb
     """
     from ..evaluation.routerbench import evaluate_routerbench, write_report
-    from ..routing.routers import ROUTERS
+    from ..routing.registry import ROUTERS
 
     names = split_list(routers)
     bad = [r for r in names if r not in LEARNED]

@@ -27,7 +27,7 @@ from ..util.progress import progress_bar
 __all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "RO_P",
            "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VALIDATED_POOLED",
            "CROSS_VALIDATED", "CV_FOLDS", "VAL_WEIGHTS", "POOL_ROUTER_PARAMS", "combine_reports",
-           "evaluate_pools", "last_paragraph", "parse_seeds", "question_view",
+           "evaluate_pools", "last_paragraph", "question_view",
            "validated_weight", "markdown_report", "plot_report", "pool_metrics",
            "reference_accuracy", "reference_scores", "select_pool", "split_three", "summarise",
            "write_report"]
@@ -219,17 +219,6 @@ def question_view(records):
     return records.with_texts(dict(zip(prompts, map(last_paragraph, records.text_of(prompts)))))
 
 
-def parse_seeds(text: str) -> int | list:
-    """``"3"`` -> 3 (seeds 0, 1, 2); ``"100,101"`` -> [100, 101] (the CLI's ``--seeds``)."""
-    try:
-        seeds = [int(x) for x in text.split(",") if x.strip()] if "," in text else int(text)
-    except ValueError:
-        raise ValueError(f"expected a count or comma-separated integers, got {text!r}") from None
-    if seeds == [] or (isinstance(seeds, int) and seeds < 1):
-        raise ValueError(f"expected a positive count or comma-separated integers, got {text!r}")
-    return seeds
-
-
 def _split_name(name: str) -> tuple:
     """``(base router, validation suffix or "")`` of a sweep router name."""
     for suffix in (VALIDATED_POOLED, VALIDATED, CROSS_VALIDATED):
@@ -240,7 +229,7 @@ def _split_name(name: str) -> tuple:
 
 def _base_routers(routers: Sequence[str]) -> list:
     """The learned routers of ``routerrec.routers`` to fit (``X+val`` needs ``X``)."""
-    from ..routing.routers import ROUTERS
+    from ..routing.registry import ROUTERS
 
     bases = []
     for name in routers:
@@ -383,7 +372,8 @@ def _part(split_records, in_bench):
 
 def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, params, draws,
                    candidates, select_on, val_weights, temperature, skipped, timing) -> list:
-    from ..routing.routers import make_router, true_matrices
+    from ..routing.base import true_matrices
+    from ..routing.registry import make_router
 
     prompt_bench = records.prompt_benchmark
     prompts = [p for p in records.prompts if prompt_bench[p] == bench]
@@ -475,7 +465,7 @@ def _out_of_fold(train, train_dense, eligible, name, params, *, seed, timing,
     compared on prompts neither has seen (the ``+cv`` check). ``train_dense`` is ``train``'s
     truth for ``eligible`` (rows in ``train.prompts`` order), sliced rather than rebuilt.
     """
-    from ..routing.routers import make_router
+    from ..routing.registry import make_router
 
     prompts = np.asarray(train.prompts, dtype=object)
     order = np.random.default_rng([seed, _stable_hash(name), folds]).permutation(len(prompts))

@@ -31,7 +31,8 @@ import numpy as np
 from ..routing.cost import choose
 from ..util.progress import progress_bar
 from ..data.records import UNKNOWN_BENCHMARK
-from ..routing.routers import make_router, true_matrices
+from ..routing.base import true_matrices
+from ..routing.registry import make_router
 
 __all__ = ["ROUTERBENCH_LAMBDAS", "lambda_grid", "nondecreasing_hull", "joint_aiq",
            "evaluate_routerbench", "markdown_report", "plot_report", "write_report"]

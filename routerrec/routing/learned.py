@@ -1,37 +1,17 @@
-"""Routers: score prompts never seen in training for every model, then pick one per prompt.
-
-Every router has one interface (scikit-learn style: ``__init__`` stores parameters, ``fit``
-returns self, fitted attributes end in ``_``)::
-
-    router = make_router("mf", method="als").fit(train_records)   # records with texts
-    router.predict(texts, models=None)        # n x m predicted scores
-    router.predict_cost(texts, models=None)   # n x m predicted cost (CostModel)
-    router.route(texts, wtp=None, max_cost=None, models=None)   # one model id per prompt
-    router.save(dir); load_router(dir)
-
-``models=`` restricts the candidate pool by column selection: nothing is refitted, so one
-fitted router serves many pools. Learned routers (``mf``, ``lightfm``, ``knn``,
-``linear``) see only texts (or ids, with the ``precomputed`` encoder). Reference routers
-(``oracle``, ``random``, ``best-single``, ``oracle-p`` = RouterEval's r_o(p)) need the
-truth of the prompts they route, so evaluation goes through the uniform
-``predict_records(records)`` / ``route_records(records, ...)``: learned routers read only the
-records' texts there, reference routers may read the true scores and costs.
-"""
+"""Learned routers: an encoder turns prompt text into features, a model maps features to
+every candidate's score (``mf``, ``linear``, ``knn``, ``lightfm``, ``ensemble``)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .cost import CostModel, choose
+from .base import Router, dense_observed, text_lengths
 from .encoders import encoder_from_state, make_encoder
-from ..util.artifacts import ArtifactError, read_artifact, write_artifact
 from ..methods.model import LINKS, load_model
 
-__all__ = ["Router", "MF_METHOD_DEFAULTS", "MFRouter", "LightFMRouter", "KNNRouter",
-           "LinearRouter", "EnsembleRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter", "ROUTERS", "make_router",
-           "load_router", "RouterFileError", "true_matrices", "learned_routers"]
+__all__ = ["LearnedRouter", "MF_METHOD_DEFAULTS", "MFRouter", "LinearRouter", "KNNRouter",
+           "LightFMRouter", "EnsembleRouter"]
 
 _ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 # A second completion-model setting the mf router tries (besides the method's own defaults)
@@ -40,175 +20,7 @@ _ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 MF_METHOD_DEFAULTS = {"logistic": dict(rank=8, reg=0.05), "als": dict(rank=8, reg=0.03)}
 
 
-class RouterFileError(ArtifactError):
-    """A router directory that is missing, corrupt or of another version."""
-
-
-def true_matrices(records, models: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Dense (prompts x models) true scores and costs, NaN where unobserved.
-
-    Rows follow ``records.prompts``, columns ``models`` (default ``records.models``; a model
-    the records do not know is an all-NaN column).
-    """
-    m = records.matrix()
-    coo = m.scores.tocoo()
-    shape = (len(m.prompts), len(m.models) + 1)  # last column: all NaN, for unknown models
-    scores, costs = np.full(shape, np.nan), np.full(shape, np.nan)
-    scores[coo.row, coo.col] = coo.data
-    if m.costs is not None:  # same sparsity pattern and order as the scores
-        costs[coo.row, coo.col] = m.costs.tocoo().data
-    cols = [m.model_index.get(x, len(m.models)) for x in (m.models if models is None else models)]
-    return scores[:, cols], costs[:, cols]
-
-
-class Router:
-    """Base class: the shared interface. Subclasses implement ``_fit`` and ``_scores``."""
-
-    name = ""
-    reference = False
-
-    def __init__(self, *, cost: str = "auto", seed: int = 0):
-        self.cost, self.seed = cost, seed
-
-    # -- parameters (sklearn style)
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        import inspect
-
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
-
-    # -- fitting
-    def fit(self, records) -> "Router":
-        """Fit on training records (prompt texts needed by learned routers)."""
-        m = records.matrix()
-        if not m.models:
-            raise ValueError("cannot fit a router on empty records")
-        self.models_ = list(m.models)
-        lengths = _lengths(records.text_of(m.prompts))
-        self.cost_model_ = CostModel(kind=self.cost).fit(records, lengths)
-        self._fit(records, m)
-        return self
-
-    def _fit(self, records, m):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _check_fitted(self):
-        if not hasattr(self, "models_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(records) first")
-
-    def _cols(self, models) -> np.ndarray:
-        self._check_fitted()
-        if models is None:
-            return np.arange(len(self.models_))
-        if isinstance(models, str):
-            raise TypeError(f"models must be a list of ids, not the string {models!r}")
-        index = {m: j for j, m in enumerate(self.models_)}
-        unknown = [m for m in models if m not in index]
-        if unknown:
-            raise KeyError(f"unknown model id(s) {unknown[:5]!r}; the router knows "
-                           f"{len(self.models_)} models, e.g. {self.models_[:5]!r}")
-        if not len(models):
-            raise ValueError("models= must name at least one model")
-        return np.fromiter((index[m] for m in models), dtype=np.int64, count=len(models))
-
-    # -- texts
-    def predict(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
-        """Predicted scores, shape (len(texts), len(models)), columns in the order asked."""
-        cols = self._cols(models)
-        return self._scores(list(texts))[:, cols]
-
-    def predict_cost(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
-        """Predicted cost of each candidate, shape (len(texts), len(models))."""
-        cols = self._cols(models)
-        texts = list(texts)
-        return self.cost_model_.predict(self._lengths_of(texts), cols, len(texts))
-
-    def choose(self, scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
-               max_cost=None) -> np.ndarray:
-        """The pick rule, the one every caller goes through (``route``, ``route_records``, the
-        CLI's batch routing and the evaluators): a column per row of predicted ``scores`` and
-        ``costs`` (rules in ``routerrec.routing.cost.choose``)."""
-        return choose(scores, costs, wtp=wtp, max_cost=max_cost)
-
-    def route(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
-              wtp: float | None = None, max_cost=None) -> list[str]:
-        """One model id per prompt (see ``choose``)."""
-        idx = self.choose(self.predict(texts, models=models),
-                          self.predict_cost(texts, models=models), wtp=wtp, max_cost=max_cost)
-        names = self.candidates(models)
-        return [names[i] for i in idx]
-
-    def candidates(self, models: Sequence[str] | None = None) -> list[str]:
-        """The candidate pool's model ids (all models when None); unknown ids raise KeyError."""
-        return [self.models_[j] for j in self._cols(models)]
-
-    def _lengths_of(self, texts):
-        return _lengths(texts)
-
-    # -- records (uniform entry point for evaluation)
-    def _keys(self, records, prompts):
-        texts = records.text_of(prompts)
-        missing = [p for p, t in zip(prompts, texts) if t is None]
-        if missing:
-            raise ValueError(f"{len(missing)} prompt(s) have no text in {records.source}, "
-                             f"e.g. {missing[:3]!r}: routers featurise prompt texts")
-        return texts
-
-    def predict_records(self, records, *, models: Sequence[str] | None = None) -> np.ndarray:
-        """Scores for ``records.prompts`` (rows) x ``models``; learned routers use texts only."""
-        return self.predict(self._keys(records, records.prompts), models=models)
-
-    def predict_cost_records(self, records, *, models: Sequence[str] | None = None) -> np.ndarray:
-        return self.predict_cost(self._keys(records, records.prompts), models=models)
-
-    def route_records(self, records, *, models: Sequence[str] | None = None,
-                      wtp: float | None = None, max_cost=None) -> list[str]:
-        """``route`` for the prompts of ``records`` (in ``records.prompts`` order)."""
-        idx = self.choose(self.predict_records(records, models=models),
-                          self.predict_cost_records(records, models=models), wtp=wtp,
-                          max_cost=max_cost)
-        names = self.candidates(models)
-        return [names[i] for i in idx]
-
-    # -- persistence
-    def _state(self) -> tuple[dict, dict]:
-        return {}, {}
-
-    def _set_state(self, extra: dict, arrays: dict, directory: Path) -> None:
-        pass
-
-    def save(self, directory) -> Path:
-        """Write ``manifest.json`` + ``arrays.npz`` (+ sub-models) atomically."""
-        self._check_fitted()
-        extra, arrays = self._state()
-        cparams, carrays = self.cost_model_.state()
-        arrays = {**{f"cost.{k}": v for k, v in carrays.items()}, **arrays}
-        manifest = {"format": "routerrec-router", "router": self.name,
-                    "params": self.get_params(), "models": self.models_,
-                    "cost_model": cparams, "state": extra}
-        return write_artifact(directory, manifest, arrays, error=RouterFileError,
-                              write_parts=self._save_parts)
-
-    def _save_parts(self, tmp: Path) -> None:
-        pass
-
-
-def _lengths(texts) -> np.ndarray | None:
-    if any(t is None for t in texts):
-        return None
-    return np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts))
-
-
-# ------------------------------------------------------------------ learned routers
-
-
-class _Learned(Router):
+class LearnedRouter(Router):
     """A router on prompt features: an encoder, then ``_fit_features`` / ``_predict_features``."""
 
     def __init__(self, *, encoder: str = "tfidf", encoder_params: dict | None = None,
@@ -223,7 +35,7 @@ class _Learned(Router):
         self._fit_features(self.encoder_.transform(keys), m, records)
 
     def _lengths_of(self, texts):
-        return None if self.encoder_.keyed_by == "id" else _lengths(texts)
+        return None if self.encoder_.keyed_by == "id" else text_lengths(texts)
 
     def predict_records(self, records, *, models=None):
         return self.predict(self._record_keys(records), models=models)
@@ -254,17 +66,6 @@ class _Learned(Router):
 
     def _model_state(self):
         return {}, {}
-
-
-def _dense_observed(m) -> tuple[np.ndarray, np.ndarray]:
-    """(scores with model means where unobserved, observed mask) as dense float arrays."""
-    coo = m.scores.tocoo()
-    mask = np.zeros(m.scores.shape, dtype=bool)
-    mask[coo.row, coo.col] = True
-    counts = mask.sum(axis=0)
-    means = np.asarray(m.scores.sum(axis=0)).ravel() / np.maximum(counts, 1)
-    dense = np.where(mask, m.scores.toarray(), means[None, :])
-    return dense, mask
 
 
 def _ridge_path(x, y, alphas):
@@ -302,7 +103,7 @@ def _fit_ridge(x, y, alpha):
     return next(_ridge_path(x, y, [alpha]))[1:]
 
 
-class MFRouter(_Learned):
+class MFRouter(LearnedRouter):
     """Completion model + ridge map from prompt features to its prompt factors and bias.
 
     ``method`` is any ``routerrec.fit`` method (default: ``logistic`` on binary records when
@@ -334,7 +135,7 @@ class MFRouter(_Learned):
             candidates = [dict(self.method_params)]
         else:
             candidates = [{}] + ([MF_METHOD_DEFAULTS[method]] if method in MF_METHOD_DEFAULTS else [])
-        dense, mask = _dense_observed(m)
+        dense, mask = dense_observed(m)
         x = x.astype(np.float64)
         best = None
         for params in candidates:
@@ -373,7 +174,7 @@ class MFRouter(_Learned):
         self.completion_ = load_model(directory / "completion")
 
 
-class LinearRouter(_Learned):
+class LinearRouter(LearnedRouter):
     """One ridge regression per model on prompt features (RouterEval's LinearR).
 
     Unobserved training cells are filled with the model's mean; ``alpha`` is chosen from
@@ -388,7 +189,7 @@ class LinearRouter(_Learned):
         self.alphas = alphas
 
     def _fit_features(self, x, m, records):
-        dense, mask = _dense_observed(m)
+        dense, mask = dense_observed(m)
         self.clip_ = (float(m.scores.data.min()), float(m.scores.data.max()))
 
         def error(val_rows, pred):
@@ -412,7 +213,7 @@ class LinearRouter(_Learned):
         self.weights_, self.bias_ = arrays["weights"], arrays["bias"]
 
 
-class KNNRouter(_Learned):
+class KNNRouter(LearnedRouter):
     """Mean observed score of the ``k`` most similar training prompts (cosine).
 
     The RouterBench / RouterEval baseline. ``k`` is chosen from ``ks`` on 20% of the training
@@ -427,7 +228,7 @@ class KNNRouter(_Learned):
         self.ks = ks
 
     def _fit_features(self, x, m, records):
-        dense, mask = _dense_observed(m)
+        dense, mask = dense_observed(m)
         self.train_x_ = x.astype(np.float32)
         self.train_sum_ = np.where(mask, dense, 0.0).astype(np.float32)
         self.train_count_ = mask.astype(np.float32)
@@ -469,7 +270,7 @@ def _knn(q, x, sums, counts, fallback, k, chunk=2048):
     return out
 
 
-class LightFMRouter(_Learned):
+class LightFMRouter(LearnedRouter):
     """LightFM (logistic loss) with prompt features as a hybrid router.
 
     Prompts are described only by their features plus a constant (so unseen prompts are
@@ -530,7 +331,7 @@ class LightFMRouter(_Learned):
             setattr(self, f"{k}_", arrays[k])
 
 
-class EnsembleRouter(_Learned):
+class EnsembleRouter(LearnedRouter):
     """Mean of the predicted scores of several learned routers on one shared encoder.
 
     Default members ``linear`` + ``mf``: on RouterBench's training split (5-fold
@@ -548,8 +349,8 @@ class EnsembleRouter(_Learned):
         self.routers, self.router_params = routers, router_params
 
     def _member(self, name):
-        cls = ROUTERS.get(name)
-        if cls is None or not issubclass(cls, _Learned) or cls is EnsembleRouter:
+        cls = MEMBERS.get(name)
+        if cls is None:
             raise ValueError(f"ensemble member {name!r} must be a learned router other than "
                              "'ensemble' (mf, lightfm, knn, linear)")
         return cls(**{"seed": self.seed, **(self.router_params or {}).get(name, {})})
@@ -589,124 +390,5 @@ class EnsembleRouter(_Learned):
             self.members_.append(member)
 
 
-# ------------------------------------------------------------------ reference routers
-
-
-class _Reference(Router):
-    """Reference routers ignore ``wtp``: each is one point on a cost-quality plot."""
-
-    reference = True
-
-    def _fit(self, records, m):
-        dense, mask = _dense_observed(m)
-        self.train_means_ = dense.mean(axis=0)
-
-    def choose(self, scores, costs, *, wtp=None, max_cost=None):
-        return super().choose(scores, costs, wtp=None, max_cost=max_cost)
-
-    def predict_records(self, records, *, models=None):
-        return self.predict(records.prompts, models=models)
-
-    def predict_cost_records(self, records, *, models=None):
-        return self.predict_cost(records.text_of(records.prompts), models=models)
-
-    def _state(self):
-        return {}, {"train_means": self.train_means_}
-
-    def _set_state(self, extra, arrays, directory):
-        self.train_means_ = arrays["train_means"]
-
-
-class OracleRouter(_Reference):
-    """Best true score, cheapest (true cost) on ties; unobserved cells are never chosen."""
-
-    name = "oracle"
-
-    def _scores(self, texts):
-        raise NotImplementedError("the oracle needs the true scores: use predict_records(records)")
-
-    def predict_records(self, records, *, models=None):
-        return true_matrices(records, self.candidates(models))[0]
-
-    def predict_cost_records(self, records, *, models=None):
-        cost = true_matrices(records, self.candidates(models))[1]
-        guess = super().predict_cost_records(records, models=models)
-        return np.where(np.isnan(cost), guess, cost)
-
-
-class RandomRouter(_Reference):
-    """A uniformly random candidate per prompt (seeded, the same draw on every call)."""
-
-    name = "random"
-
-    def _scores(self, texts):
-        return np.random.default_rng(self.seed).random((len(texts), len(self.models_)))
-
-
-
-class BestSingleRouter(_Reference):
-    """The candidate with the best mean score on the training records, for every prompt."""
-
-    name = "best-single"
-
-    def _scores(self, texts):
-        return np.broadcast_to(self.train_means_, (len(texts), len(self.models_)))
-
-
-class OraclePRouter(OracleRouter):
-    """RouterEval's r_o(p): the oracle's pick with probability ``p``, else a random candidate."""
-
-    name = "oracle-p"
-
-    def __init__(self, *, p: float = 0.5, cost: str = "auto", seed: int = 0):
-        super().__init__(cost=cost, seed=seed)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p!r}")
-        self.p = p
-
-    def route_records(self, records, *, models=None, wtp=None, max_cost=None):
-        oracle = super().route_records(records, models=models, max_cost=max_cost)
-        names = self.candidates(models)
-        rng = np.random.default_rng(self.seed)
-        use_oracle = rng.random(len(oracle)) < self.p
-        pick = rng.integers(len(names), size=len(oracle))
-        return [o if u else names[r] for o, u, r in zip(oracle, use_oracle, pick)]
-
-
-ROUTERS: dict[str, type] = {c.name: c for c in (MFRouter, LightFMRouter, KNNRouter, LinearRouter,
-                                                 EnsembleRouter, OracleRouter, RandomRouter, BestSingleRouter,
-                                                 OraclePRouter)}
-
-
-def learned_routers() -> list[str]:
-    """Names of the registered routers that learn from records (every other one is a reference)."""
-    return [name for name, cls in ROUTERS.items() if not cls.reference]
-
-
-def make_router(name: str, **params) -> Router:
-    """An unfitted router by name: ``mf``, ``lightfm``, ``knn``, ``linear``, ``ensemble``, ``oracle``,
-    ``random``, ``best-single``, ``oracle-p`` (with ``p=``)."""
-    try:
-        cls = ROUTERS[name]
-    except KeyError:
-        raise ValueError(f"unknown router {name!r}; choose one of {sorted(ROUTERS)}") from None
-    return cls(**params)
-
-
-def load_router(directory) -> Router:
-    """Read a directory written by ``Router.save`` (arrays without pickle)."""
-    d = Path(directory)
-    manifest, arrays = read_artifact(
-        d, fmt="routerrec-router", what="router", error=RouterFileError,
-        hints={"routerrec-model": " (a completion model: refit with `routerrec fit --router mf`)"})
-    try:
-        router = make_router(manifest["router"], **manifest["params"])
-        router.models_ = list(manifest["models"])
-        router.cost_model_ = CostModel.from_state(
-            manifest["cost_model"], {k[5:]: v for k, v in arrays.items() if k.startswith("cost.")})
-        router._set_state(manifest["state"], arrays, d)
-    except FileNotFoundError as exc:
-        raise RouterFileError(f"{d}: missing file ({exc.filename})") from None
-    except (KeyError, ValueError, TypeError, OSError) as exc:
-        raise RouterFileError(f"{d}: corrupt router ({exc})") from None
-    return router
+# the routers an ensemble may combine (every learned router but the ensemble itself)
+MEMBERS: dict[str, type] = {c.name: c for c in (MFRouter, LinearRouter, KNNRouter, LightFMRouter)}

@@ -1,0 +1,208 @@
+"""Routers: score prompts never seen in training for every model, then pick one per prompt.
+
+Every router has one interface (scikit-learn style: ``__init__`` stores parameters, ``fit``
+returns self, fitted attributes end in ``_``)::
+
+    router = make_router("mf", method="als").fit(train_records)   # records with texts
+    router.predict(texts, models=None)        # n x m predicted scores
+    router.predict_cost(texts, models=None)   # n x m predicted cost (CostModel)
+    router.route(texts, wtp=None, max_cost=None, models=None)   # one model id per prompt
+    router.save(dir); load_router(dir)
+
+``models=`` restricts the candidate pool by column selection: nothing is refitted, so one
+fitted router serves many pools. Learned routers (``mf``, ``lightfm``, ``knn``,
+``linear``) see only texts (or ids, with the ``precomputed`` encoder). Reference routers
+(``oracle``, ``random``, ``best-single``, ``oracle-p`` = RouterEval's r_o(p)) need the
+truth of the prompts they route, so evaluation goes through the uniform
+``predict_records(records)`` / ``route_records(records, ...)``: learned routers read only the
+records' texts there, reference routers may read the true scores and costs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .cost import CostModel, choose
+from ..util.artifacts import ArtifactError, write_artifact
+
+__all__ = ["Router", "RouterFileError", "true_matrices", "dense_observed", "text_lengths"]
+
+
+class RouterFileError(ArtifactError):
+    """A router directory that is missing, corrupt or of another version."""
+
+
+def true_matrices(records, models: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (prompts x models) true scores and costs, NaN where unobserved.
+
+    Rows follow ``records.prompts``, columns ``models`` (default ``records.models``; a model
+    the records do not know is an all-NaN column).
+    """
+    m = records.matrix()
+    coo = m.scores.tocoo()
+    shape = (len(m.prompts), len(m.models) + 1)  # last column: all NaN, for unknown models
+    scores, costs = np.full(shape, np.nan), np.full(shape, np.nan)
+    scores[coo.row, coo.col] = coo.data
+    if m.costs is not None:  # same sparsity pattern and order as the scores
+        costs[coo.row, coo.col] = m.costs.tocoo().data
+    cols = [m.model_index.get(x, len(m.models)) for x in (m.models if models is None else models)]
+    return scores[:, cols], costs[:, cols]
+
+
+class Router:
+    """Base class: the shared interface. Subclasses implement ``_fit`` and ``_scores``."""
+
+    name = ""
+    reference = False
+
+    def __init__(self, *, cost: str = "auto", seed: int = 0):
+        self.cost, self.seed = cost, seed
+
+    # -- parameters (sklearn style)
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        import inspect
+
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+
+    # -- fitting
+    def fit(self, records) -> "Router":
+        """Fit on training records (prompt texts needed by learned routers)."""
+        m = records.matrix()
+        if not m.models:
+            raise ValueError("cannot fit a router on empty records")
+        self.models_ = list(m.models)
+        lengths = text_lengths(records.text_of(m.prompts))
+        self.cost_model_ = CostModel(kind=self.cost).fit(records, lengths)
+        self._fit(records, m)
+        return self
+
+    def _fit(self, records, m):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_fitted(self):
+        if not hasattr(self, "models_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(records) first")
+
+    def _cols(self, models) -> np.ndarray:
+        self._check_fitted()
+        if models is None:
+            return np.arange(len(self.models_))
+        if isinstance(models, str):
+            raise TypeError(f"models must be a list of ids, not the string {models!r}")
+        index = {m: j for j, m in enumerate(self.models_)}
+        unknown = [m for m in models if m not in index]
+        if unknown:
+            raise KeyError(f"unknown model id(s) {unknown[:5]!r}; the router knows "
+                           f"{len(self.models_)} models, e.g. {self.models_[:5]!r}")
+        if not len(models):
+            raise ValueError("models= must name at least one model")
+        return np.fromiter((index[m] for m in models), dtype=np.int64, count=len(models))
+
+    # -- texts
+    def predict(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
+        """Predicted scores, shape (len(texts), len(models)), columns in the order asked."""
+        cols = self._cols(models)
+        return self._scores(list(texts))[:, cols]
+
+    def predict_cost(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
+        """Predicted cost of each candidate, shape (len(texts), len(models))."""
+        cols = self._cols(models)
+        texts = list(texts)
+        return self.cost_model_.predict(self._lengths_of(texts), cols, len(texts))
+
+    def choose(self, scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
+               max_cost=None) -> np.ndarray:
+        """The pick rule, the one every caller goes through (``route``, ``route_records``, the
+        CLI's batch routing and the evaluators): a column per row of predicted ``scores`` and
+        ``costs`` (rules in ``routerrec.routing.cost.choose``)."""
+        return choose(scores, costs, wtp=wtp, max_cost=max_cost)
+
+    def route(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
+              wtp: float | None = None, max_cost=None) -> list[str]:
+        """One model id per prompt (see ``choose``)."""
+        idx = self.choose(self.predict(texts, models=models),
+                          self.predict_cost(texts, models=models), wtp=wtp, max_cost=max_cost)
+        names = self.candidates(models)
+        return [names[i] for i in idx]
+
+    def candidates(self, models: Sequence[str] | None = None) -> list[str]:
+        """The candidate pool's model ids (all models when None); unknown ids raise KeyError."""
+        return [self.models_[j] for j in self._cols(models)]
+
+    def _lengths_of(self, texts):
+        return text_lengths(texts)
+
+    # -- records (uniform entry point for evaluation)
+    def _keys(self, records, prompts):
+        texts = records.text_of(prompts)
+        missing = [p for p, t in zip(prompts, texts) if t is None]
+        if missing:
+            raise ValueError(f"{len(missing)} prompt(s) have no text in {records.source}, "
+                             f"e.g. {missing[:3]!r}: routers featurise prompt texts")
+        return texts
+
+    def predict_records(self, records, *, models: Sequence[str] | None = None) -> np.ndarray:
+        """Scores for ``records.prompts`` (rows) x ``models``; learned routers use texts only."""
+        return self.predict(self._keys(records, records.prompts), models=models)
+
+    def predict_cost_records(self, records, *, models: Sequence[str] | None = None) -> np.ndarray:
+        return self.predict_cost(self._keys(records, records.prompts), models=models)
+
+    def route_records(self, records, *, models: Sequence[str] | None = None,
+                      wtp: float | None = None, max_cost=None) -> list[str]:
+        """``route`` for the prompts of ``records`` (in ``records.prompts`` order)."""
+        idx = self.choose(self.predict_records(records, models=models),
+                          self.predict_cost_records(records, models=models), wtp=wtp,
+                          max_cost=max_cost)
+        names = self.candidates(models)
+        return [names[i] for i in idx]
+
+    # -- persistence
+    def _state(self) -> tuple[dict, dict]:
+        return {}, {}
+
+    def _set_state(self, extra: dict, arrays: dict, directory: Path) -> None:
+        pass
+
+    def save(self, directory) -> Path:
+        """Write ``manifest.json`` + ``arrays.npz`` (+ sub-models) atomically."""
+        self._check_fitted()
+        extra, arrays = self._state()
+        cparams, carrays = self.cost_model_.state()
+        arrays = {**{f"cost.{k}": v for k, v in carrays.items()}, **arrays}
+        manifest = {"format": "routerrec-router", "router": self.name,
+                    "params": self.get_params(), "models": self.models_,
+                    "cost_model": cparams, "state": extra}
+        return write_artifact(directory, manifest, arrays, error=RouterFileError,
+                              write_parts=self._save_parts)
+
+    def _save_parts(self, tmp: Path) -> None:
+        pass
+
+
+def text_lengths(texts) -> np.ndarray | None:
+    if any(t is None for t in texts):
+        return None
+    return np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts))
+
+
+
+
+def dense_observed(m) -> tuple[np.ndarray, np.ndarray]:
+    """(scores with model means where unobserved, observed mask) as dense float arrays."""
+    coo = m.scores.tocoo()
+    mask = np.zeros(m.scores.shape, dtype=bool)
+    mask[coo.row, coo.col] = True
+    counts = mask.sum(axis=0)
+    means = np.asarray(m.scores.sum(axis=0)).ravel() / np.maximum(counts, 1)
+    dense = np.where(mask, m.scores.toarray(), means[None, :])
+    return dense, mask
