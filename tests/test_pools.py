@@ -16,7 +16,7 @@ from routerrec.evaluation.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_rep
                              last_paragraph, pool_metrics, question_view,
                              reference_accuracy, reference_scores, select_pool, split_three,
                              validated_weight, write_report)
-from routerrec.routing.learned import KNNRouter
+from routerrec.routing.learned import PromptKNNRouter
 
 CLI = Path(sys.executable).parent / "routerrec"
 SHOTS = "Example question one?\nAnswer: yes\n\nExample question two?\nAnswer: no\n\n"
@@ -196,7 +196,7 @@ def test_question_view_keeps_the_last_paragraph(planted):
     assert view.prompts == planted.prompts and view.n_records == planted.n_records
 
 
-class SpyKNN(KNNRouter):
+class SpyKNN(PromptKNNRouter):
     """The real kNN router, remembering which prompts every fit saw."""
 
     fitted_on: list = []

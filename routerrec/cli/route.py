@@ -35,12 +35,8 @@ def fit_router(name: str, records, *, method: str | None, params: dict, out: Pat
         fail(f"fit --router {name}: {exc}")
     seconds = time.perf_counter() - t0
     router.save(out)
-    payload = {"router": name, "params": router.get_params(), "fit_seconds": seconds,
-               "prompts": records.n_prompts, "models": router.models_,
-               "cost_model": router.cost_model_.kind_, "out": str(out)}
-    for k in ("method_", "alpha_", "k_"):
-        if hasattr(router, k):
-            payload[k.rstrip("_")] = getattr(router, k)
+    payload = {**router.summary(), "fit_seconds": seconds, "prompts": records.n_prompts,
+               "models": router.models_, "out": str(out)}
     emit(payload, as_json, f"fitted {name} router on {records.n_prompts:,} prompts x "
                            f"{len(router.models_):,} models in {seconds:.2f} s "
                            f"(cost model: {router.cost_model_.kind_}); saved to {out}")

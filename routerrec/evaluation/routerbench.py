@@ -209,17 +209,8 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = ("mf", "knn", 
                          "bootstrap": bootstrap, "seed": seed, "aiq_reported": "code",
                          "train": train.source, "test": test.source,
                          "train_prompts": train.n_prompts, "test_prompts": test.n_prompts,
-                         "router_details": {n: _details(r) for n, r in fitted.items()}},
+                         "router_details": {n: r.summary() for n, r in fitted.items()}},
             "evals": evals, "summary": summary}
-
-
-def _details(router) -> dict:
-    out = {"params": {k: v for k, v in router.get_params().items() if k != "alphas"}}
-    for k in ("method_", "alpha_", "k_"):
-        if hasattr(router, k):
-            out[k] = getattr(router, k)
-    out["cost_model"] = router.cost_model_.kind_
-    return out
 
 
 def markdown_report(report: dict) -> str:

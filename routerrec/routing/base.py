@@ -8,6 +8,7 @@ returns self, fitted attributes end in ``_``)::
     router.predict_cost(texts, models=None)   # n x m predicted cost (CostModel)
     router.route(texts, wtp=None, max_cost=None, models=None)   # one model id per prompt
     router.save(dir); load_router(dir)
+    router.summary()                          # what reports say about the fitted router
 
 ``models=`` restricts the candidate pool by column selection: nothing is refitted, so one
 fitted router serves many pools. Learned routers (``mf``, ``lightfm``, ``knn``,
@@ -27,7 +28,21 @@ import numpy as np
 from .cost import CostModel, choose
 from ..util.artifacts import ArtifactError, write_artifact
 
-__all__ = ["Router", "RouterFileError", "true_matrices", "dense_observed", "text_lengths"]
+__all__ = ["Router", "RouterFileError", "ROUTERS", "register_router", "true_matrices",
+           "dense_observed", "text_lengths"]
+
+# name -> class of every router; filled by ``register_router`` as router modules are imported
+# (``routerrec.routing.registry`` imports them all, so read it from there)
+ROUTERS: dict[str, type["Router"]] = {}
+
+
+def register_router(cls: type["Router"]) -> type["Router"]:
+    """Class decorator: enrol a router under its ``name`` (``make_router``, ``load_router``,
+    the CLI's choices, the evaluators and the shared test suite all read ``ROUTERS``)."""
+    if not cls.name or ROUTERS.get(cls.name, cls) is not cls:
+        raise ValueError(f"router name {cls.name!r} of {cls.__name__} is empty or taken")
+    ROUTERS[cls.name] = cls
+    return cls
 
 
 class RouterFileError(ArtifactError):
@@ -56,6 +71,7 @@ class Router:
 
     name = ""
     reference = False
+    tuned_attributes: tuple[str, ...] = ()  # fitted settings chosen on validation, for reports
 
     def __init__(self, *, cost: str = "auto", seed: int = 0):
         self.cost, self.seed = cost, seed
@@ -106,6 +122,15 @@ class Router:
         if not len(models):
             raise ValueError("models= must name at least one model")
         return np.fromiter((index[m] for m in models), dtype=np.int64, count=len(models))
+
+    def summary(self) -> dict:
+        """What a report says about the fitted router: its name and parameters, the settings
+        it chose on validation (``tuned_attributes``: ``alpha_`` is reported as ``alpha``)
+        and its cost model's kind. ``routerrec fit --router`` and the evaluators report it."""
+        self._check_fitted()
+        return {"router": self.name, "params": self.get_params(),
+                **{k.rstrip("_"): getattr(self, k) for k in self.tuned_attributes},
+                "cost_model": self.cost_model_.kind_}
 
     # -- texts
     def predict(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
@@ -190,11 +215,10 @@ class Router:
 
 
 def text_lengths(texts) -> np.ndarray | None:
+    """Characters per text (the cost model's feature), or None when any text is missing."""
     if any(t is None for t in texts):
         return None
     return np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts))
-
-
 
 
 def dense_observed(m) -> tuple[np.ndarray, np.ndarray]:

@@ -41,9 +41,6 @@ class Encoder:
     def transform(self, keys: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def fit_transform(self, keys: Sequence[str]) -> np.ndarray:
-        return self.fit(keys).transform(keys)
-
     def params(self) -> dict:
         return {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Router, dense_observed, true_matrices
+from .base import Router, dense_observed, register_router, true_matrices
 
 __all__ = ["ReferenceRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter"]
 
@@ -35,6 +35,7 @@ class ReferenceRouter(Router):
         self.train_means_ = arrays["train_means"]
 
 
+@register_router
 class OracleRouter(ReferenceRouter):
     """Best true score, cheapest (true cost) on ties; unobserved cells are never chosen."""
 
@@ -52,6 +53,7 @@ class OracleRouter(ReferenceRouter):
         return np.where(np.isnan(cost), guess, cost)
 
 
+@register_router
 class RandomRouter(ReferenceRouter):
     """A uniformly random candidate per prompt (seeded, the same draw on every call)."""
 
@@ -62,6 +64,7 @@ class RandomRouter(ReferenceRouter):
 
 
 
+@register_router
 class BestSingleRouter(ReferenceRouter):
     """The candidate with the best mean score on the training records, for every prompt."""
 
@@ -71,6 +74,7 @@ class BestSingleRouter(ReferenceRouter):
         return np.broadcast_to(self.train_means_, (len(texts), len(self.models_)))
 
 
+@register_router
 class OraclePRouter(OracleRouter):
     """RouterEval's r_o(p): the oracle's pick with probability ``p``, else a random candidate."""
 

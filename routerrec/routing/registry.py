@@ -1,20 +1,17 @@
-"""The router registry: names -> classes; ``make_router`` and ``load_router`` go through it,
-and every list of routers (CLI choices, evaluators) is derived from it."""
+"""The router registry: ``ROUTERS`` maps names to classes, complete once this module is
+imported (each router module registers its classes with ``register_router``; importing the
+``learned`` and ``reference`` packages here enrols them all). ``make_router``, ``load_router``
+and every list of routers (CLI choices, evaluators, the shared test suite) go through it."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Router, RouterFileError
+from . import learned, reference  # noqa: F401  (importing them registers every router)
+from .base import ROUTERS, Router, RouterFileError
 from .cost import CostModel
-from .learned import EnsembleRouter, KNNRouter, LightFMRouter, LinearRouter, MFRouter
-from .reference import BestSingleRouter, OraclePRouter, OracleRouter, RandomRouter
 from ..util.artifacts import read_artifact
 
 __all__ = ["ROUTERS", "learned_routers", "make_router", "load_router"]
-
-ROUTERS: dict[str, type] = {c.name: c for c in (MFRouter, LightFMRouter, KNNRouter, LinearRouter,
-                                                 EnsembleRouter, OracleRouter, RandomRouter, BestSingleRouter,
-                                                 OraclePRouter)}
 
 
 def learned_routers() -> list[str]:

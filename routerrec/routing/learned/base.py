@@ -1,0 +1,70 @@
+"""``LearnedRouter``: the base of every router that learns from records. An encoder turns the
+prompt keys (texts, or ids with the ``precomputed`` encoder) into features; a subclass maps
+features to every candidate's score with ``_fit_features`` / ``_predict_features``."""
+from __future__ import annotations
+
+from ..base import Router, text_lengths
+from ..encoders import encoder_from_state, make_encoder
+
+__all__ = ["LearnedRouter"]
+
+
+class LearnedRouter(Router):
+    """A router on prompt features: an encoder, then ``_fit_features`` / ``_predict_features``.
+
+    Subclasses keep their fitted state in ``_model_state`` / ``_set_model_state`` (the encoder's
+    is saved here), so an ensemble can fit, save and load its members on one shared encoder.
+    """
+
+    def __init__(self, *, encoder: str = "tfidf", encoder_params: dict | None = None,
+                 cost: str = "auto", seed: int = 0):
+        super().__init__(cost=cost, seed=seed)
+        self.encoder, self.encoder_params = encoder, encoder_params
+
+    def _fit(self, records, m):
+        enc = make_encoder(self.encoder, **(self.encoder_params or {}))
+        keys = list(m.prompts) if enc.keyed_by == "id" else self._keys(records, m.prompts)
+        self.encoder_ = enc.fit(keys)
+        self._fit_features(self.encoder_.transform(keys), m, records)
+
+    def _fit_features(self, x, m, records):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _predict_features(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _lengths_of(self, texts):
+        return None if self.encoder_.keyed_by == "id" else text_lengths(texts)
+
+    def predict_records(self, records, *, models=None):
+        return self.predict(self._record_keys(records), models=models)
+
+    def predict_cost_records(self, records, *, models=None):
+        return self.predict_cost(self._record_keys(records), models=models)
+
+    def _record_keys(self, records):
+        self._check_fitted()
+        if self.encoder_.keyed_by == "id":
+            return records.prompts
+        return self._keys(records, records.prompts)
+
+    def _scores(self, texts):
+        return self._predict_features(self.encoder_.transform(texts))
+
+    def _state(self):
+        params, arrays = self.encoder_.state()
+        extra, own = self._model_state()
+        return ({"encoder": {"name": self.encoder_.name, "params": params}, **extra},
+                {**{f"enc.{k}": v for k, v in arrays.items()}, **own})
+
+    def _set_state(self, extra, arrays, directory):
+        enc = extra["encoder"]
+        self.encoder_ = encoder_from_state(enc["name"], enc["params"],
+                                           {k[4:]: v for k, v in arrays.items() if k.startswith("enc.")})
+        self._set_model_state(extra, arrays, directory)
+
+    def _model_state(self):
+        return {}, {}
+
+    def _set_model_state(self, extra, arrays, directory):
+        pass
