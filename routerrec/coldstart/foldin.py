@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.stats import norm
 
-from ..kernels.als import blas_one_thread
+from ..kernels.linalg import blas_one_thread
 from .probes import Design, select_probes
 
 __all__ = ["FoldInResult", "BatchState", "add_model"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..coldstart.foldin import BatchState
 from ..coldstart.probes import Design, select_probes
-from ..kernels.als import blas_one_thread
+from ..kernels.linalg import blas_one_thread
 
 __all__ = ["evaluate_coldstart", "write_report"]
 

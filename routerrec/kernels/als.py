@@ -14,69 +14,14 @@ share one solver. Rows are independent, so results do not depend on the thread c
 from __future__ import annotations
 
 import numpy as np
-import numba
-import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls; loaded before threadpoolctl looks)
 from numba import njit, prange
-from threadpoolctl import ThreadpoolController
 
-__all__ = ["solve_side", "als_sweeps", "blas_one_thread"]
+from .linalg import FASTMATH, GATHER_ROWS, LOOP_GRAM_MAX, cholesky_solve, run_rows
 
-# Rows with at most this many observations accumulate their Gram matrix with a loop over the
-# lower triangle; longer rows gather their factors in blocks of _GATHER_ROWS and call BLAS
-# (sgemm) for the factor block of the Gram. Both measured in benchmarks/bench_als.py.
-_LOOP_GRAM_MAX = 32
-_GATHER_ROWS = 512
-# Calls with at most this many rows (fold-in) run without a parallel region.
-_SERIAL_MAX_ROWS = 8
-
-# Reassociation lets LLVM vectorise the dot products and reductions; no finite-math or
-# approximate-reciprocal assumptions. The same code runs on every thread, so results still do
-# not depend on the thread count.
-_FASTMATH = {"reassoc", "contract", "nsz"}
-
-_blas_controller = None
+__all__ = ["solve_side", "als_sweeps"]
 
 
-def blas_one_thread():
-    """A context manager holding every loaded BLAS to one thread (controller built once)."""
-    global _blas_controller
-    if _blas_controller is None:
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
-
-
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _cholesky_solve(a, b):
-    """Solve a x = b in place for a small SPD matrix, reading the lower triangle only
-    (a's lower triangle is overwritten with its Cholesky factor)."""
-    n = a.shape[0]
-    for j in range(n):
-        aj = a[j]
-        s = aj[j]
-        for k in range(j):
-            s -= aj[k] * aj[k]
-        d = np.sqrt(s)
-        aj[j] = d
-        for i in range(j + 1, n):
-            ai = a[i]
-            s = ai[j]
-            for k in range(j):
-                s -= ai[k] * aj[k]
-            ai[j] = s / d
-    for i in range(n):
-        ai = a[i]
-        s = b[i]
-        for k in range(i):
-            s -= ai[k] * b[k]
-        b[i] = s / ai[i]
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for k in range(i + 1, n):
-            s -= a[k, i] * b[k]
-        b[i] = s / a[i, i]
-
-
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _solve_rows(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precision, prior_shift, out,
                 first, step, g, a, b):
     """Solve rows ``first, first + step, ...`` with scratch ``g`` (gather), ``a``, ``b``."""
@@ -92,7 +37,7 @@ def _solve_rows(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precisi
         a[:, :] = 0.0
         b[:] = 0.0
         ak = a[k]
-        if n <= _LOOP_GRAM_MAX:
+        if n <= LOOP_GRAM_MAX:
             for jj in range(start, stop):
                 i = indices[jj]
                 y = fixed[i]
@@ -107,8 +52,8 @@ def _solve_rows(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precisi
                     ak[r] += y[r]
                 b[k] += t
         else:
-            for c0 in range(start, stop, _GATHER_ROWS):
-                m = min(stop - c0, _GATHER_ROWS)
+            for c0 in range(start, stop, GATHER_ROWS):
+                m = min(stop - c0, GATHER_ROWS)
                 for jj in range(m):
                     i = indices[c0 + jj]
                     y = fixed[i]
@@ -130,21 +75,20 @@ def _solve_rows(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precisi
                 ar[s] += pr[s]
             ar[r] += lam
             b[r] += prior_shift[r]
-        _cholesky_solve(a, b)
+        cholesky_solve(a, b)
         out[u, :] = b
 
 
 @njit(cache=True)
 def _gather_rows(indptr):
-    """Rows of the gather buffer: the longest row, capped at ``_GATHER_ROWS``."""
+    """Rows of the gather buffer: the longest row, capped at ``GATHER_ROWS``."""
     max_len = 0
     for u in range(indptr.shape[0] - 1):
         max_len = max(max_len, indptr[u + 1] - indptr[u])
-    return min(max(max_len, 1), _GATHER_ROWS)
+    return min(max(max_len, 1), GATHER_ROWS)
 
 
-
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
 def _solve_side(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precision, prior_shift, out,
                n_chunks):
     """Solve every row of one side with the other side fixed.
@@ -156,8 +100,8 @@ def _solve_side(indptr, indices, data, fixed, fixed_bias, mu, reg, prior_precisi
     ``prior_precision`` P ((k+1) x (k+1)) and ``prior_shift`` s (k+1) are a Gaussian prior
     (not scaled by the row count, unlike the ALS-WR penalty); pass zeros for plain ALS-WR.
     Only the lower triangle of the Gram matrix is used. Its factor block ``sum q_i q_i^T`` is
-    accumulated by a loop over the lower triangle for rows with at most ``_LOOP_GRAM_MAX``
-    observations, and by BLAS sgemm on gathered blocks of ``_GATHER_ROWS`` observations
+    accumulated by a loop over the lower triangle for rows with at most ``LOOP_GRAM_MAX``
+    observations, and by BLAS sgemm on gathered blocks of ``GATHER_ROWS`` observations
     otherwise; the bias row ``sum q_i``, the count and the right-hand side are accumulated while
     gathering. Rows with no observation get zero factors. Rows are dealt round-robin to
     ``n_chunks`` parallel tasks, each with its own scratch buffers; a row's result depends on
@@ -205,14 +149,8 @@ def solve_side(indptr, indices, data, fixed_factors, fixed_bias, mu, reg, prior=
             np.ascontiguousarray(fixed_bias, dtype=np.float32), np.float32(mu), np.float32(reg),
             np.ascontiguousarray(precision, dtype=np.float32),
             np.ascontiguousarray(shift, dtype=np.float32), out)
-    kernel = _solve_side if n_rows > _SERIAL_MAX_ROWS else _solve_side_serial
-    if kernel is _solve_side:
-        args = args + (max(1, min(n_rows, 8 * numba.get_num_threads())),)
-    if n_rows and int(np.max(indptr[1:] - indptr[:-1])) > _LOOP_GRAM_MAX:
-        with blas_one_thread():  # BLAS inside prange tasks: one thread each, no oversubscription
-            kernel(*args)
-    else:  # no BLAS call: skip the (small) cost of limiting it, which matters for one-row fold-in
-        kernel(*args)
+    longest = int(np.max(indptr[1:] - indptr[:-1])) if n_rows else 0
+    run_rows(_solve_side, _solve_side_serial, args, n_rows=n_rows, longest=longest)
     return out
 
 

@@ -17,8 +17,8 @@ Every step therefore improves the objective, so a model that answers (almost) ev
 right or wrong cannot diverge: its bias just stops where the prior balances the data.
 Training uses ``P = reg * I, s = 0``; fold-in uses a side's population prior.
 
-The Hessian's factor block is built as ALS builds its Gram matrix (``als_kernel``): rows
-with more than ``_LOOP_GRAM_MAX`` cells gather ``sqrt(w_i) q_i`` into float32 blocks and
+The Hessian's factor block is built as ALS builds its Gram matrix (``kernels.als``): rows
+with more than ``LOOP_GRAM_MAX`` cells gather ``sqrt(w_i) q_i`` into float32 blocks and
 call BLAS (held to one thread) for ``sum w_i q_i q_i'``; the bias row, the gradient, the
 prior and the Cholesky solve stay in float64 (a learned prior's precision can span many
 orders of magnitude). A row's linear predictors are kept through its Newton steps, so the
@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import njit, prange
 
-from .als import (_FASTMATH, _GATHER_ROWS, _LOOP_GRAM_MAX, _SERIAL_MAX_ROWS,
-                         blas_one_thread, _cholesky_solve)
+from .linalg import FASTMATH, GATHER_ROWS, LOOP_GRAM_MAX, cholesky_solve, run_rows
 
 __all__ = ["solve_logistic_side", "logistic_row_map", "logistic_sweeps"]
 
@@ -44,7 +42,7 @@ _LOG_BLOCK = 512  # cells per product of (1 + exp(-|eta|)) factors: <= 2**512
 _MIN_ROWS_PER_DIM = 10  # rows per unknown before a side's prior covariance is learned
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _objective(x, d, t, eta, z, n, data, start, precision, shift, scale, prob):
     """Log-posterior of a row at ``x + t d`` (up to a constant), given its cells' linear
     predictors ``eta`` at ``x`` and their change ``z`` per unit of ``d``; prior scaled by
@@ -73,7 +71,7 @@ def _objective(x, d, t, eta, z, n, data, start, precision, shift, scale, prob):
     return f
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _gradient_hessian(x, prob, n, start, indices, data, fixed, precision, shift, scale, a, g,
                       gather):
     """Gradient ``g`` and negative Hessian ``a`` (lower triangle) of a row's log-posterior
@@ -88,7 +86,7 @@ def _gradient_hessian(x, prob, n, start, indices, data, fixed, precision, shift,
         for c in range(r + 1):
             a[r, c] = scale * precision[r, c]
     ak = a[k]
-    if n <= _LOOP_GRAM_MAX:
+    if n <= LOOP_GRAM_MAX:
         for j in range(n):
             y = fixed[indices[start + j]]
             p = prob[j]
@@ -104,8 +102,8 @@ def _gradient_hessian(x, prob, n, start, indices, data, fixed, precision, shift,
             g[k] += e
             ak[k] += w
         return
-    for b0 in range(0, n, _GATHER_ROWS):
-        m = min(n - b0, _GATHER_ROWS)
+    for b0 in range(0, n, GATHER_ROWS):
+        m = min(n - b0, GATHER_ROWS)
         for j in range(m):
             y = fixed[indices[start + b0 + j]]
             p = prob[b0 + j]
@@ -128,7 +126,7 @@ def _gradient_hessian(x, prob, n, start, indices, data, fixed, precision, shift,
                 ar[c] += br[c]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _newton_rows(indptr, indices, data, fixed, fixed_bias, mu, precision, shift, x_all, steps,
                  count_scaled, hess_out, first, stride, a, g, x, gather, eta, z, prob, trial):
     """Damped Newton steps for rows ``first, first + stride, ...``, in place on ``x_all``
@@ -156,7 +154,7 @@ def _newton_rows(indptr, indices, data, fixed, fixed_bias, mu, precision, shift,
         for _ in range(steps):
             _gradient_hessian(x, prob, n, start, indices, data, fixed, precision, shift, scale,
                               a, g, gather)
-            _cholesky_solve(a, g)  # g <- Newton direction d
+            cholesky_solve(a, g)  # g <- Newton direction d
             for j in range(n):
                 y = fixed[indices[start + j]]
                 e = g[k]
@@ -199,7 +197,7 @@ def _scratch(k, max_len):
     """One task's buffers: Hessian, gradient/direction, row, gather block, and per cell the
     linear predictor, its change along the direction, the probability and a trial's."""
     return (np.empty((k + 1, k + 1)), np.empty(k + 1), np.empty(k + 1),
-            np.empty((min(max_len, _GATHER_ROWS), k), dtype=np.float32),
+            np.empty((min(max_len, GATHER_ROWS), k), dtype=np.float32),
             np.empty(max_len), np.empty(max_len), np.empty(max_len), np.empty(max_len))
 
 
@@ -249,16 +247,8 @@ def solve_logistic_side(indptr, indices, data, fixed_factors, fixed_bias, mu, pr
             np.ascontiguousarray(precision, dtype=np.float64),
             np.ascontiguousarray(shift, dtype=np.float64), x_all, int(steps),
             bool(count_scaled), hess)
-    if n_rows > _SERIAL_MAX_ROWS:
-        kernel, args = _logistic_side, args + (max(1, min(n_rows, 8 * numba.get_num_threads())),
-                                               max_len)
-    else:
-        kernel, args = _logistic_side_serial, args + (max_len,)
-    if max_len > _LOOP_GRAM_MAX:
-        with blas_one_thread():  # BLAS inside prange tasks: one thread each
-            kernel(*args)
-    else:  # no BLAS call: skip the cost of limiting it (it matters for one-row fold-in)
-        kernel(*args)
+    run_rows(_logistic_side, _logistic_side_serial, args, n_rows=n_rows, longest=max_len,
+             tail=(max_len,))
     return x_all.astype(np.float32), hess
 
 

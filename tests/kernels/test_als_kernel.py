@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from routerrec.kernels import als as als_kernel
 from routerrec.kernels.als import als_sweeps, solve_side
+from routerrec.kernels.linalg import GATHER_ROWS, LOOP_GRAM_MAX
 
 K = 8
 
@@ -48,8 +48,8 @@ def _dense_reference(indptr, indices, data, fixed, fixed_bias, mu, reg, prior=No
 
 
 @pytest.mark.parametrize("lengths", [
-    [1, 2, 5, 17, als_kernel._LOOP_GRAM_MAX],                      # loop Gram only
-    [als_kernel._LOOP_GRAM_MAX + 1, 100, 299, 300],                # BLAS Gram only
+    [1, 2, 5, 17, LOOP_GRAM_MAX],                      # loop Gram only
+    [LOOP_GRAM_MAX + 1, 100, 299, 300],                # BLAS Gram only
     [0, 3, 40, 0, 250, 1, 120, 33, 0],                             # mixed, with empty rows
 ], ids=["loop", "blas", "mixed"])
 def test_matches_dense_reference(lengths):
@@ -62,7 +62,7 @@ def test_matches_dense_reference(lengths):
 
 
 def test_long_rows_span_several_gather_blocks():
-    n = 3 * als_kernel._GATHER_ROWS + 7
+    n = 3 * GATHER_ROWS + 7
     prob = _random_problem(lengths=[n, n - 1, 5], n_other=n + 10)
     np.testing.assert_allclose(solve_side(*prob, mu=0.4, reg=0.02),
                                _dense_reference(*prob, mu=0.4, reg=0.02), atol=2e-5, rtol=1e-4)
