@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from routerrec.routing.cost import choose
 from routerrec.data.records import load_mmlu_pro, load_routerbench, shared_data_dir
 from routerrec.evaluation.routerbench import evaluate_routerbench, lambda_grid, write_report
 from routerrec.routing.base import true_matrices
@@ -144,7 +143,7 @@ def mmlu(bootstrap: int = 200, seed: int = 0) -> dict:
         s, c = router.predict_records(test), router.predict_cost_records(test)
         best_point = None
         for lam in lambda_grid():
-            pick = choose(s, c, wtp=lam)
+            pick = router.choose(s, c, wtp=lam)
             q, tc = truth[rows, pick].mean(), cost[rows, pick].sum()
             if tc <= single_c[best] and (best_point is None or q > best_point["accuracy"]):
                 best_point = {"wtp": float(lam), "accuracy": float(q), "total_cost": float(tc),
