@@ -15,7 +15,7 @@ from pathlib import Path
 import routerrec
 from routerrec.cli.main import format_table
 from routerrec.evaluation.metrics import heldout_report
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--regs", default="0.05,0.02,0.01,0.005")

@@ -19,7 +19,7 @@ import numpy as np
 import routerrec
 from routerrec.coldstart.foldin import add_model
 from routerrec.evaluation.coldstart import evaluate_coldstart, write_report
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 CONFIGS = {"als": dict(rank=32, reg=0.01, iterations=15),
            "logistic": dict(rank=16, iterations=15, members=1)}

@@ -30,7 +30,7 @@ from routerrec.cli.main import format_table
 from routerrec.kernels.logistic import logistic_sweeps
 from routerrec.evaluation.metrics import cell_metrics, heldout_report
 from routerrec.methods import logistic
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 BARS = {"auc": (">=", 0.965), "accuracy": (">=", 0.895), "log_loss": ("<=", 0.245)}
 

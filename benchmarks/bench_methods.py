@@ -25,7 +25,7 @@ import numpy as np
 
 import routerrec
 from routerrec.evaluation.metrics import cell_metrics
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 RESULTS = Path(__file__).parent / "results"
 RANK, ITERATIONS = 32, 15  # ALS-family methods and peers at equal rank and iterations

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routerrec.data.records import load_mmlu_pro, load_routerbench, shared_data_dir
+from routerrec.data.shared import load_mmlu_pro, load_routerbench, shared_data_dir
 from routerrec.evaluation.routerbench import evaluate_routerbench, lambda_grid, write_report
 from routerrec.routing.base import true_matrices
 from routerrec.routing.registry import make_router

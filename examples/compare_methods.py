@@ -12,7 +12,7 @@ import time
 import routerrec
 from routerrec.cli.main import format_table
 from routerrec.evaluation.metrics import heldout_report
-from routerrec.data.records import load_mmlu_pro, shared_data_dir
+from routerrec.data.shared import load_mmlu_pro, shared_data_dir
 
 if shared_data_dir("mmlu-pro") is None:
     print("../shared/data/mmlu-pro is not here; nothing to do.")

@@ -15,7 +15,7 @@ import routerrec
 from routerrec.cli.main import format_table
 from routerrec.coldstart.foldin import add_model
 from routerrec.coldstart.probes import ProbeSession
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 if shared_data_dir("openllm-v1") is None:
     print("../shared/data/openllm-v1 is not here; nothing to do.")

@@ -11,7 +11,7 @@ import time
 import routerrec
 from routerrec.cli.main import format_table
 from routerrec.evaluation.metrics import heldout_report
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 if shared_data_dir("openllm-v1") is None:
     print("../shared/data/openllm-v1 is not here; nothing to do.")

@@ -8,7 +8,7 @@ import sys
 import tempfile
 
 from routerrec.evaluation.pools import evaluate_pools, write_report
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 
 def main() -> int:

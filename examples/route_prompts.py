@@ -7,7 +7,7 @@ Uses ../shared/data/routerbench (real USD costs) when present, else the embedded
 import numpy as np
 
 import routerrec
-from routerrec.data.records import load_routerbench, shared_data_dir
+from routerrec.data.shared import load_routerbench, shared_data_dir
 from routerrec.routing.base import true_matrices
 from routerrec.routing.registry import make_router
 

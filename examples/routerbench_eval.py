@@ -8,7 +8,7 @@ Reads ../shared/data/routerbench; exits politely when it is absent.
 import sys
 from pathlib import Path
 
-from routerrec.data.records import load_routerbench, shared_data_dir
+from routerrec.data.shared import load_routerbench, shared_data_dir
 from routerrec.evaluation.routerbench import evaluate_routerbench, write_report
 
 if shared_data_dir("routerbench") is None:

@@ -12,7 +12,7 @@ import time
 
 import routerrec
 from routerrec.evaluation.metrics import heldout_report
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 from routerrec.methods.spark import fit as spark_fit
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from routerrec.data.records import shared_data_dir
+from routerrec.data.shared import shared_data_dir
 
 
 def require_shared(*parts: str) -> Path:

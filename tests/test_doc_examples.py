@@ -4,10 +4,12 @@ import doctest
 import pytest
 
 import routerrec
+import routerrec.data.load
 import routerrec.data.records
 
 
-@pytest.mark.parametrize("module", [routerrec, routerrec.data.records], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [routerrec, routerrec.data.records, routerrec.data.load],
+                         ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

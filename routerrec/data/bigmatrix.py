@@ -37,7 +37,7 @@ __all__ = ["scan_records", "LargeRecords"]
 
 
 class LargeRecords:
-    """A prompts x models :class:`~routerrec.records.Matrix` loaded by :func:`scan_records`."""
+    """A prompts x models :class:`~routerrec.data.records.Matrix` loaded by :func:`scan_records`."""
 
     feedback = "explicit"
 

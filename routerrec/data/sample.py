@@ -1,6 +1,6 @@
 """A small synthetic record set with a planted answer, for examples, tests and docs.
 
-``python -m routerrec.sample [--out DIR]`` writes ``records.parquet`` and
+``routerrec data sample [--out DIR]`` (:func:`write`) writes ``records.parquet`` and
 ``prompts.parquet`` to ``data/sample/`` (the repository's ``data/`` folder).
 Everything is drawn from ``numpy.random.default_rng(SEED)``, so the files are
 reproducible.
@@ -36,7 +36,9 @@ import numpy as np
 import polars as pl
 
 from ..util.files import atomic_write
-from .records import Records, RecordsError, load_records, records_from_frame
+from .load import load_records, records_from_frame
+from .locations import SAMPLE_DIR
+from .records import Records, RecordsError
 
 __all__ = ["SEED", "BENCHMARKS", "MODELS", "Sample", "generate", "write", "load_sample", "default_dir"]
 
@@ -295,7 +297,7 @@ def generate(seed: int = SEED, n_prompts: int = N_PROMPTS) -> Sample:
 
 def default_dir() -> Path:
     """``<repo root>/data/sample`` (next to the ``routerrec`` package)."""
-    return Path(__file__).resolve().parents[2] / "data" / "sample"
+    return SAMPLE_DIR
 
 
 def write(out_dir: Optional[Path] = None, seed: int = SEED) -> list:
@@ -310,7 +312,7 @@ def write(out_dir: Optional[Path] = None, seed: int = SEED) -> list:
 
 
 def load_sample(dir: Optional[Path] = None) -> Records:
-    """The synthetic sample as :class:`~routerrec.records.Records`, with texts.
+    """The synthetic sample as :class:`~routerrec.data.records.Records`, with texts.
 
     Reads ``data/sample/`` (or ``dir``); when the files are absent (e.g. an
     installed package without the repository's ``data/``), generates the

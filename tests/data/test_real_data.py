@@ -1,11 +1,11 @@
 """Foundation checks on the real records in ../shared/data (skipped when absent)."""
 from __future__ import annotations
 
-from conftest import require_shared
+import pytest
 
 import routerrec
+from routerrec.data.shared import load_openllm, load_routerbench, shared_data_dir
 from routerrec.evaluation.metrics import heldout_report
-from routerrec.data.records import load_openllm, load_routerbench
 
 
 def _als_beats_prompt_mean(records, **params):
@@ -17,7 +17,7 @@ def _als_beats_prompt_mean(records, **params):
 
 
 def test_openllm_loads_and_als_beats_prompt_mean():
-    require_shared("openllm-v1")
+    shared_data_dir("openllm-v1") or pytest.skip("shared data set openllm-v1 not available")
     records = load_openllm()
     assert (records.n_prompts, records.n_models) == (1075, 5036)
     report = _als_beats_prompt_mean(records, rank=16, iterations=6)
@@ -25,7 +25,7 @@ def test_openllm_loads_and_als_beats_prompt_mean():
 
 
 def test_routerbench_loads_and_als_beats_prompt_mean():
-    require_shared("routerbench")
+    shared_data_dir("routerbench") or pytest.skip("shared data set routerbench not available")
     records = load_routerbench(split="all")
     assert records.n_models == 11 and records.has_costs
     _als_beats_prompt_mean(records, rank=4, iterations=10)

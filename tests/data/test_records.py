@@ -1,4 +1,5 @@
-"""Tests of routerrec.data.records (loading, validation, Matrix, splits) and routerrec.data.sample."""
+"""Tests of routerrec.data: loading and validation (load, readers), Records, Matrix, splits, the
+shared data sets and the sample."""
 import json
 import math
 import pickle
@@ -9,19 +10,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from routerrec.data.records import (
-    Matrix,
-    RecordsError,
-    load_mmlu_pro,
-    load_openllm,
-    load_records,
-    load_routerbench,
-    records_from_frame,
-    shared_data_dir,
-)
+from routerrec.data.load import load_records, records_from_frame
+from routerrec.data.records import Matrix, RecordsError
+from routerrec.data.shared import load_mmlu_pro, load_openllm, load_routerbench, shared_data_dir
 from routerrec.data import sample as sample_mod
 
-from conftest import require_shared
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -303,7 +296,7 @@ def test_routerbench_wide_bad_cost_names_model_column(tmp_path):
 
 @pytest.mark.shared
 def test_routerbench_shared_csvs():
-    d = require_shared("routerbench")
+    d = shared_data_dir("routerbench") or pytest.skip("shared data set routerbench not available")
     rec = load_routerbench(d, split="all")
     assert rec.n_models == 11 and rec.has_costs
     assert rec.info()["cost_coverage"] == 1.0
@@ -482,7 +475,7 @@ def test_shared_data_dir_env_override(tmp_path, monkeypatch):
 
 @pytest.mark.shared
 def test_openllm_v1():
-    d = require_shared("openllm-v1")
+    d = shared_data_dir("openllm-v1") or pytest.skip("shared data set openllm-v1 not available")
     t0 = time.perf_counter()
     rec = load_records(d / "records.parquet", prompt="item", score="correct", benchmark="benchmark")
     elapsed = time.perf_counter() - t0
@@ -497,7 +490,7 @@ def test_openllm_v1():
 
 @pytest.mark.shared
 def test_mmlu_pro():
-    d = require_shared("mmlu-pro")
+    d = shared_data_dir("mmlu-pro") or pytest.skip("shared data set mmlu-pro not available")
     rec = load_mmlu_pro(d)
     assert rec.n_models == 29 and rec.n_prompts == 12032 and not rec.has_costs
     assert len(rec.benchmarks) == 14 and rec.info()["has_texts"] == 1.0
