@@ -31,7 +31,7 @@ _EXPORTS = {
     "evaluate_pools": "evaluation.pools",
     "ProbeSession": "coldstart.probes", "select_probes": "coldstart.probes",
     "Matrix": "data.records", "Records": "data.records", "RecordsError": "data.records",
-    "load_records": "data.records", "records_from_frame": "data.records",
+    "load_records": "data.load", "records_from_frame": "data.load",
     "evaluate_routerbench": "evaluation.routerbench",
     "Router": "routing.base", "load_router": "routing.registry", "make_router": "routing.registry",
     "load_sample": "data.sample",
