@@ -7,7 +7,7 @@ import pytest
 
 from routerrec.routing.encoders import (ENCODERS, encode_cached, encoder_from_state, hashed_counts,
                                 make_encoder)
-from routerrec.data.records import load_routerbench, shared_data_dir
+from routerrec.data.shared import load_routerbench, shared_data_dir
 
 TEXTS = ["solve the integral equation by calculus", "an integral equation from calculus",
          "fix the python loop bug", "a python loop with a bug",
