@@ -26,7 +26,7 @@ from routerrec.util.files import atomic_write
 from routerrec.cli.main import parse_seeds
 from routerrec.evaluation.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, combine_reports,
                                         evaluate_pools, write_report)
-from routerrec.data.records import load_openllm, shared_data_dir
+from routerrec.data.shared import load_openllm, shared_data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The CLI's default routers plus the cross-validated fallbacks (CV_FOLDS extra fits each).

@@ -163,7 +163,7 @@ def test_cli_probes_add_model_and_evaluate(binary, split, tmp_path):
 def test_openllm_smoke(tmp_path):
     """Real records: 40 probes of a held-out Open LLM model give estimates within 10 points."""
     require_shared("openllm-v1", "records.parquet")
-    from routerrec.data.records import load_openllm
+    from routerrec.data.shared import load_openllm
 
     records = load_openllm()
     keep = records.models[::10]

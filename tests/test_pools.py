@@ -397,7 +397,7 @@ def test_cli_errors_are_clear(tmp_path):
 
 
 def test_openllm_sweep_on_one_benchmark_is_quick_and_complete(shared_data):
-    from routerrec.data.records import load_openllm
+    from routerrec.data.shared import load_openllm
 
     if not (shared_data / "openllm-v1").is_dir():
         pytest.skip("openllm-v1 not available")

@@ -11,7 +11,7 @@ import pytest
 from conftest import require_shared
 from test_routers import topic_records
 
-from routerrec.data.records import load_records
+from routerrec.data.load import load_records
 from routerrec.evaluation.routerbench import (ROUTERBENCH_LAMBDAS, evaluate_routerbench, joint_aiq,
                                         lambda_grid, markdown_report, nondecreasing_hull,
                                         write_report)

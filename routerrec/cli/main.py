@@ -70,7 +70,8 @@ def records_options(fn):
 
 def load_cli_records(kw: dict):
     """Load the records named by ``records_options`` (popping its keys from ``kw``)."""
-    from ..data.records import RecordsError, load_records
+    from ..data.load import load_records
+    from ..data.records import RecordsError
     from ..data.sample import load_sample
 
     data = kw.pop("data")

@@ -14,7 +14,8 @@ __all__ = ["pools"]
 
 def _load(data: tuple, kw: dict):
     """A directory is read as the Open LLM layout (records.parquet + items.parquet)."""
-    from ..data.records import RecordsError, load_openllm
+    from ..data.records import RecordsError
+    from ..data.shared import load_openllm
 
     if len(data) == 1 and Path(data[0]).is_dir():
         try:
