@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 import routerrec
-from routerrec.coldstart.foldin import add_model
 from routerrec.evaluation.coldstart import evaluate_coldstart, write_report
 from routerrec.data.shared import load_openllm, shared_data_dir
 
@@ -39,18 +38,18 @@ for method in args.methods.split(","):
                                 method=method, params=CONFIGS[method], seed=0,
                                 max_models=args.max_models, progress=True)
     report["evaluate_seconds"] = time.perf_counter() - t0
-    # add-model timing: 50 dopt probes of a held-out model, median of 20 (no refit)
+    # fold-in timing: 50 dopt probes of a held-out model, median of 20 (no refit)
     train = records.filter(models=[m for m in records.models if m != records.models[0]])
     model = routerrec.fit(train, method=method, **CONFIGS[method])
     mine = records.table.filter(records.table["model"] == records.models[0])
     answers = dict(zip(mine["prompt"], mine["score"]))
-    probes = [p for p in model.select_probes(80, strategy="dopt") if p in answers][:50]
+    probes = [p for p in routerrec.select_probes(model, 80, strategy="dopt") if p in answers][:50]
     results = {p: answers[p] for p in probes}
-    add_model(model, "new", results)
+    routerrec.fold_in_model(model, "new", results)
     times = []
     for _ in range(20):
         t = time.perf_counter()
-        add_model(model, "new", results)
+        routerrec.fold_in_model(model, "new", results)
         times.append(time.perf_counter() - t)
     report["add_model_50_probes_ms"] = {"median": 1000 * float(np.median(times)),
                                         "max": 1000 * float(np.max(times))}

@@ -13,8 +13,6 @@ import polars as pl
 
 import routerrec
 from routerrec.cli.main import format_table
-from routerrec.coldstart.foldin import add_model
-from routerrec.coldstart.probes import ProbeSession
 from routerrec.data.shared import load_openllm, shared_data_dir
 
 if shared_data_dir("openllm-v1") is None:
@@ -40,10 +38,10 @@ def show(title, result):
     print(format_table(rows, ["benchmark", "estimate", "low", "high", "truth"]))
 
 
-probes = model.select_probes(50, strategy="dopt")
-show("D-optimal", add_model(model, name, {p: answers[p] for p in probes}))
+probes = routerrec.select_probes(model, 50, strategy="dopt")
+show("D-optimal", routerrec.fold_in_model(model, name, {p: answers[p] for p in probes}))
 
-session = ProbeSession(model, budget=50)
+session = routerrec.ProbeSession(model, budget=50)
 while not session.done:
     prompt = session.propose()
     session.record(prompt, answers[prompt])  # here: run the new LLM on the prompt

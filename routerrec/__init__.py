@@ -25,9 +25,10 @@ except PackageNotFoundError:  # running from a source tree without installation
 # public name -> submodule that defines it
 _EXPORTS = {
     "FoldInResult": "coldstart.foldin", "evaluate_coldstart": "evaluation.coldstart",
+    "fold_in_model": "coldstart.foldin",
     "METHODS": "methods", "fit": "methods",
     "KNNModel": "methods.knn",
-    "Model": "methods.model", "ModelFileError": "methods.model", "load_model": "methods.model",
+    "Model": "methods.model", "ModelFileError": "methods.model", "load_model": "methods",
     "evaluate_pools": "evaluation.pools",
     "ProbeSession": "coldstart.probes", "select_probes": "coldstart.probes",
     "Matrix": "data.records", "Records": "data.records", "RecordsError": "data.records",

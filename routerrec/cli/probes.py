@@ -46,10 +46,13 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
     """
     import polars as pl
 
+    from ..coldstart.probes import select_probes
+
     model = _load(model_dir)
     try:
-        ids = model.select_probes(k, strategy=strategy, benchmarks=split_list(benchmarks) or None,
-                                  seed=seed, allocation=allocation)
+        ids = select_probes(model, k, strategy=strategy,
+                            benchmarks=split_list(benchmarks) or None, seed=seed,
+                            allocation=allocation)
     except ValueError as exc:
         fail(f"probes: {exc}")
     bench = dict(zip(model.prompts, model.prompt_benchmark))
@@ -92,7 +95,7 @@ def add_model_command(model_dir, name, results, out, level, as_json):
     import numpy as np
     import polars as pl
 
-    from ..coldstart.foldin import add_model
+    from ..coldstart.foldin import fold_in_model
 
     model = _load(model_dir)
     path = Path(results)
@@ -111,14 +114,14 @@ def add_model_command(model_dir, name, results, out, level, as_json):
     if bad.size:
         fail(f"{path}, column 'score', row {bad[0] + 1}: missing or not finite")
     prompts = frame["prompt"].cast(pl.String).to_list()
-    unknown = [(i, p) for i, p in enumerate(prompts) if p not in model._prompt_index]
+    unknown = [(i, p) for i, p in enumerate(prompts) if not model.has_prompt(p)]
     if unknown:
         fail(f"{path}, column 'prompt', row {unknown[0][0] + 1}: unknown prompt id "
              f"{unknown[0][1]!r} ({len(unknown)} unknown in all)")
     if len(set(prompts)) != len(prompts):
         fail(f"{path}, column 'prompt': repeated prompt ids")
     try:
-        result = add_model(model, name, dict(zip(prompts, scores.tolist())), level=level)
+        result = fold_in_model(model, name, dict(zip(prompts, scores.tolist())), level=level)
     except (ValueError, NotImplementedError) as exc:
         fail(f"add-model: {exc}")
     if out:

@@ -1,6 +1,7 @@
 """Which prompts to run a new LLM on before folding it in.
 
-A new model's row is solved from its answers on a few probe prompts (``Model.add_model``).
+A new model's row is solved from its answers on a few probe prompts (``Model.add_model``,
+``routerrec.fold_in_model``).
 Which probes to ask is a design-of-experiments question over the fitted prompt vectors
 ``y_i = [p_i, 1]`` and the population prior of model vectors (mean ``m0``, covariance
 ``S0`` of the trained models' ``[q, b]``):
@@ -27,63 +28,13 @@ from typing import Mapping
 
 import numpy as np
 
-from ..methods.model import LINKS
-from ..data.records import UNKNOWN_BENCHMARK
+from ..methods.registry import LINKS
+from .design import BatchState, Design
+from .foldin import FoldInResult, fold_in_model
 
-__all__ = ["STRATEGIES", "select_probes", "anchor_points", "ProbeSession", "Design"]
+__all__ = ["STRATEGIES", "select_probes", "anchor_points", "ProbeSession"]
 
 STRATEGIES = ("random", "stratified", "dopt", "info", "anchors", "adaptive")
-_MIN_CELL_VAR = 0.01  # floor of a binary cell's p(1-p): predictions are never certain
-
-
-class Design:
-    """The arrays probe selection and cold-start estimates work on, taken from a ``Model``.
-
-    ``Y`` (n_prompts x (rank+1)) augmented prompt vectors, ``offset`` ``mu + b_prompt``,
-    ``prior_mean`` / ``prior_cov`` of model rows, ``prior_precision`` its inverse,
-    ``noise_var`` the per-answer noise of the identity link (1 for logistic),
-    ``groups`` integer benchmark code per prompt and ``benchmarks`` their names.
-    """
-
-    def __init__(self, model):
-        if model.model_factors.shape[0] < model.rank + 3:
-            raise ValueError(f"cold start needs more trained models ({len(model.models)}) than "
-                             f"rank + 2 ({model.rank + 2}) to estimate the population prior")
-        self.model = model
-        self.link = model.link
-        self.Y = np.column_stack([model.prompt_factors,
-                                  np.ones(len(model.prompts))]).astype(np.float64)
-        self.offset = (model.global_mean + model.prompt_bias).astype(np.float64)
-        self.noise_var = 1.0 if model.link == "logistic" else float(model.noise_var or 0.0)
-        if self.noise_var <= 0:
-            raise ValueError("cold start needs the model's training noise variance (noise_var)")
-        precision, shift = model.side_prior("model", 1.0)
-        self.prior_precision = precision.astype(np.float64)
-        self.prior_cov = np.linalg.inv(self.prior_precision)
-        self.prior_mean = self.prior_cov @ shift.astype(np.float64)
-        labels = [b if b is not None else UNKNOWN_BENCHMARK for b in model.prompt_benchmark]
-        self.benchmarks = sorted(set(labels))
-        code = {b: i for i, b in enumerate(self.benchmarks)}
-        self.groups = np.array([code[b] for b in labels], dtype=np.int64)
-        lo, hi = model.clip if model.clip is not None else (-np.inf, np.inf)
-        self.bounded = model.link == "logistic" or (lo >= 0 and hi <= 1)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Scores of model rows ``x`` (n x k1) on every prompt (n x n_prompts)."""
-        return self.model.apply_link(x @ self.Y.T + self.offset).astype(np.float64)
-
-    def slope(self, x: np.ndarray, pred: np.ndarray) -> np.ndarray:
-        """d score / d linear predictor per cell: 1 (0 where clipped) or p(1-p) (logistic)."""
-        if self.link == "logistic":
-            return pred * (1 - pred)
-        lin = x @ self.Y.T + self.offset
-        return (np.abs(lin - pred) < 1e-9).astype(np.float64)
-
-    def cell_var(self, pred: np.ndarray) -> np.ndarray:
-        """Variance of one unseen answer: p(1-p) for scores in [0, 1], else the noise."""
-        if self.bounded:
-            return np.maximum(pred * (1 - pred), _MIN_CELL_VAR)
-        return np.full_like(pred, self.noise_var)
 
 
 def _candidates(model, benchmarks, exclude) -> np.ndarray:
@@ -96,7 +47,7 @@ def _candidates(model, benchmarks, exclude) -> np.ndarray:
                              f"{sorted({b for b in model.prompt_benchmark if b is not None})!r}")
         mask &= np.array([b in wanted for b in model.prompt_benchmark])
     if exclude is not None:
-        mask[model.prompt_indices([e for e in exclude if e in model._prompt_index])] = False
+        mask[model.prompt_indices([e for e in exclude if model.has_prompt(e)])] = False
     return mask
 
 
@@ -145,7 +96,7 @@ def _greedy_dopt(design: Design, cand: np.ndarray, k: int, cost: np.ndarray) -> 
 
 def _info(design: Design, cand: np.ndarray, k: int, cost: np.ndarray) -> list[int]:
     lin = design.Y @ design.prior_mean + design.offset
-    p = LINKS["logistic"](lin) if design.link == "logistic" else np.clip(lin, 0.0, 1.0)
+    p = LINKS["logistic"].inverse(lin) if design.link == "logistic" else np.clip(lin, 0.0, 1.0)
     p = np.clip(p, 0.01, 0.99) if design.bounded else np.full_like(lin, 0.25)
     info = p * (1 - p) * np.einsum("ij,jk,ik->i", design.Y, design.prior_cov, design.Y)
     score = np.where(cand, info / cost, -np.inf)
@@ -230,7 +181,7 @@ class ProbeSession:
     >>> while not session.done:                                         # doctest: +SKIP
     ...     prompt = session.propose()
     ...     session.record(prompt, run_my_llm(prompt))
-    >>> result = session.result("my-llm")   # a coldstart.FoldInResult  # doctest: +SKIP
+    >>> result = session.result("my-llm")   # a FoldInResult           # doctest: +SKIP
 
     ``target_width`` stops early once every per-benchmark 95% interval is narrower than
     it (in accuracy units, e.g. 0.05 = 5 points).
@@ -239,8 +190,6 @@ class ProbeSession:
     def __init__(self, model, *, budget: int = 50, target_width: float | None = None,
                  benchmarks=None, exclude=None, costs: Mapping[str, float] | None = None,
                  cost_weight: float = 1.0, level: float = 0.95):
-        from .foldin import BatchState
-
         self.model = model
         self.budget = int(budget)
         self.target_width = target_width
@@ -269,7 +218,6 @@ class ProbeSession:
         self.state.observe(np.array([i]), np.array([float(score)]))
         self.answers[prompt] = float(score)
 
-    def result(self, name: str):
-        """Fold the answers so far into the model (``coldstart.add_model``)."""
-        from .foldin import add_model
-        return add_model(self.model, name, self.answers, level=self.level)
+    def result(self, name: str) -> FoldInResult:
+        """Fold the answers so far into the model (``fold_in_model``)."""
+        return fold_in_model(self.model, name, self.answers, level=self.level)

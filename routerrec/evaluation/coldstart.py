@@ -9,8 +9,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..coldstart.foldin import BatchState
-from ..coldstart.probes import Design, select_probes
+from ..coldstart.design import BatchState, Design
+from ..coldstart.probes import select_probes
 from ..kernels.linalg import blas_one_thread
 
 __all__ = ["evaluate_coldstart", "write_report"]

@@ -1,15 +1,17 @@
-"""Explicit ALS-WR with global mean and prompt / model biases (numba kernels in ``als_kernel``)."""
+"""Explicit ALS-WR with global mean and prompt / model biases (numba kernels in ``kernels.als``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..kernels.als import als_sweeps
-from .model import Model
 from ..util.progress import progress_bar
+from .model import Model
+from .registry import register_method
 
 DEFAULTS = dict(rank=32, reg=0.01, iterations=15, seed=0)
 
 
+@register_method("als")
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],
         progress: bool = False) -> Model:

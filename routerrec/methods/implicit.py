@@ -6,8 +6,9 @@ with weight 1, a stored value ``c`` becomes target 1 with confidence ``alpha * c
 stored 0 is dropped. Fed evaluation scores, it therefore learns "was this pair evaluated"
 and calls every incorrect answer unknown; on Open LLM Leaderboard scores its held-out
 RMSE is 0.357 against explicit ALS's 0.278 (benchmarks/bench_methods.py). So records carry a
-``feedback`` kind: this method accepts only ``feedback="implicit"`` records, and every
-explicit method refuses them (:func:`check_feedback`).
+``feedback`` kind, and this method registers as reading ``feedback="implicit"`` records
+only: it refuses scores, and every explicit method refuses its records
+(``methods.registry.check_feedback``).
 
 The fitted user/item factors become a ``Model`` with link ``"preference"``: predictions
 are implicit's scores (``x_u . y_i``, a preference, not a probability), and fold-in is
@@ -20,40 +21,18 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from .model import Model
 from ..util.progress import progress_bar
+from .model import Model
+from .registry import register_link, register_method
 
-__all__ = ["fit", "check_feedback", "IMPLICIT_METHODS", "DEFAULTS"]
+__all__ = ["fit", "fold_in", "DEFAULTS"]
 
 DEFAULTS = dict(rank=32, reg=0.01, iterations=15, alpha=1.0, seed=0, num_threads=0)
 
-# Methods that read records as implicit feedback; every other method reads explicit scores.
-IMPLICIT_METHODS = frozenset({"implicit"})
-
-_EXPLICIT_ON_IMPLICIT = (
-    "method {method!r} fits explicit scores (a missing cell is unknown, a stored 0 means "
-    "'incorrect'), but these records are implicit feedback (a log of which model was "
-    "chosen; missing means 'not chosen'). Use method='implicit' for them, or load scores "
-    "with feedback='explicit'.")
-_IMPLICIT_ON_EXPLICIT = (
-    "method 'implicit' needs implicit feedback (pass feedback='implicit', on the command line "
-    "--feedback implicit). These records are explicit scores: implicit's ALS would turn "
-    "every missing cell into a target of 0 and drop every stored 0 (an incorrect answer), "
-    "so it would learn which cells were evaluated rather than how well (its held-out "
-    "error on scores is far above explicit ALS's). Use an explicit method (als, logistic, ...) for scores.")
-
-
-def check_feedback(records, method: str) -> None:
-    """Raise ``ValueError`` when ``method`` would misread the records' feedback kind."""
-    feedback = getattr(records, "feedback", "explicit")
-    if method in IMPLICIT_METHODS and feedback != "implicit":
-        raise ValueError(_IMPLICIT_ON_EXPLICIT)
-    if method not in IMPLICIT_METHODS and feedback == "implicit":
-        raise ValueError(_EXPLICIT_ON_IMPLICIT.format(method=method))
-
 
 def fold_in(model, side, index, values):
-    """implicit's own one-row solve for a new model (``side="model"``) or prompt."""
+    """The preference link's fold-in: implicit's own one-row solve for a new model
+    (``side="model"``) or prompt."""
     from implicit.cpu.als import user_factor
 
     if np.any(values <= 0):
@@ -67,6 +46,7 @@ def fold_in(model, side, index, values):
     return x.astype(np.float32), 0.0
 
 
+@register_method("implicit", feedback="implicit")
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], alpha: float = DEFAULTS["alpha"],
         seed: int = DEFAULTS["seed"], num_threads: int = DEFAULTS["num_threads"],
@@ -78,7 +58,6 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
     """
     from implicit.cpu.als import AlternatingLeastSquares
 
-    check_feedback(records, "implicit")
     if rank < 1 or iterations < 1 or reg < 0 or alpha <= 0:
         raise ValueError(f"need rank >= 1, iterations >= 1, reg >= 0 and alpha > 0 "
                          f"(got rank={rank}, iterations={iterations}, reg={reg}, alpha={alpha})")
@@ -101,3 +80,7 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
                  prompt_bias=np.zeros(n_p, np.float32), model_bias=np.zeros(n_m, np.float32),
                  prompt_factors=als.user_factors, model_factors=als.item_factors,
                  link="preference")
+
+
+# implicit's scores are preferences x_u . y_i, used as they are
+register_link("preference", lambda linear: linear, fold_in)

@@ -21,8 +21,9 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
-from .model import Model
 from ..util.progress import progress_bar
+from .model import Model
+from .registry import register_method, register_model_kind
 
 __all__ = ["fit", "KNNModel", "DEFAULTS"]
 
@@ -104,6 +105,7 @@ def _predict_groups(group_start, users, items, out_pos, indptr, indices, data, s
                 scratch[indices[jj]] = np.nan
 
 
+@register_model_kind
 class KNNModel(Model):
     """A fitted neighbourhood model with ``Model``'s contract (predict, fold-in, save).
 
@@ -111,6 +113,8 @@ class KNNModel(Model):
     the side without similarities, columns = the side with them) and ``similarity``
     (columns x columns). ``params["kind"]`` says which side the columns are.
     """
+
+    kind = "knn"
 
     def __init__(self, *, residuals, similarity, **state):
         state.update(prompt_factors=np.zeros((len(state["prompts"]), 0), np.float32),
@@ -124,6 +128,16 @@ class KNNModel(Model):
             raise ValueError(f"residuals {self.residuals.shape} / similarity "
                              f"{self.similarity.shape} do not match {len(self.prompts)} "
                              f"prompts x {len(self.models)} models")
+
+    @classmethod
+    def from_saved(cls, manifest, arrays, **extra) -> "KNNModel":
+        """``Model.from_saved`` plus the residuals and similarities (read without pickle)."""
+        n_p, n_m = len(manifest["prompts"]), len(manifest["models"])
+        shape = (n_p, n_m) if manifest["params"]["kind"] == "model" else (n_m, n_p)
+        residuals = sp.csr_matrix(
+            (arrays["res_data"], arrays["res_indices"], arrays["res_indptr"]), shape=shape)
+        return super().from_saved(manifest, arrays, residuals=residuals,
+                                  similarity=arrays["similarity"], **extra)
 
     @property
     def by_model(self) -> bool:
@@ -164,9 +178,9 @@ class KNNModel(Model):
     def add_model(self, name, results) -> "KNNModel":
         """A new model from ``{prompt id: score}``: its baseline, and (kind="model") its
         similarity to every model, or (kind="prompt") its residual row. No refit."""
-        if name in self._model_index:
+        if self.has_model(name):
             raise ValueError(f"model {name!r} is already in the model")
-        idx, vals = self._fold_values(results, self._prompt_index, "model")
+        idx, vals = self._fold_values(results, "model")
         resid = vals - self.global_mean - self.prompt_bias[idx]
         bias = resid.sum() / (self.params["reg"] + len(idx))
         return self._grow(idx, resid - bias, new_is_column=self.by_model,
@@ -175,9 +189,9 @@ class KNNModel(Model):
 
     def add_prompt(self, prompt, results) -> "KNNModel":
         """A new prompt from ``{model id: score}`` (see ``add_model``)."""
-        if prompt in self._prompt_index:
+        if self.has_prompt(prompt):
             raise ValueError(f"prompt {prompt!r} is already in the model")
-        idx, vals = self._fold_values(results, self._model_index, "prompt")
+        idx, vals = self._fold_values(results, "prompt")
         resid = vals - self.global_mean - self.model_bias[idx]
         bias = resid.sum() / (self.params["reg"] + len(idx))
         return self._grow(idx, resid - bias, new_is_column=not self.by_model,
@@ -208,31 +222,17 @@ class KNNModel(Model):
         changes.setdefault("similarity", self.similarity)
         return super()._with(**changes)
 
-    # ---------------------------------------------------------- persistence
-    def manifest(self) -> dict:
-        return {**super().manifest(), "kind": "knn"}
+    def add_model_row(self, name, factors, bias):
+        raise NotImplementedError("a knn model has no factor rows: add a model with add_model")
 
+    # ---------------------------------------------------------- persistence
     def arrays(self) -> dict:
         res = self.residuals
         return {**super().arrays(), "res_indptr": res.indptr, "res_indices": res.indices,
                 "res_data": res.data, "similarity": self.similarity}
 
 
-def load(manifest: dict, arrays: dict) -> KNNModel:
-    """``MODEL_KINDS["knn"]``: rebuild a saved ``KNNModel`` (arrays read without pickle)."""
-    n_p, n_m = len(manifest["prompts"]), len(manifest["models"])
-    shape = (n_p, n_m) if manifest["params"]["kind"] == "model" else (n_m, n_p)
-    res = sp.csr_matrix((arrays["res_data"], arrays["res_indices"], arrays["res_indptr"]),
-                        shape=shape)
-    return KNNModel(method=manifest["method"], params=manifest["params"],
-                    prompts=manifest["prompts"], models=manifest["models"],
-                    global_mean=manifest["global_mean"], clip=manifest["clip"],
-                    metrics=manifest.get("metrics"),
-                    prompt_benchmark=manifest.get("prompt_benchmark"),
-                    prompt_bias=arrays["prompt_bias"], model_bias=arrays["model_bias"],
-                    residuals=res, similarity=arrays["similarity"])
-
-
+@register_method("knn")
 def fit(records, *, kind: str = DEFAULTS["kind"], k: int = DEFAULTS["k"],
         shrink: float = DEFAULTS["shrink"], reg: float = DEFAULTS["reg"],
         progress: bool = False) -> KNNModel:

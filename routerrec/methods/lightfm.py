@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .model import Model, _load_factor_model
 from ..util.progress import progress_bar
+from .model import Model
+from .registry import register_method, register_model_kind
 
 __all__ = ["fit", "LightFMModel", "DEFAULTS"]
 
@@ -38,24 +39,20 @@ _NO_FOLD_IN = (
     "whose fold-in solves its own regularised objective.")
 
 
+@register_model_kind
 class LightFMModel(Model):
-    """A ``Model`` exported from LightFM: predicts like any other, refuses fold-in (see module)."""
+    """A ``Model`` exported from LightFM: predicts like any other, refuses fold-in (see module).
 
-    def add_model(self, name, results):
+    ``add_model`` and cold start's ``fold_in_model`` reach the refusal through
+    ``model_posterior``."""
+
+    kind = "lightfm"
+
+    def model_posterior(self, results):
         raise NotImplementedError(_NO_FOLD_IN.format(kind="model"))
 
     def add_prompt(self, prompt, results):
         raise NotImplementedError(_NO_FOLD_IN.format(kind="prompt"))
-
-    def manifest(self) -> dict:
-        return {**super().manifest(), "kind": "lightfm"}
-
-
-def load(manifest: dict, arrays: dict) -> LightFMModel:
-    """A saved LightFM model (``routerrec.load_model`` calls this for kind ``lightfm``)."""
-    model = _load_factor_model(manifest, arrays)
-    model.__class__ = LightFMModel  # same state as a factor model; only fold-in differs
-    return model
 
 
 def weighted_cells(scores: sp.csr_matrix) -> tuple[sp.coo_matrix, sp.coo_matrix]:
@@ -107,6 +104,7 @@ def text_features(records, *, max_features: int = 2000) -> sp.csr_matrix:
     return TfidfVectorizer(max_features=max_features, dtype=np.float32).fit_transform(texts).tocsr()
 
 
+@register_method("lightfm")
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"],
         learning_rate: float = DEFAULTS["learning_rate"], seed: int = DEFAULTS["seed"],

@@ -1,7 +1,7 @@
 """Logistic matrix factorisation (multidimensional IRT) for binary or [0, 1] scores.
 
 Predictions are probabilities ``sigma(mu + b_prompt + b_model + p . q)``; fitting is
-alternating damped Newton in ``routerrec.logistic_kernel``. ``members`` independent fits
+alternating damped Newton in ``routerrec.kernels.logistic``. ``members`` independent fits
 (seeds ``seed, seed + 1, ...``) are averaged on the logit scale, which is exactly one model
 of rank ``members * rank``: factors concatenated and scaled by ``1 / sqrt(members)``, biases
 averaged. So prediction, fold-in and saving see an ordinary ``Model``.
@@ -11,14 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.logistic import logistic_row_map, logistic_sweeps
-from .model import Model
 from ..util.progress import progress_bar
+from .model import Model
+from .registry import register_link, register_method
 
-__all__ = ["fit", "fold_in", "combine_members", "DEFAULTS"]
+__all__ = ["fit", "fold_in", "sigmoid", "combine_members", "DEFAULTS"]
 
 DEFAULTS = dict(rank=32, reg=0.003, iterations=12, warmup=4, steps=1, members=3, seed=0)
 
 
+@register_method("logistic")
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], warmup: int = DEFAULTS["warmup"],
         steps: int = DEFAULTS["steps"], members: int = DEFAULTS["members"],
@@ -27,7 +29,7 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
 
     The first ``warmup`` sweeps penalise a row with n cells by ``reg * n`` (as ALS-WR
     does); the remaining ``iterations - warmup`` use each side's learned population prior
-    (see ``logistic_kernel.logistic_sweeps``). ``steps`` is the number of Newton steps per
+    (see ``kernels.logistic.logistic_sweeps``). ``steps`` is the number of Newton steps per
     row and half-sweep. ``members`` fits from different random starts are averaged on the
     logit scale (the returned model has rank ``members * rank``): their errors differ, and
     on openllm-v1's validation share 3 members of 12 sweeps beat one fit of 20 sweeps by
@@ -83,8 +85,13 @@ def row_prior(model: Model, side: str):
     return reg * np.eye(k1, dtype=np.float32), np.zeros(k1, np.float32)
 
 
+def sigmoid(linear: np.ndarray) -> np.ndarray:
+    """The logistic link's inverse: probabilities (float32) from linear predictors."""
+    return (1.0 / (1.0 + np.exp(-linear))).astype(np.float32)
+
+
 def fold_in(model: Model, side: str, index, values):
-    """``FOLD_IN["logistic"]``: the MAP row of a new model (``side="model"``) or prompt, and
+    """The logistic link's fold-in: the MAP row of a new model (``side="model"``) or prompt, and
     its Laplace posterior covariance (the inverse Hessian of the log-posterior at the MAP)."""
     fixed, fixed_bias = ((model.prompt_factors, model.prompt_bias) if side == "model"
                          else (model.model_factors, model.model_bias))
@@ -95,3 +102,6 @@ def fold_in(model: Model, side: str, index, values):
     x, hessian = logistic_row_map(fixed, fixed_bias, model.global_mean, index, values,
                                   precision, shift)
     return x[:-1], x[-1], np.linalg.inv(hessian)
+
+
+register_link("logistic", sigmoid, fold_in)

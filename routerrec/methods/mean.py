@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import Model
+from .registry import register_method
 
 KINDS = ("global", "model", "prompt")
 
@@ -18,6 +19,7 @@ def _means(csr):
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
+@register_method("mean")
 def fit(records, *, kind: str = "model", reg: float = 1e-6, progress: bool = False) -> Model:
     """Predict the ``kind`` mean (``global``, per-``model`` or per-``prompt``) for every cell."""
     if kind not in KINDS:

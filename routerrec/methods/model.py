@@ -3,34 +3,24 @@
 A ``Model`` predicts ``link(mu + b_prompt + b_model + p_prompt . q_model)`` for every
 prompt x model pair. Methods differ in how they fit these arrays (ALS, logistic, SGD,
 Spark, ...), not in how the arrays are used, so routing, fold-in and evaluation work
-the same for all of them.
+the same for all of them. What differs by method (the link's inverse and fold-in solver,
+the class a saved model loads as) is looked up in ``methods.registry``, never imported here.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..kernels.als import solve_side
 from ..util.artifacts import FORMAT_VERSION, ArtifactError, read_artifact, write_artifact
+from .registry import LINKS, MODEL_KINDS, register_link, register_model_kind
 
-__all__ = ["Model", "ModelFileError", "load_model", "FORMAT_VERSION", "LINKS"]
+__all__ = ["Model", "ModelFileError", "load_model", "population_prior", "FORMAT_VERSION"]
 
 _ARRAYS = ("prompt_bias", "model_bias", "prompt_factors", "model_factors")
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
-
-
-# link name -> inverse link applied to the linear predictor
-LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "identity": lambda x: x,
-    "logistic": _sigmoid,
-    "preference": lambda x: x,  # implicit's preference scores (methods.implicit_mf), as they are
-}
 
 
 class ModelFileError(ArtifactError):
@@ -76,26 +66,12 @@ def _ridge_fold_in(model, side, index, values):
     return row[:-1], row[-1], cov
 
 
-def _logistic_fold_in(model, side, index, values):
-    """Regularised logistic MAP solve with the other side fixed (``methods.logistic``)."""
-    from .logistic import fold_in
-    return fold_in(model, side, index, values)
+# the identity link is the base model's own: scores are the linear predictor, and a new row is
+# the ridge (or MAP) solve of the squared error the identity-link methods minimise
+register_link("identity", lambda linear: linear, _ridge_fold_in)
 
 
-def _preference_fold_in(model, side, index, values):
-    """implicit's own one-row solve (``methods.implicit_mf``)."""
-    from .implicit import fold_in
-    return fold_in(model, side, index, values)
-
-
-# link name -> fold-in solver(model, side, index, values) -> (factors, bias[, cov]) of the new
-# row; cov, when given, is the posterior covariance of [factors, bias] (used for intervals).
-# Every link is listed here (method modules load lazily), so a saved model of any method
-# loads and folds in from a fresh process.
-FOLD_IN: dict[str, Callable] = {"identity": _ridge_fold_in, "logistic": _logistic_fold_in,
-                                "preference": _preference_fold_in}
-
-
+@register_model_kind
 class Model:
     """A fitted prompts x models completion model.
 
@@ -103,8 +79,11 @@ class Model:
     n_models x rank, biases are vectors) plus the ids that name their rows. ``noise_var``
     is the training residual variance; fold-in uses it to weigh the population prior.
     ``prompt_benchmark`` (one name or None per prompt) lets cold start report accuracy
-    per benchmark.
+    per benchmark. Subclasses that are saved differently set their own ``kind`` (the
+    manifest's, which picks the class ``load_model`` rebuilds) and extend ``from_saved``.
     """
+
+    kind = "factor"
 
     def __init__(self, *, method: str, params: Mapping, prompts: Sequence[str],
                  models: Sequence[str], global_mean: float, prompt_bias, model_bias,
@@ -133,6 +112,21 @@ class Model:
         self._priors: dict = {}
         self._prompt_index = {p: i for i, p in enumerate(self.prompts)}
         self._model_index = {m: j for j, m in enumerate(self.models)}
+
+    @classmethod
+    def from_saved(cls, manifest: Mapping, arrays: Mapping, **extra) -> "Model":
+        """A model of this class from what ``save`` wrote (``manifest()`` and ``arrays()``).
+
+        ``load_model`` calls it on the class registered for the manifest's ``kind``; a
+        subclass that saves more passes its own constructor arguments as ``extra``.
+        """
+        return cls(method=manifest["method"], params=manifest["params"],
+                   prompts=manifest["prompts"], models=manifest["models"],
+                   global_mean=manifest["global_mean"], link=manifest["link"],
+                   clip=manifest["clip"], noise_var=manifest.get("noise_var"),
+                   metrics=manifest.get("metrics"),
+                   prompt_benchmark=manifest.get("prompt_benchmark"),
+                   **{a: arrays[a] for a in _ARRAYS}, **extra)
 
     # ----------------------------------------------------------------- shape
     def _check_shapes(self):
@@ -170,6 +164,12 @@ class Model:
                 f"models={len(self.models)}, rank={self.rank}, link={self.link!r})")
 
     # ------------------------------------------------------------- indexing
+    def has_prompt(self, prompt: str) -> bool:
+        return prompt in self._prompt_index
+
+    def has_model(self, model: str) -> bool:
+        return model in self._model_index
+
     def prompt_indices(self, prompts: Sequence[str] | None) -> np.ndarray:
         return self._indices(prompts, self._prompt_index, "prompt")
 
@@ -191,7 +191,7 @@ class Model:
     # ----------------------------------------------------------- prediction
     def apply_link(self, linear: np.ndarray) -> np.ndarray:
         """Scores from linear predictors: the inverse link, then the clip (float32)."""
-        out = LINKS[self.link](linear.astype(np.float32, copy=False))
+        out = LINKS[self.link].inverse(linear.astype(np.float32, copy=False))
         if self.clip is not None:
             np.clip(out, self.clip[0], self.clip[1], out=out)
         return out
@@ -227,8 +227,10 @@ class Model:
         return out
 
     # -------------------------------------------------------------- fold-in
-    def _fold_values(self, results: Mapping[str, float], index: dict, kind: str):
-        """Row indices and float64 values of a new row's ``{id: score}``, validated."""
+    def _fold_values(self, results: Mapping[str, float], kind: str):
+        """Indices on the other side and float64 values of a new ``kind`` row's
+        ``{id: score}``, validated."""
+        index = self._prompt_index if kind == "model" else self._model_index
         if not results:
             raise ValueError(f"add_{kind} needs at least one observed score")
         unknown = [k for k in results if k not in index]
@@ -242,9 +244,9 @@ class Model:
             raise ValueError(f"add_{kind}: scores must be finite numbers")
         return idx, vals
 
-    def _fold_in(self, results: Mapping[str, float], index: dict, kind: str):
-        idx, vals = self._fold_values(results, index, kind)
-        solver = FOLD_IN.get(self.link)
+    def _fold_in(self, results: Mapping[str, float], kind: str):
+        idx, vals = self._fold_values(results, kind)
+        solver = LINKS[self.link].fold_in
         if solver is None:
             raise NotImplementedError(f"method {self.method!r} ({self.link} link) has no fold-in")
         return solver(self, kind, idx, vals.astype(np.float32))
@@ -252,39 +254,36 @@ class Model:
     def model_posterior(self, results: Mapping[str, float]):
         """``(factors, bias, cov)`` of a new model's row from ``{prompt id: score}``; ``cov``
         is the posterior covariance of ``[factors, bias]`` or None when the solver has none."""
-        q, b, *cov = self._fold_in(results, self._prompt_index, "model")
+        q, b, *cov = self._fold_in(results, "model")
         return q, b, (cov[0] if cov else None)
 
     def add_model(self, name: str, results: Mapping[str, float]) -> "Model":
         """A new model whose vector is solved from ``{prompt id: score}`` with prompts fixed.
 
         No refit: one small regularised solve, after which the new model is predicted on
-        every prompt like the trained ones. ``routerrec.coldstart.add_model`` also returns
+        every prompt like the trained ones. ``routerrec.fold_in_model`` also returns
         per-benchmark accuracy estimates with intervals.
         """
-        if name in self._model_index:
-            raise ValueError(f"model {name!r} is already in the model")
         q, b, _ = self.model_posterior(results)
+        return self.add_model_row(name, q, b)
+
+    def add_model_row(self, name: str, factors: np.ndarray, bias: float) -> "Model":
+        """A new model whose row is already solved (e.g. by ``model_posterior``)."""
+        if self.has_model(name):
+            raise ValueError(f"model {name!r} is already in the model")
         return self._with(models=self.models + [name],
-                          model_factors=np.vstack([self.model_factors, q[None, :]]),
-                          model_bias=np.append(self.model_bias, b))
+                          model_factors=np.vstack([self.model_factors, factors[None, :]]),
+                          model_bias=np.append(self.model_bias, bias))
 
     def add_prompt(self, prompt: str, results: Mapping[str, float]) -> "Model":
         """A new prompt whose vector is solved from ``{model id: score}`` with models fixed."""
-        if prompt in self._prompt_index:
+        if self.has_prompt(prompt):
             raise ValueError(f"prompt {prompt!r} is already in the model")
-        p, b, *_ = self._fold_in(results, self._model_index, "prompt")
+        p, b, *_ = self._fold_in(results, "prompt")
         return self._with(prompts=self.prompts + [prompt],
                           prompt_benchmark=self.prompt_benchmark + [None],
                           prompt_factors=np.vstack([self.prompt_factors, p[None, :]]),
                           prompt_bias=np.append(self.prompt_bias, b))
-
-    def select_probes(self, k: int, *, strategy: str = "dopt", benchmarks=None, exclude=None,
-                      **options) -> list[str]:
-        """``k`` prompt ids to run a new LLM on before ``add_model`` (see ``routerrec.probes``)."""
-        from ..coldstart.probes import select_probes
-        return select_probes(self, k, strategy=strategy, benchmarks=benchmarks,
-                             exclude=exclude, **options)
 
     def _with(self, **changes) -> "Model":
         state = dict(method=self.method, params=self.params, prompts=self.prompts,
@@ -298,11 +297,15 @@ class Model:
 
     # ---------------------------------------------------------- persistence
     def manifest(self) -> dict:
-        return {"format": "routerrec-model",
-                "method": self.method, "params": self.params, "link": self.link,
-                "clip": self.clip, "noise_var": self.noise_var, "global_mean": self.global_mean,
-                "prompts": self.prompts, "models": self.models, "metrics": self.metrics,
-                "prompt_benchmark": self.prompt_benchmark}
+        manifest = {"format": "routerrec-model",
+                    "method": self.method, "params": self.params, "link": self.link,
+                    "clip": self.clip, "noise_var": self.noise_var,
+                    "global_mean": self.global_mean, "prompts": self.prompts,
+                    "models": self.models, "metrics": self.metrics,
+                    "prompt_benchmark": self.prompt_benchmark}
+        if self.kind != Model.kind:  # a factor model's manifest has never named its kind
+            manifest["kind"] = self.kind
+        return manifest
 
     def arrays(self) -> dict:
         """The arrays ``save`` writes (model kinds that are not factor models add theirs)."""
@@ -314,42 +317,16 @@ class Model:
 
 
 def load_model(directory: str | os.PathLike) -> Model:
-    """Read a directory written by ``Model.save`` (arrays are loaded without pickle)."""
+    """Read a directory written by ``Model.save`` (arrays are loaded without pickle), as the
+    class registered for its kind."""
     manifest, arrays = read_artifact(
         directory, fmt="routerrec-model", what="model", error=ModelFileError,
         hints={"routerrec-router": " (a router: load it with routerrec.load_router)"})
-    kind = manifest.get("kind", "factor")
-    loader = MODEL_KINDS.get(kind)
-    if loader is None:
+    kind = manifest.get("kind", Model.kind)
+    cls = MODEL_KINDS.get(kind)
+    if cls is None:
         raise ModelFileError(f"{directory}: unknown model kind {kind!r}")
     try:
-        return loader(manifest, arrays)
+        return cls.from_saved(manifest, arrays)
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{directory}: arrays do not match the manifest ({exc})") from None
-
-
-def _load_factor_model(manifest: dict, arrays: dict) -> Model:
-    return Model(method=manifest["method"], params=manifest["params"],
-                 prompts=manifest["prompts"], models=manifest["models"],
-                 global_mean=manifest["global_mean"], link=manifest["link"],
-                 clip=manifest["clip"], noise_var=manifest.get("noise_var"),
-                 metrics=manifest.get("metrics"),
-                 prompt_benchmark=manifest.get("prompt_benchmark"),
-                 **{a: arrays[a] for a in _ARRAYS})
-
-
-def _load_knn_model(manifest: dict, arrays: dict) -> Model:
-    from .knn import load
-    return load(manifest, arrays)
-
-
-def _load_lightfm_model(manifest: dict, arrays: dict) -> Model:
-    from .lightfm import load
-    return load(manifest, arrays)
-
-
-# manifest "kind" -> loader(manifest, arrays); every model family is listed here (method
-# modules load lazily, so they cannot register themselves before a load).
-MODEL_KINDS: dict[str, Callable[[dict, dict], Model]] = {"factor": _load_factor_model,
-                                                         "knn": _load_knn_model,
-                                                         "lightfm": _load_lightfm_model}

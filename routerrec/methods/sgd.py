@@ -13,9 +13,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .model import Model
 from ..util.progress import progress_bar
 from .als import training_residual_var
+from .model import Model
+from .registry import register_method
 
 __all__ = ["fit", "DEFAULTS"]
 
@@ -52,6 +53,7 @@ def _epoch_hogwild(order, rows, cols, vals, mu, P, Q, bp, bq, lr, reg, n_chunks)
             _step(order[j], rows, cols, vals, mu, P, Q, bp, bq, lr, reg)
 
 
+@register_method("sgd")
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         lr: float = DEFAULTS["lr"], iterations: int = DEFAULTS["iterations"],
         seed: int = DEFAULTS["seed"], deterministic: bool = DEFAULTS["deterministic"],

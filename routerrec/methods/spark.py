@@ -6,10 +6,10 @@ has no bias terms. So the global mean and the prompt / model biases are fitted f
 rank-0 sweeps of routerrec's own ALS kernel, which is cheap: one number per row), Spark
 factorises the residual ``r - mu - b_prompt - b_model``, and the biases are refitted once
 to what the factors leave. This backfitting is not the joint solve of the numba engine: on
-planted data its held-out RMSE is a few percent higher (tests/test_spark.py states the
+planted data its held-out RMSE is a few percent higher (tests/methods/test_spark.py states the
 tolerance). Records travel to Spark as Parquet
 written by polars (integer codes, no strings, no pandas); the factors come back the same
-way and become an ordinary :class:`~routerrec.model.Model` (``method="als"``), so routing,
+way and become an ordinary :class:`~routerrec.methods.model.Model` (``method="als"``), so routing,
 fold-in, evaluation and ``save``/``load_model`` work unchanged.
 
 On one machine this is much slower than the numba engine (docs/scale.md has the measured
@@ -27,10 +27,10 @@ import numpy as np
 import polars as pl
 
 from ..kernels.als import als_sweeps
-from .als import DEFAULTS, check_params, training_residual_var
-from .implicit import check_feedback
-from .model import Model
 from ..util.progress import progress_bar
+from .als import DEFAULTS, check_params, training_residual_var
+from .model import Model
+from .registry import register_method
 
 __all__ = ["fit", "spark_session", "fit_biases", "BIAS_SWEEPS"]
 
@@ -73,6 +73,7 @@ def _factors_from_spark(frame, n_rows: int, rank: int, path: Path) -> np.ndarray
     return out
 
 
+@register_method("als", engine="spark")
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],
         master: str = "local[2]", spark=None, tmp_dir=None, progress: bool = False) -> Model:
@@ -84,7 +85,6 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
     """
     from pyspark.ml.recommendation import ALS
 
-    check_feedback(records, "als")
     check_params(rank, iterations, reg)
     m = records.matrix()
     n_p, n_m = m.shape

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from ..base import register_router
 from .base import LearnedRouter
 from ...methods.lightfm import weighted_cells
-from ...methods.model import LINKS
+from ...methods.registry import LINKS
 
 __all__ = ["LightFMHybridRouter"]
 

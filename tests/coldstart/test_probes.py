@@ -8,7 +8,8 @@ import pytest
 from planted import planted_frame
 
 import routerrec
-from routerrec.coldstart.probes import STRATEGIES, ProbeSession, anchor_points
+from routerrec import ProbeSession, select_probes
+from routerrec.coldstart.probes import STRATEGIES, anchor_points
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +25,10 @@ def fitted():
 def test_every_strategy_returns_k_distinct_known_prompts(fitted, strategy):
     model, _ = fitted
     exclude = model.prompts[:20]
-    ids = model.select_probes(15, strategy=strategy, exclude=exclude, seed=1)
+    ids = select_probes(model, 15, strategy=strategy, exclude=exclude, seed=1)
     assert len(ids) == len(set(ids)) == 15
     assert set(ids) <= set(model.prompts) and not set(ids) & set(exclude)
-    small = model.select_probes(6, strategy=strategy, benchmarks=["small"])
+    small = select_probes(model, 6, strategy=strategy, benchmarks=["small"])
     bench = dict(zip(model.prompts, model.prompt_benchmark))
     assert {bench[i] for i in small} == {"small"}
 
@@ -35,9 +36,9 @@ def test_every_strategy_returns_k_distinct_known_prompts(fitted, strategy):
 def test_stratified_allocation(fitted):
     model, _ = fitted
     bench = dict(zip(model.prompts, model.prompt_benchmark))
-    prop = [bench[i] for i in model.select_probes(30, strategy="stratified")]
-    equal = [bench[i] for i in model.select_probes(30, strategy="stratified",
-                                                   allocation="equal")]
+    prop = [bench[i] for i in select_probes(model, 30, strategy="stratified")]
+    equal = [bench[i] for i in select_probes(model, 30, strategy="stratified",
+                                             allocation="equal")]
     assert prop.count("small") == 10 and prop.count("big") == 20  # 100 vs 200 prompts
     assert equal.count("small") == equal.count("big") == 15
 
@@ -45,11 +46,11 @@ def test_stratified_allocation(fitted):
 def test_bad_arguments_are_clear(fitted):
     model, _ = fitted
     with pytest.raises(ValueError, match="unknown strategy"):
-        model.select_probes(5, strategy="magic")
+        select_probes(model, 5, strategy="magic")
     with pytest.raises(ValueError, match="unknown benchmark"):
-        model.select_probes(5, benchmarks=["nope"])
+        select_probes(model, 5, benchmarks=["nope"])
     with pytest.raises(ValueError, match="k=1000"):
-        model.select_probes(1000)
+        select_probes(model, 1000)
 
 
 def test_dopt_design_has_larger_information_than_random(fitted):
@@ -60,8 +61,8 @@ def test_dopt_design_has_larger_information_than_random(fitted):
         y = Y[model.prompt_indices(ids)]
         return np.linalg.slogdet(y.T @ y + 1e-3 * np.eye(Y.shape[1]))[1]
 
-    dopt = logdet(model.select_probes(12, strategy="dopt"))
-    rand = [logdet(model.select_probes(12, strategy="random", seed=s)) for s in range(10)]
+    dopt = logdet(select_probes(model, 12, strategy="dopt"))
+    rand = [logdet(select_probes(model, 12, strategy="random", seed=s)) for s in range(10)]
     assert dopt > max(rand)
 
 
@@ -80,9 +81,9 @@ def test_costs_make_cheap_prompts_preferred(fitted):
     costs = {p: (0.01 if i % 2 else 1.0) for i, p in enumerate(model.prompts)}
     cheap = {p for p, c in costs.items() if c < 0.1}
     for strategy in ("random", "dopt", "info"):
-        plain = model.select_probes(20, strategy=strategy, seed=3)
-        thrifty = model.select_probes(20, strategy=strategy, seed=3, costs=costs,
-                                      cost_weight=1.0)
+        plain = select_probes(model, 20, strategy=strategy, seed=3)
+        thrifty = select_probes(model, 20, strategy=strategy, seed=3, costs=costs,
+                                cost_weight=1.0)
         assert len(cheap & set(thrifty)) > len(cheap & set(plain)), strategy
         assert len(cheap & set(thrifty)) >= 16, strategy
 

@@ -16,7 +16,6 @@ from planted import planted_frame, planted_records
 
 import routerrec
 from routerrec import records_from_frame
-from routerrec.methods.implicit import IMPLICIT_METHODS
 from routerrec.evaluation.metrics import heldout_report
 
 # method -> quick parameters for the small planted matrices below
@@ -57,8 +56,8 @@ CAPABILITIES: dict[str, dict] = {
 }
 
 # implicit-feedback methods read choice logs, not scores: their own contract (planted ranking,
-# implicit's own fold-in) is in tests/test_peer_methods.py
-METHOD_NAMES = sorted(m for m in routerrec.METHODS if m not in IMPLICIT_METHODS)
+# implicit's own fold-in) is in tests/methods/test_peer_methods.py
+METHOD_NAMES = sorted(m for m, spec in routerrec.METHODS.items() if spec.feedback == "explicit")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Fold-in with uncertainty, the leave-models-out evaluation and the three CLI commands."""
+"""Fold-in with uncertainty (the batched posterior, fold_in_model) and the probes / add-model
+commands."""
 from __future__ import annotations
 
 import json
@@ -10,33 +11,28 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import require_shared
 from planted import planted_frame
 
 import routerrec
-from routerrec.coldstart.foldin import BatchState, add_model
-from routerrec.evaluation.coldstart import evaluate_coldstart
-from routerrec.coldstart.probes import Design
+from routerrec import fold_in_model, select_probes
+from routerrec.coldstart.design import BatchState, Design
 
 CLI = str(Path(sys.executable).parent / "routerrec")
 
 
-def _records(seed=7, n_models=90, link_binary=True):
-    frame, truth = planted_frame(n_prompts=300, n_models=n_models, rank=3, density=1.0,
-                                 binary=link_binary, model_shared=0.4, seed=seed)
+@pytest.fixture(scope="module")
+def records():
+    """90 models answering 300 prompts of three benchmarks (a, b, c), all cells observed."""
+    frame, _ = planted_frame(n_prompts=300, n_models=90, rank=3, density=1.0, binary=True,
+                             model_shared=0.4, seed=7)
     bench = (pl.when(pl.col("prompt") < "p00080").then(pl.lit("a"))
              .when(pl.col("prompt") < "p00180").then(pl.lit("b")).otherwise(pl.lit("c")))
-    return routerrec.records_from_frame(frame.with_columns(benchmark=bench)), truth
+    return routerrec.records_from_frame(frame.with_columns(benchmark=bench))
 
 
 @pytest.fixture(scope="module")
-def binary():
-    return _records()
-
-
-@pytest.fixture(scope="module")
-def split(binary):
-    records, _ = binary
+def split(records):
+    """ALS fitted without the last model, that model's answers and name, the training set."""
     name = records.models[-1]
     train = records.filter(models=records.models[:-1])
     als = routerrec.fit(train, method="als", rank=3, reg=0.01, iterations=10)
@@ -55,7 +51,7 @@ def test_batched_posterior_equals_model_fold_in(split):
     Model.model_posterior (identity: numba ridge; logistic: its Newton solver)."""
     als, answers, _, train = split
     logistic = routerrec.fit(train, method="logistic", rank=3, iterations=8)
-    probes = als.select_probes(25, strategy="random", seed=2)
+    probes = select_probes(als, 25, strategy="random", seed=2)
     for model in (als, logistic):
         q, b, cov = model.model_posterior({p: answers[p] for p in probes})
         state = BatchState(Design(model), np.ones((1, len(model.prompts)), bool))
@@ -65,10 +61,10 @@ def test_batched_posterior_equals_model_fold_in(split):
         np.testing.assert_allclose(state.cov[0], cov, rtol=0.02, atol=1e-4)
 
 
-def test_add_model_estimates_cover_the_truth(split):
+def test_fold_in_model_estimates_cover_the_truth(split):
     als, answers, name, _ = split
-    probes = als.select_probes(40, strategy="stratified")
-    result = add_model(als, name, {p: answers[p] for p in probes})
+    probes = select_probes(als, 40, strategy="stratified")
+    result = fold_in_model(als, name, {p: answers[p] for p in probes})
     assert result.model.models[-1] == name
     assert len(result.scores) == len(als.prompts)
     bench = dict(zip(als.prompts, als.prompt_benchmark))
@@ -85,50 +81,40 @@ def test_more_probes_narrow_the_intervals(split):
     als, answers, name, _ = split
     widths = []
     for k in (10, 40, 160):
-        probes = als.select_probes(k, strategy="random", seed=0)
-        est = add_model(als, name, {p: answers[p] for p in probes}).benchmarks["overall"]
+        probes = select_probes(als, k, strategy="random", seed=0)
+        est = fold_in_model(als, name, {p: answers[p] for p in probes}).benchmarks["overall"]
         widths.append(est["high"] - est["low"])
     assert widths[0] > widths[1] > widths[2]
 
 
-def test_add_model_from_50_probes_is_fast_and_does_not_refit(split):
+def test_fold_in_model_from_50_probes_is_fast_and_does_not_refit(split):
     als, answers, name, _ = split
-    probes = als.select_probes(50, strategy="dopt")
+    probes = select_probes(als, 50, strategy="dopt")
     results = {p: answers[p] for p in probes}
-    add_model(als, name, results)  # warm up
+    fold_in_model(als, name, results)  # warm up
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        out = add_model(als, name, results)
+        out = fold_in_model(als, name, results)
         times.append(time.perf_counter() - t0)
     assert np.median(times) < 0.05
     np.testing.assert_array_equal(out.model.prompt_factors, als.prompt_factors)
+    # the grown model is add_model's, and the estimates come from the same posterior
+    np.testing.assert_array_equal(out.model.predict(), als.add_model(name, results).predict())
 
 
-def test_evaluation_beats_naive_and_reports_everything(binary, tmp_path):
-    records, _ = binary
-    report = evaluate_coldstart(records, holdout_models=0.2, budgets=(10, 30),
-                                strategies=("random", "dopt", "adaptive"),
-                                params=dict(rank=3, reg=0.01, iterations=8))
-    assert report["n_heldout"] == 18 and report["n_scored"] == 18
-    for strategy, per in report["results"].items():
-        for k, cell in per.items():
-            assert cell["probes"] == k
-            assert cell["mae"] < cell["naive_mae"], (strategy, k)
-            assert cell["auc"] > 0.75
-            assert cell["mae_ci"][0] <= cell["mae"] <= cell["mae_ci"][1]
-    assert report["results"]["random"][30]["mae"] < report["results"]["random"][10]["mae"]
-    from routerrec.evaluation.coldstart import write_report
-    paths = write_report(report, tmp_path / "cs")
-    assert {p.name for p in paths} == {"report.json", "report.md", "error_vs_budget.png",
-                                       "auc_vs_budget.png"}
-    assert json.loads((tmp_path / "cs" / "report.json").read_text())["budgets"] == [10, 30]
-    assert (tmp_path / "cs" / "error_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
+def test_fold_in_model_refuses_what_cannot_fold_in(split):
+    _, answers, name, train = split
+    lightfm = routerrec.fit(train, method="lightfm", rank=3, iterations=2)
+    with pytest.raises(NotImplementedError, match="cannot fold in a new model"):
+        fold_in_model(lightfm, name, {p: answers[p] for p in lightfm.prompts[:20]})
+    knn = routerrec.fit(train, method="knn", k=5)
+    with pytest.raises(ValueError, match="noise variance"):
+        fold_in_model(knn, name, {p: answers[p] for p in knn.prompts[:20]})
 
 
-def test_cli_probes_add_model_and_evaluate(binary, split, tmp_path):
-    records, _ = binary
-    als, answers, name, train = split
+def test_cli_probes_and_add_model(split, tmp_path):
+    als, answers, name, _ = split
     als.save(tmp_path / "model")
     run = lambda *a: subprocess.run([CLI, *a], capture_output=True, text=True, timeout=120)
     res = run("probes", "--model", str(tmp_path / "model"), "--k", "30", "--strategy",
@@ -149,21 +135,13 @@ def test_cli_probes_add_model_and_evaluate(binary, split, tmp_path):
     res = run("add-model", "--model", str(tmp_path / "model"), "--name", "x", "--results",
               str(tmp_path / "bad.csv"))
     assert res.returncode != 0 and "bad.csv, column 'prompt', row 1" in res.stderr
-    data = tmp_path / "records.parquet"
-    records.table.write_parquet(data)
-    res = run("evaluate", "coldstart", "--data", str(data), "--rank", "3", "--iterations", "5",
-              "--budgets", "10,20", "--strategies", "random,info", "--out",
-              str(tmp_path / "eval"), "--json")
-    assert res.returncode == 0, res.stderr
-    assert set(json.loads(res.stdout)["results"]) == {"random", "info"}
-    assert (tmp_path / "eval" / "report.md").is_file()
-    assert "Example" in run("evaluate", "coldstart", "--help").stdout
 
 
 def test_openllm_smoke(tmp_path):
     """Real records: 40 probes of a held-out Open LLM model give estimates within 10 points."""
-    require_shared("openllm-v1", "records.parquet")
-    from routerrec.data.shared import load_openllm
+    from routerrec.data.shared import load_openllm, shared_data_dir
+
+    shared_data_dir("openllm-v1") or pytest.skip("shared data set openllm-v1 not available")
 
     records = load_openllm()
     keep = records.models[::10]
@@ -173,7 +151,7 @@ def test_openllm_smoke(tmp_path):
                           rank=16, reg=0.01, iterations=8)
     mine = small.table.filter(pl.col("model") == name)
     answers = dict(zip(mine["prompt"], mine["score"]))
-    probes = [p for p in model.select_probes(60, strategy="stratified") if p in answers][:40]
-    result = add_model(model, name, {p: answers[p] for p in probes})
+    probes = [p for p in select_probes(model, 60, strategy="stratified") if p in answers][:40]
+    result = fold_in_model(model, name, {p: answers[p] for p in probes})
     true = np.mean([answers[p] for p in model.prompts if p in answers])
     assert abs(result.benchmarks["overall"]["estimate"] - true) < 0.10

@@ -1,4 +1,4 @@
-"""lightfm and implicit wrapped as routerrec methods, feedback kinds, and the streaming loader."""
+"""lightfm and implicit wrapped as routerrec methods, and feedback kinds never mixed."""
 from __future__ import annotations
 
 import json
@@ -12,12 +12,10 @@ import pytest
 import scipy.sparse as sp
 
 import routerrec
-from routerrec.data.bigmatrix import scan_records
-from routerrec.methods import lightfm_mf
+from routerrec.methods import als as als_method, lightfm as lightfm_method
 from routerrec.evaluation.metrics import heldout_report
-from routerrec.data.records import RecordsError
 
-from planted import planted_frame, planted_records
+from planted import planted_records
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
@@ -39,7 +37,7 @@ def test_lightfm_export_predicts_what_lightfm_predicts(with_features):
     model = routerrec.fit(records, method="lightfm", rank=6, iterations=3, seed=3,
                           prompt_features=feats)
     # the same fit by hand with LightFM itself (deterministic with one thread)
-    labels, weights = lightfm_mf.weighted_cells(records.matrix().scores)
+    labels, weights = lightfm_method.weighted_cells(records.matrix().scores)
     user_features = (None if feats is None else
                      sp.hstack([sp.identity(n_p, format="csr"), feats], format="csr").astype(np.float32))
     lfm = LightFM(no_components=6, loss="logistic", learning_rate=0.05, user_alpha=1e-6,
@@ -58,7 +56,7 @@ def test_lightfm_graded_scores_become_two_weighted_cells():
     scores.eliminate_zeros()
     scores = sp.csr_matrix((np.array([1.0, 0.25, 0.0], np.float32), np.array([0, 1, 0]),
                             np.array([0, 2, 3])), shape=(2, 2))
-    labels, weights = lightfm_mf.weighted_cells(scores)
+    labels, weights = lightfm_method.weighted_cells(scores)
     cells = sorted(zip(labels.row, labels.col, labels.data, weights.data))
     assert cells == [(0, 0, 1.0, 1.0), (0, 1, -1.0, 0.75), (0, 1, 1.0, 0.25), (1, 0, -1.0, 1.0)]
 
@@ -138,6 +136,8 @@ def test_feedback_kinds_are_never_mixed():
     for method in ("als", "mean", "lightfm"):
         with pytest.raises(ValueError, match="implicit feedback"):
             routerrec.fit(implicit_records, method=method)
+    with pytest.raises(ValueError, match="implicit feedback"):  # a module's own fit checks too
+        als_method.fit(implicit_records)
     zeros = routerrec.records_from_frame(pl.DataFrame(
         {"prompt": ["a", "b"], "model": ["x", "x"], "score": [1.0, 0.0]})).with_feedback("implicit")
     with pytest.raises(ValueError, match="drops a stored 0"):
@@ -163,40 +163,6 @@ def test_cli_feedback_option(tmp_path):
                           "--method", "als", "--out", tmp_path / "m3"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "implicit feedback" in bad.stderr
-
-
-# ------------------------------------------------------------------ streaming loader
-
-
-def test_scan_records_builds_the_same_matrix_and_fit(tmp_path):
-    frame, _ = planted_frame(n_prompts=300, n_models=25, binary=True, seed=4)
-    frame = frame.sample(fraction=1.0, shuffle=True, seed=0)  # rows in no particular order
-    half = frame.height // 2
-    (tmp_path / "d").mkdir()
-    frame[:half].write_parquet(tmp_path / "d" / "a.parquet")
-    frame[half:].write_parquet(tmp_path / "d" / "b.parquet")
-    large = scan_records(tmp_path / "d", batch_rows=1000)
-    small = routerrec.records_from_frame(frame)
-    a, b = large.matrix(), small.matrix()
-    assert a.prompts == b.prompts and a.models == b.models
-    assert (a.scores != b.scores).nnz == 0 and a.scores.has_sorted_indices
-    assert a.scores.indices.dtype == np.int32 and a.scores.data.dtype == np.float32
-    np.testing.assert_allclose(routerrec.fit(large, rank=4, iterations=3).predict(),
-                               routerrec.fit(small, rank=4, iterations=3).predict(), atol=1e-5)
-
-
-def test_scan_records_refuses_bad_files(tmp_path):
-    dup = pl.DataFrame({"prompt": ["a", "a", "b"], "model": ["x", "x", "x"], "score": [1.0, 0.0, 1.0]})
-    dup.write_parquet(tmp_path / "dup.parquet")
-    with pytest.raises(RecordsError, match="duplicate .* prompt 'a'"):
-        scan_records(tmp_path / "dup.parquet")
-    dup.with_columns(pl.Series("score", [1.0, float("nan"), 1.0])).write_parquet(tmp_path / "nan.parquet")
-    with pytest.raises(RecordsError, match="column 'score'.*not finite"):
-        scan_records(tmp_path / "nan.parquet")
-    with pytest.raises(RecordsError, match="missing required column 'correct'"):
-        scan_records(tmp_path / "dup.parquet", score="correct")
-    with pytest.raises(RecordsError, match="no Parquet files"):
-        scan_records(tmp_path / "nothing-*.parquet")
 
 
 def test_saved_peer_models_load_and_fold_in_from_a_fresh_process(tmp_path):
