@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import routerrec
-from routerrec.cli.main import format_table
+from routerrec.cli.options import format_table
 from routerrec.evaluation.metrics import heldout_report
 from routerrec.data.shared import load_openllm, shared_data_dir
 

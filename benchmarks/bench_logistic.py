@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import routerrec
-from routerrec.cli.main import format_table
+from routerrec.cli.options import format_table
 from routerrec.kernels.logistic import logistic_sweeps
 from routerrec.evaluation.metrics import cell_metrics, heldout_report
 from routerrec.methods import logistic

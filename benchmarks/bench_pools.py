@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from routerrec.util.files import atomic_write
-from routerrec.cli.main import parse_seeds
+from routerrec.cli.options import parse_seeds
 from routerrec.evaluation.pools import (CROSS_VALIDATED, DEFAULT_ROUTERS, combine_reports,
                                         evaluate_pools, write_report)
 from routerrec.data.shared import load_openllm, shared_data_dir
@@ -130,6 +130,8 @@ def _write(name: str, result: dict) -> int:
 def _num(x):
     if isinstance(x, (np.generic,)):
         return x.item()
+    if isinstance(x, Path):  # write_report's file paths
+        return str(x)
     raise TypeError(type(x).__name__)
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 import routerrec
-from routerrec.cli.main import format_table
+from routerrec.cli.options import format_table
 from routerrec.evaluation.metrics import heldout_report
 from routerrec.data.shared import load_mmlu_pro, shared_data_dir
 

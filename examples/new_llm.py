@@ -12,7 +12,7 @@ import sys
 import polars as pl
 
 import routerrec
-from routerrec.cli.main import format_table
+from routerrec.cli.options import format_table
 from routerrec.data.shared import load_openllm, shared_data_dir
 
 if shared_data_dir("openllm-v1") is None:

@@ -27,8 +27,8 @@ def demo(out: Path) -> None:
     prompts = ["Solve for x: 3x + 7 = 22, then compute x squared.",
                "Write a function that merges two sorted lists.",
                "Which river flows through the capital of France?"]
-    _run(["route", "--model", str(out / "mf-router"), "--wtp", "0.1", *prompts])
-    _run(["route", "--model", str(out / "mf-router"), "--max-cost", "0.0005", *prompts])
+    _run(["route", "--router", str(out / "mf-router"), "--wtp", "0.1", *prompts])
+    _run(["route", "--router", str(out / "mf-router"), "--max-cost", "0.0005", *prompts])
 
 
 if __name__ == "__main__":

@@ -1,23 +1,15 @@
-"""``routerrec probes``, ``routerrec add-model`` and ``routerrec evaluate coldstart``."""
+"""``routerrec probes`` and ``routerrec add-model``: add a new LLM to a fitted model from a few
+of its answers."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from .main import atomic_write, emit, fail, format_table, load_cli_records, method_options, \
-    method_params, records_options, split_list
-from ..coldstart.probes import STRATEGIES
+from .options import LazyChoice, emit, fail, format_table, load_cli_model, split_list, strategy_names
+from ..util.files import atomic_write
 
-__all__ = ["probes", "add_model_command", "coldstart_command"]
-
-
-def _load(model_dir):
-    from ..methods.model import ModelFileError, load_model
-    try:
-        return load_model(model_dir)
-    except ModelFileError as exc:
-        fail(str(exc))
+__all__ = ["probes", "add_model_command"]
 
 
 @click.command()
@@ -25,7 +17,7 @@ def _load(model_dir):
               required=True, help="Model directory written by `routerrec fit`.")
 @click.option("--k", type=click.IntRange(min=1), default=50, show_default=True,
               help="Number of probe prompts (total over benchmarks).")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="dopt", show_default=True)
+@click.option("--strategy", type=LazyChoice(strategy_names), default="dopt", show_default=True)
 @click.option("--benchmarks", default=None, help="Comma-separated benchmarks to probe (default all).")
 @click.option("--allocation", type=click.Choice(["proportional", "equal"]),
               default="proportional", show_default=True, help="With --strategy stratified.")
@@ -48,7 +40,7 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
 
     from ..coldstart.probes import select_probes
 
-    model = _load(model_dir)
+    model = load_cli_model(model_dir)
     try:
         ids = select_probes(model, k, strategy=strategy,
                             benchmarks=split_list(benchmarks) or None, seed=seed,
@@ -97,7 +89,7 @@ def add_model_command(model_dir, name, results, out, level, as_json):
 
     from ..coldstart.foldin import fold_in_model
 
-    model = _load(model_dir)
+    model = load_cli_model(model_dir)
     path = Path(results)
     try:
         frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
@@ -114,7 +106,8 @@ def add_model_command(model_dir, name, results, out, level, as_json):
     if bad.size:
         fail(f"{path}, column 'score', row {bad[0] + 1}: missing or not finite")
     prompts = frame["prompt"].cast(pl.String).to_list()
-    unknown = [(i, p) for i, p in enumerate(prompts) if not model.has_prompt(p)]
+    known = set(model.prompts)
+    unknown = [(i, p) for i, p in enumerate(prompts) if p not in known]
     if unknown:
         fail(f"{path}, column 'prompt', row {unknown[0][0] + 1}: unknown prompt id "
              f"{unknown[0][1]!r} ({len(unknown)} unknown in all)")
@@ -132,55 +125,3 @@ def add_model_command(model_dir, name, results, out, level, as_json):
             + format_table(rows, ["benchmark", "estimate", "low", "high", "items", "probes"])
             + (f"\nsaved to {out}" if out else ""))
     emit({**result.to_dict(), "out": out}, as_json, text)
-
-
-@click.command("coldstart")
-@records_options
-@method_options
-@click.option("--holdout-models", type=click.FloatRange(0.01, 0.9), default=0.2,
-              show_default=True, help="Share of models held out (seeded by --split-seed).")
-@click.option("--split-seed", type=int, default=0, show_default=True)
-@click.option("--budgets", default="10,25,50,100", show_default=True,
-              help="Comma-separated probe budgets (total over benchmarks).")
-@click.option("--strategies", default=",".join(STRATEGIES), show_default=True)
-@click.option("--max-models", type=click.IntRange(min=1), default=None,
-              help="Score at most this many held-out models (speed).")
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Directory for report.json, report.md and PNG plots.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def coldstart_command(**kw):
-    """Leave-models-out evaluation of adding a new LLM from a few probes.
-
-    \b
-    Example:
-      routerrec evaluate coldstart --data ../shared/data/openllm-v1/records.parquet \\
-          --prompt-col item --score-col correct --rank 32 --reg 0.01 --out out/coldstart
-    """
-    from ..evaluation.coldstart import evaluate_coldstart, write_report
-
-    records = load_cli_records(kw)
-    params = method_params(kw)
-    try:
-        budgets = sorted({int(b) for b in kw["budgets"].split(",") if b.strip()})
-    except ValueError:
-        fail(f"--budgets {kw['budgets']!r}: expected comma-separated integers")
-    strategies = split_list(kw["strategies"])
-    bad = [s for s in strategies if s not in STRATEGIES]
-    if bad or not strategies:
-        fail(f"--strategies: unknown {bad!r}; choose from {', '.join(STRATEGIES)}")
-    try:
-        report = evaluate_coldstart(records, holdout_models=kw["holdout_models"],
-                                    budgets=budgets, strategies=strategies,
-                                    method=kw["method"], params=params,
-                                    seed=kw["split_seed"], max_models=kw["max_models"],
-                                    progress=not (kw["quiet"] or kw["as_json"]))
-    except ValueError as exc:
-        fail(f"evaluate coldstart: {exc}")
-    paths = write_report(report, kw["out"])
-    rows = [{"strategy": s, "probes": k, "mae": c["mae"], "naive_mae": c["naive_mae"],
-             "auc": c["auc"], "coverage": c["coverage"]}
-            for s, per in report["results"].items() for k, c in per.items()]
-    emit({**report, "files": [str(p) for p in paths]}, kw["as_json"],
-         format_table(rows, ["strategy", "probes", "mae", "naive_mae", "auc", "coverage"])
-         + f"\nwrote {', '.join(str(p) for p in paths)}")

@@ -1,4 +1,4 @@
-"""``routerrec route``, ``routerrec evaluate routerbench`` and ``routerrec fit --router``."""
+"""``routerrec route`` and the body of ``routerrec fit --router``."""
 from __future__ import annotations
 
 import json
@@ -8,13 +8,12 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .main import emit, fail, format_table, load_cli_records, records_options, split_list
+from .options import emit, fail, format_table, split_list
 from ..util.files import atomic_write
 from ..util.progress import progress_bar
 
-__all__ = ["route", "routerbench", "fit_router", "LEARNED"]
+__all__ = ["route", "fit_router"]
 
-LEARNED = ("mf", "lightfm", "knn", "linear", "ensemble")
 _BATCH = 4096
 
 
@@ -93,8 +92,10 @@ def _read_jsonl_fast(path: Path):
 
 @click.command()
 @click.argument("texts", nargs=-1)
-@click.option("--model", "router_dir", type=click.Path(exists=True, file_okay=False), required=True,
-              help="Router directory written by `routerrec fit --router`.")
+@click.option("--router", "router_dir", type=click.Path(exists=True, file_okay=False),
+              help="Router directory written by `routerrec fit --router` (required).")
+@click.option("--model", "old_router_dir", type=click.Path(exists=True, file_okay=False),
+              hidden=True, help="The old name of --router (it takes a router, not a model).")
 @click.option("--prompts", "prompts_file", type=click.Path(exists=True, dir_okay=False),
               help="Batch: .jsonl ({\"id\":..., \"text\":...} a line) or .txt (one prompt a line).")
 @click.option("--wtp", type=click.FloatRange(min=0), default=None,
@@ -108,7 +109,8 @@ def _read_jsonl_fast(path: Path):
               help="Threads for featurising prompts (default: all cores). Same output for any value.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, as_json, quiet):
+def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models, out, n_jobs,
+          as_json, quiet):
     """Route prompts to models with a fitted router.
 
     Each decision lists the chosen model and the predicted score and cost of every candidate.
@@ -116,14 +118,18 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, a
     \b
     Example:
       routerrec fit --router mf --out out/mf
-      routerrec route --model out/mf "Prove that 17 is prime." --wtp 1000
-      routerrec route --model out/mf "Write a sort in C" --max-cost 0.001 --models acme-8b,acme-70b
-      routerrec route --model out/mf --prompts prompts.jsonl --out decisions.jsonl --n-jobs 2
+      routerrec route --router out/mf "Prove that 17 is prime." --wtp 1000
+      routerrec route --router out/mf "Write a sort in C" --max-cost 0.001 --models acme-8b,acme-70b
+      routerrec route --router out/mf --prompts prompts.jsonl --out decisions.jsonl --n-jobs 2
     """
-    from ..routing.cost import choose
     from ..routing.base import RouterFileError
     from ..routing.registry import load_router
 
+    if router_dir and old_router_dir:
+        fail("--model is the old name of --router: give one of them")
+    router_dir = router_dir or old_router_dir
+    if not router_dir:
+        raise click.MissingParameter(param_hint="'--router'", param_type="option")
     if wtp is not None and max_cost is not None:
         fail("give --wtp or --max-cost, not both")
     if bool(texts) == bool(prompts_file):
@@ -152,7 +158,7 @@ def route(texts, router_dir, prompts_file, wtp, max_cost, models, out, n_jobs, a
             scores = router.predict(chunk, models=pool)
             costs = router.predict_cost(chunk, models=pool)
             parts.append(_decisions(ids[s:s + _BATCH], names, scores, costs,
-                                    choose(scores, costs, wtp=wtp, max_cost=max_cost)))
+                                    router.choose(scores, costs, wtp=wtp, max_cost=max_cost)))
             bar.update(len(chunk))
     import polars as pl
 
@@ -181,65 +187,3 @@ def _decisions(ids, names, scores, costs, picks):
              for k, m in enumerate(names)]
     return pl.DataFrame({"id": ids, "model": [names[j] for j in picks]}).with_columns(
         pl.struct(cands).alias("candidates"))
-
-
-@click.command("routerbench")
-@click.option("--train", "train_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Training records (repeat). RouterBench wide CSVs or any records file.")
-@click.option("--test", "test_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Test records (repeat). Without --test, --data is split per eval.")
-@records_options
-@click.option("--test-fraction", type=click.FloatRange(0.05, 0.9), default=0.3, show_default=True,
-              help="With --data only: seeded per-eval share of prompts held out (RouterBench: 30%).")
-@click.option("--routers", default="mf,knn,linear,lightfm", show_default=True,
-              help="Comma-separated learned routers.")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Bootstrap resamples of the test prompts for intervals (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split and bootstrap seed.")
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Folder for report.json, report.md and one PNG per eval.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed, out, as_json,
-                quiet, **kw):
-    """RouterBench-style evaluation: cost-quality hulls, zero router, oracle, AIQ.
-
-    \b
-    Example:
-      routerrec evaluate routerbench --train ../shared/data/routerbench/mbpp_train.csv \\
-          --test ../shared/data/routerbench/mbpp_test.csv --routers mf,knn --out out/rb
-      routerrec evaluate routerbench --data records.parquet --test-fraction 0.3 --out out/rb
-    """
-    from ..evaluation.routerbench import evaluate_routerbench, write_report
-    from ..routing.registry import ROUTERS
-
-    names = split_list(routers)
-    bad = [r for r in names if r not in LEARNED]
-    if bad:
-        fail(f"--routers: unknown learned router(s) {bad}; choose from {', '.join(LEARNED)} "
-             f"(reference routers {sorted(set(ROUTERS) - set(LEARNED))} are always reported)")
-    if bool(train_files) != bool(test_files):
-        fail("give both --train and --test, or neither (then --data is split per eval)")
-    if train_files:
-        if kw["data"]:
-            fail("give --train/--test or --data, not both")
-        train = load_cli_records(dict(kw, data=train_files))
-        test = load_cli_records(dict(kw, data=test_files))
-    else:
-        train, test = load_cli_records(kw).split_prompts(test_fraction, seed,
-                                                         stratify_by_benchmark=True)
-    try:
-        report = evaluate_routerbench(train, test, routers=names, bootstrap=bootstrap, seed=seed,
-                                      progress=not (quiet or as_json))
-    except ValueError as exc:
-        fail(f"evaluate routerbench: {exc}")
-    files = write_report(report, Path(out))
-    rows = []
-    for ev, e in report["evals"].items():
-        for r, a in e["aiq"].items():
-            rows.append({"eval": ev, "router": r, "aiq_code": a["code"], "aiq_paper": a["paper"],
-                         "gap_closed": e["gap_closed"][r]["share"] if r in e["gap_closed"] else ""})
-    emit({"summary": report["summary"], "files": {k: [str(p) for p in v] if isinstance(v, list)
-                                                  else str(v) for k, v in files.items()}},
-         as_json, format_table(rows, ["eval", "router", "aiq_code", "aiq_paper", "gap_closed"])
-         + f"\nwrote {files['json']}, {files['markdown']} and {len(files['plots'])} plot(s)")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
-from .main import (_parse_value, atomic_write, emit, fail, format_table, load_cli_records,
-                  method_params, records_options)
+from .options import (emit, fail, format_table, load_cli_records, method_params, parse_value,
+                      records_options)
+from ..util.files import atomic_write
 
-__all__ = ["tune_command", "read_tuned"]
+__all__ = ["tune_command"]
 
 
 def _parse_grid(items) -> dict:
@@ -21,23 +22,8 @@ def _parse_grid(items) -> dict:
         key, sep, values = item.partition("=")
         if not sep or not key or not values:
             fail(f"--grid expects KEY=V1,V2,..., got {item!r}")
-        grid[key] = [_parse_value(v.strip()) for v in values.split(",") if v.strip()]
+        grid[key] = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
     return grid
-
-
-def read_tuned(path, kw: dict) -> dict:
-    """The parameters in a ``routerrec tune`` file; sets ``kw["method"]`` to its method
-    unless ``--method`` was given on the command line (then the two must agree)."""
-    try:
-        tuned = json.loads(Path(path).read_text())
-        method, params = tuned["method"], dict(tuned["best"]["params"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        fail(f"--params {path}: not a file written by `routerrec tune` ({exc})")
-    source = click.get_current_context().get_parameter_source("method")
-    if source is click.core.ParameterSource.COMMANDLINE and kw["method"] != method:
-        fail(f"--params {path} holds settings for --method {method}, not {kw['method']}")
-    kw["method"] = method
-    return params
 
 
 @click.command("tune")
@@ -45,7 +31,7 @@ def read_tuned(path, kw: dict) -> dict:
 @click.option("--method", required=True, help="Completion method to tune (see `routerrec fit --help`).")
 @click.option("--grid", "grid_items", multiple=True, metavar="KEY=V1,V2,...",
               help="Values to try for one parameter; repeat per parameter. "
-                   "Default: the method's grid in routerrec.tune.GRIDS.")
+                   "Default: the method's grid in routerrec.evaluation.tune.GRIDS.")
 @click.option("--param", "fixed_items", multiple=True, metavar="KEY=VALUE",
               help="A parameter fixed for every trial, e.g. --param iterations=10.")
 @click.option("--trials", type=click.IntRange(min=1), default=None,
