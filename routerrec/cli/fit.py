@@ -1,0 +1,160 @@
+"""``routerrec fit`` (a completion model, or a router with ``--router``) and ``routerrec predict``."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .options import (LazyChoice, emit, fail, format_table, learned_router_names, load_cli_model,
+                      load_cli_records, method_options, method_params, records_options, split_list)
+from .route import fit_router
+from ..util.files import atomic_write
+
+__all__ = ["fit", "predict"]
+
+
+@click.command()
+@records_options
+@method_options
+@click.option("--holdout", type=click.FloatRange(0, 0.9), default=None,
+              help="Hold out this share of observed cells (seeded) and report held-out error "
+                   "next to the global/model/prompt-mean baselines.")
+@click.option("--holdout-seed", type=int, default=0, show_default=True)
+@click.option("--engine", type=click.Choice(["numba", "spark"]), default="numba", show_default=True,
+              help="Where --method als runs: routerrec's numba kernel, or Spark MLlib (docs/scale.md).")
+@click.option("--master", default="local[2]", show_default=True,
+              help="With --engine spark: the Spark master (local[N] or spark://host:port).")
+@click.option("--feedback", type=click.Choice(["explicit", "implicit"]), default="explicit",
+              show_default=True, help="explicit: scores (missing = unknown); implicit: a log of "
+                                      "chosen models (missing = not chosen), for --method implicit.")
+@click.option("--router", type=LazyChoice(learned_router_names), default=None,
+              help="Fit a router for new prompts instead (docs/routing.md); mf uses --method.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def fit(**kw):
+    """Fit a completion model on records and save it.
+
+    \b
+    Example:
+      routerrec fit --method als --rank 32 --reg 0.01 --holdout 0.1 --out out/als
+      routerrec fit --data ../shared/data/openllm-v1/records.parquet \\
+          --prompt-col item --score-col correct --holdout 0.1 --out out/openllm-als
+      routerrec fit --method als --engine spark --master local[2] --out out/spark-als
+      routerrec fit --data kept.csv --feedback implicit --method implicit --out out/implicit
+      routerrec fit --router mf --data ../shared/data/routerbench/mbpp_train.csv --out out/mf
+    """
+    from ..methods import fit as fit_method
+    from ..evaluation.metrics import heldout_report
+
+    records = load_cli_records(kw)
+    params = method_params(kw)
+    if kw["router"]:
+        source = click.get_current_context().get_parameter_source("method")
+        return fit_router(kw["router"], records, params=params, out=Path(kw["out"]),
+                          method=None if source.name == "DEFAULT" else kw["method"],
+                          as_json=kw["as_json"])
+    method, holdout, out, as_json = kw["method"], kw["holdout"], Path(kw["out"]), kw["as_json"]
+    if kw["feedback"] == "implicit":
+        if holdout:
+            fail("--holdout reports score error (RMSE, AUC), which implicit feedback has no "
+                 "meaning for; fit without --holdout")
+        records = records.with_feedback("implicit")
+    if kw["engine"] == "spark":
+        if method != "als":
+            fail(f"--engine spark runs --method als only (got --method {method})")
+        params["master"] = kw["master"]
+    train, test = (records.split_cells(holdout, kw["holdout_seed"]) if holdout
+                   else (records, None))
+    t0 = time.perf_counter()
+    try:
+        model = fit_method(train, method=method, engine=kw["engine"],
+                           progress=not (kw["quiet"] or as_json), **params)
+    except (ValueError, TypeError) as exc:
+        fail(f"fit --method {method}: {exc}")
+    seconds = time.perf_counter() - t0
+    payload = {"method": method, "params": model.params, "fit_seconds": seconds,
+               "prompts": len(model.prompts), "models": len(model.models),
+               "train_records": train.n_records, "out": str(out)}
+    text = (f"fitted {method} on {train.n_records:,} records "
+            f"({len(model.prompts):,} prompts x {len(model.models):,} models) in {seconds:.2f} s")
+    if test is not None:
+        report = heldout_report(model, train, test)
+        model.metrics["heldout"] = {"share": holdout, "seed": kw["holdout_seed"], **report}
+        payload["heldout"] = report
+        cols = ["name", "n", "rmse", "mae"] + (["auc", "accuracy", "log_loss"]
+                                               if test.score_kind == "binary" else [])
+        text += (f"\nheld-out {holdout:.0%} of cells ({test.n_records:,}):\n"
+                 + format_table([{"name": k, **v} for k, v in report.items()], cols))
+    model.save(out)
+    text += f"\nsaved to {out}"
+    emit(payload, as_json, text)
+
+
+@click.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), required=True,
+              help="Model directory written by `routerrec fit`.")
+@click.option("--prompts", "prompts_file", type=click.Path(exists=True, dir_okay=False),
+              help="Prompt ids to predict: a text file (one id a line) or CSV/Parquet with a "
+                   "'prompt' column. Default: every prompt in the model.")
+@click.option("--models", default=None, help="Comma-separated model ids. Default: all.")
+@click.option("--top", type=click.IntRange(min=1), default=None,
+              help="Instead of writing a file, print the top K models per prompt.")
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
+              help="With --top: how many prompts to show.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write predictions (one row a prompt, one column a model) to .parquet or .csv.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def predict(model_dir, prompts_file, models, top, limit, out, as_json):
+    """Predict scores of prompts x models from a fitted model.
+
+    \b
+    Example:
+      routerrec predict --model out/als --out predictions.parquet
+      routerrec predict --model out/als --models acme-70b,zeta-8b --top 2
+    """
+    import polars as pl
+
+    model = load_cli_model(model_dir)
+    prompts = _read_prompt_ids(Path(prompts_file)) if prompts_file else None
+    model_ids = split_list(models) or None
+    if top is None and out is None:
+        fail("give --out FILE.parquet|csv to write predictions, or --top K to print them")
+    if top is not None:
+        prompts = (prompts or model.prompts)[:limit]
+    try:
+        scores = model.predict(prompts, model_ids)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    prompts = prompts if prompts is not None else model.prompts
+    model_ids = model_ids or model.models
+    if top is not None:
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :top]
+        rows = [{"prompt": p, "top": [{"model": model_ids[j], "score": float(scores[i, j])}
+                                      for j in order[i]]} for i, p in enumerate(prompts)]
+        text = "\n".join(f"{r['prompt']}: " + ", ".join(f"{t['model']} ({t['score']:.3f})"
+                                                       for t in r["top"]) for r in rows)
+        emit({"prompts": rows}, as_json, text)
+        return
+    out_path = Path(out)
+    if out_path.suffix not in (".parquet", ".csv"):
+        fail(f"--out {out}: use a .parquet or .csv file name")
+    frame = pl.DataFrame({"prompt": prompts}).hstack(
+        pl.DataFrame(scores, schema=[str(m) for m in model_ids], orient="row"))
+    atomic_write(out_path, (lambda p: frame.write_parquet(p)) if out_path.suffix == ".parquet"
+                 else (lambda p: frame.write_csv(p)))
+    emit({"out": str(out_path), "prompts": len(prompts), "models": len(model_ids)}, as_json,
+         f"wrote {len(prompts):,} prompts x {len(model_ids):,} models to {out_path}")
+
+
+def _read_prompt_ids(path: Path) -> list[str]:
+    import polars as pl
+
+    if path.suffix in (".csv", ".parquet"):
+        frame = pl.read_csv(path) if path.suffix == ".csv" else pl.read_parquet(path)
+        if "prompt" not in frame.columns:
+            fail(f"{path}: no 'prompt' column (columns: {', '.join(frame.columns)})")
+        return frame["prompt"].cast(pl.Utf8).to_list()
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,47 @@
+"""What the CLI tests share: the real ``routerrec`` command and small record files.
+
+(A module, not a ``conftest.py``: a second conftest would shadow ``tests/conftest.py`` for the
+tests that import ``require_shared`` from it.)
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+import routerrec
+
+ROUTERREC = str(Path(sys.executable).parent / "routerrec")
+SAMPLE = Path(routerrec.__file__).resolve().parent.parent / "data" / "sample"
+
+
+def run(*args, ok=True) -> subprocess.CompletedProcess:
+    """The installed ``routerrec`` command in a subprocess; ``ok`` asserts exit status 0."""
+    proc = subprocess.run([ROUTERREC, *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def write_tiny(folder: Path) -> Path:
+    """Three prompts x three models with costs, as CSV."""
+    path = folder / "tiny.csv"
+    pl.DataFrame({
+        "prompt": ["a", "a", "b", "b", "c", "c", "c"],
+        "model": ["x", "y", "x", "y", "x", "y", "z"],
+        "score": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+        "cost": [0.1, 0.01, 0.1, 0.01, 0.1, 0.01, 0.5],
+    }).write_csv(path)
+    return path
+
+
+def write_small_sample(folder: Path) -> Path:
+    """Every 7th prompt of the embedded sample (286, all benchmarks) with its text, as Parquet:
+    small enough for every router to fit in a few seconds."""
+    texts = pl.read_parquet(SAMPLE / "prompts.parquet").gather_every(7).select("prompt", "text")
+    path = folder / "small.parquet"
+    pl.read_parquet(SAMPLE / "records.parquet").join(texts, on="prompt").write_parquet(path)
+    return path
