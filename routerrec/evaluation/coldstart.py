@@ -2,7 +2,6 @@
 and compare the estimated accuracies with the truth."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -12,8 +11,9 @@ import numpy as np
 from ..coldstart.design import BatchState, Design
 from ..coldstart.probes import select_probes
 from ..kernels.linalg import blas_one_thread
+from .report import pyplot, write_report as write_files
 
-__all__ = ["evaluate_coldstart", "write_report"]
+__all__ = ["evaluate_coldstart", "markdown_report", "report_figures", "write_report"]
 
 
 def _row_auc(truth: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -186,32 +186,27 @@ def _evaluate(records, holdout_models, budgets, strategies, method, params, seed
             "best_trained_model": best_name, "results": results}
 
 
-def write_report(report: dict, out: str | Path) -> list[Path]:
-    """``report.json``, ``report.md`` and PNG plots of error / AUC against budget in ``out``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..util.files import atomic_write
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    res = report["results"]
+def markdown_report(report: dict) -> str:
+    """One row per (strategy, probes): errors, AUC, interval coverage and routing gain."""
     lines = [f"# Cold start: {report['method']} on {report['n_prompts']} prompts, "
              f"{report['n_scored']} held-out models scored", "",
              "| strategy | probes | MAE (points) | 95% CI | naive MAE | ratio | AUC | "
              "interval coverage | routing gain (points) |", "|---|---|---|---|---|---|---|---|---|"]
-    for s, per in res.items():
+    for s, per in report["results"].items():
         for k, c in per.items():
             lines.append(f"| {s} | {k} | {c['mae']:.2f} | {c['mae_ci'][0]:.2f}–{c['mae_ci'][1]:.2f}"
                          f" | {c['naive_mae']:.2f} | {c['ratio_to_naive']:.2f} | {c['auc']:.3f} |"
                          f" {c['coverage']:.2f} | {c['routing_gain']:.2f} |")
-    paths = [out / "report.json", out / "report.md"]
-    atomic_write(paths[0], lambda p: p.write_text(json.dumps(report, indent=1)))
-    atomic_write(paths[1], lambda p: p.write_text("\n".join(lines) + "\n"))
+    return "\n".join(lines) + "\n"
+
+
+def report_figures(report: dict):
+    """``(name, figure)``: per-benchmark error and AUC of unprobed cells against the budget."""
+    plt = pyplot()
+    res = report["results"]
     for key, label, name in (("mae", "per-benchmark accuracy MAE (points)", "error_vs_budget"),
                              ("auc", "AUC of unprobed cells", "auc_vs_budget")):
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         for s, per in res.items():
             ks = sorted(per, key=int)
             ax.plot(ks, [per[k][key] for k in ks], marker="o", label=s)
@@ -224,8 +219,12 @@ def write_report(report: dict, out: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        path = out / f"{name}.png"
-        atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
-        plt.close(fig)
-        paths.append(path)
-    return paths
+        yield name, fig
+
+
+def write_report(report: dict, out: str | Path) -> list[Path]:
+    """``report.json``, ``report.md`` and PNG plots of error / AUC against budget in ``out``
+    (``routerrec.evaluation.report.write_report``: strict JSON, atomic files); returns their
+    paths in that order."""
+    files = write_files(out, report, markdown_report(report), report_figures(report))
+    return [files["json"], files["markdown"], *files["plots"]]

@@ -22,23 +22,23 @@ dropped (counted in the report), so every router is judged on the same prompts.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..routing.cost import choose
-from ..util.progress import progress_bar
 from ..data.records import UNKNOWN_BENCHMARK
 from ..routing.base import true_matrices
-from ..routing.registry import make_router
+from ..routing.registry import learned_routers, make_router
+from ..util.progress import progress_bar
+from .report import pyplot, write_report as write_files
 
-__all__ = ["ROUTERBENCH_LAMBDAS", "lambda_grid", "nondecreasing_hull", "joint_aiq",
-           "evaluate_routerbench", "markdown_report", "plot_report", "write_report"]
+__all__ = ["ROUTERBENCH_LAMBDAS", "DEFAULT_ROUTERS", "lambda_grid", "nondecreasing_hull",
+           "joint_aiq", "evaluate_routerbench", "markdown_report", "report_figures",
+           "write_report"]
 
 # RouterBench's own willingness-to-pay grid: 32 values, 1e-10 ... 1e9, log-spaced.
 ROUTERBENCH_LAMBDAS = np.logspace(-10, 9, 32)
+DEFAULT_ROUTERS = ("mf", "knn", "linear", "lightfm")
 
 
 def lambda_grid(per_decade: int = 10) -> np.ndarray:
@@ -91,7 +91,7 @@ def _choices(router, records, cols, lambdas):
     """Column picked per (λ, prompt) by a learned router (predicted scores and costs)."""
     s = router.predict_records(records, models=cols)
     c = router.predict_cost_records(records, models=cols)
-    return np.stack([choose(s, c, wtp=lam) for lam in lambdas])
+    return np.stack([router.choose(s, c, wtp=lam) for lam in lambdas])
 
 
 def _eval_one(routers, records, models, lambdas, boot_weights):
@@ -106,8 +106,9 @@ def _eval_one(routers, records, models, lambdas, boot_weights):
     picks = {name: _choices(r, sub, models, lambdas) for name, r in routers.items()}
     # the oracle's curve: per λ, argmax λ·s − c on the *true* scores and costs; its last
     # point (best true score, cheapest on ties) is "the oracle" of RouterBench's plots
-    picks["oracle"] = np.vstack([np.stack([choose(truth, cost, wtp=lam) for lam in lambdas]),
-                                 choose(truth, cost)[None, :]])
+    oracle = make_router("oracle")
+    picks["oracle"] = np.vstack([np.stack([oracle.truth_picks(truth, cost, wtp=lam) for lam in lambdas]),
+                                 oracle.truth_picks(truth, cost)[None, :]])
 
     def curves(w):
         """Points of everything under prompt weights ``w`` (n,), hulls and joint AIQ."""
@@ -155,20 +156,27 @@ def _eval_one(routers, records, models, lambdas, boot_weights):
     return result
 
 
-def evaluate_routerbench(train, test, *, routers: Sequence[str] = ("mf", "knn", "linear", "lightfm"),
+def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTERS,
                          router_params: Mapping[str, Mapping] | None = None,
                          lambdas: Sequence[float] | None = None, bootstrap: int = 200,
                          seed: int = 0, progress: bool = False) -> dict:
     """Fit each router once on ``train`` (all evals), then evaluate it per eval of ``test``.
 
     ``test`` prompts are grouped by their benchmark (RouterBench's ``eval_name``); models are
-    the training records' models. Returns the report dict that ``write_report`` saves.
+    the training records' models; ``routers`` are learned routers of the registry
+    (``routing.registry.learned_routers()``). Returns the report dict that ``write_report``
+    saves.
     """
     lambdas = lambda_grid() if lambdas is None else np.asarray(lambdas, dtype=np.float64)
     router_params = dict(router_params or {})
     unknown = set(router_params) - set(routers)
     if unknown:
         raise ValueError(f"router_params for routers not evaluated: {sorted(unknown)}")
+    learned = learned_routers()
+    for name in routers:
+        if name not in learned:
+            raise ValueError(f"{name!r} is not a learned router (choose from {sorted(learned)}); "
+                             "the oracle and single models are always in the report")
     in_test = set(test.models)
     models = [m for m in train.models if m in in_test]
     if not models:
@@ -176,11 +184,7 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = ("mf", "knn", 
     fitted = {}
     with progress_bar(len(routers), "fitting routers", enabled=progress) as bar:
         for name in routers:
-            r = make_router(name, **router_params.get(name, {}))
-            if r.reference:
-                raise ValueError(f"{name!r} is a reference router; the oracle and single models "
-                                 "are always in the report")
-            fitted[name] = r.fit(train)
+            fitted[name] = make_router(name, **router_params.get(name, {})).fit(train)
             bar.update(1)
     rng = np.random.default_rng(seed)
 
@@ -240,18 +244,11 @@ def markdown_report(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_report(report: dict, out_dir) -> list[Path]:
-    """One PNG per eval: cost (log axis) vs quality, hulls, single models, oracle."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..util.files import atomic_write
-
-    paths = []
+def report_figures(report: dict):
+    """``(name, figure)`` per eval: cost (log axis) vs quality, hulls, single models, oracle."""
+    plt = pyplot()
     for name, e in report["evals"].items():
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
         single = e["single_models"]
         ax.scatter([s["cost"] for s in single], [s["quality"] for s in single], c="grey", s=18,
                    label="single models", zorder=3)
@@ -276,11 +273,7 @@ def plot_report(report: dict, out_dir) -> list[Path]:
         ax.set_title(f"{name}: cost-quality")
         ax.legend(fontsize=7, loc="lower right")
         fig.tight_layout()
-        path = Path(out_dir) / f"{_slug(name)}.png"
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-        plt.close(fig)
-        paths.append(path)
-    return paths
+        yield _slug(name), fig
 
 
 def _slug(name: str) -> str:
@@ -288,12 +281,6 @@ def _slug(name: str) -> str:
 
 
 def write_report(report: dict, out_dir) -> dict:
-    """Write ``report.json``, ``report.md`` and one PNG per eval into ``out_dir``."""
-    from ..util.files import atomic_write
-
-    out = Path(out_dir)
-    atomic_write(out / "report.json",
-                 lambda tmp: tmp.write_text(json.dumps(report, indent=1, allow_nan=True)))
-    atomic_write(out / "report.md", lambda tmp: tmp.write_text(markdown_report(report)))
-    return {"json": out / "report.json", "markdown": out / "report.md",
-            "plots": plot_report(report, out)}
+    """Write ``report.json``, ``report.md`` and one PNG per eval into ``out_dir``
+    (``routerrec.evaluation.report.write_report``: strict JSON, atomic files)."""
+    return write_files(out_dir, report, markdown_report(report), report_figures(report))

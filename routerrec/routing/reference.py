@@ -1,19 +1,49 @@
 """Reference routers: they read the truth of the prompts they route (``oracle``,
 ``oracle-p`` = RouterEval's r_o(p)) or only training means (``best-single``, ``random``), and
-are the yardsticks every evaluation reports next to the learned routers."""
+are the yardsticks every evaluation reports next to the learned routers.
+
+They route records like every router, and they also answer on a truth matrix, the
+evaluators' view (``truth``: true scores, prompts x candidates; ``costs``: true costs, None
+for equal costs; ``train_means``: the candidates' mean training scores).
+``pick_probabilities`` is the exact distribution of the router's pick on every prompt:
+one-hot for the deterministic routers (``truth_picks``, through ``choose`` like every pick),
+uniform for ``random``, ``p·one-hot(oracle) + (1 - p)·uniform`` for ``oracle-p``. The
+evaluators report exact expectations under it, never averages of random draws:
+``expected_score`` (mean true score of the picks) and ``pick_entropy`` (bits), each in
+closed form so that no rounding drift separates them from the distribution they summarise.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .base import Router, dense_observed, register_router, true_matrices
 
-__all__ = ["ReferenceRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter"]
+__all__ = ["ReferenceRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter",
+           "entropy_bits"]
+
+
+def entropy_bits(prob: np.ndarray) -> np.ndarray:
+    """Entropy in bits of each row of a probability matrix."""
+    p = np.clip(prob, 1e-30, 1.0)
+    return -(prob * np.log2(p)).sum(axis=1)
+
+
+def _uniform(truth: np.ndarray) -> np.ndarray:
+    return np.full(truth.shape, 1.0 / truth.shape[1])
+
+
+def _equal_if_none(costs, truth: np.ndarray) -> np.ndarray:
+    """No costs: every candidate costs the same, so ties go to the first one."""
+    return np.zeros(truth.shape) if costs is None else costs
 
 
 class ReferenceRouter(Router):
     """Reference routers ignore ``wtp``: each is one point on a cost-quality plot."""
 
     reference = True
+    # True when the picks are random draws: evaluators then read the pick distribution
+    # (``pick_probabilities``), as there are no scores the router ranks candidates by
+    randomised = False
 
     def _fit(self, records, m):
         dense, mask = dense_observed(m)
@@ -34,6 +64,30 @@ class ReferenceRouter(Router):
     def _set_state(self, extra, arrays, directory):
         self.train_means_ = arrays["train_means"]
 
+    # -- on a truth matrix (see the module docstring)
+    def truth_scores(self, truth, train_means=None) -> np.ndarray:
+        """What a deterministic reference router ranks the candidates by, given the truth."""
+        raise NotImplementedError(f"{self.name} picks at random: use pick_probabilities")
+
+    def truth_picks(self, truth, costs=None, train_means=None) -> np.ndarray:
+        """Column picked for each prompt (row) of ``truth`` by a deterministic reference router."""
+        return self.choose(self.truth_scores(truth, train_means), _equal_if_none(costs, truth))
+
+    def pick_probabilities(self, truth, costs=None, train_means=None) -> np.ndarray:
+        """Probability that the router picks each candidate (column) for each prompt (row)."""
+        prob = np.zeros(truth.shape)
+        prob[np.arange(len(truth)), self.truth_picks(truth, costs, train_means)] = 1.0
+        return prob
+
+    def expected_score(self, truth, costs=None, train_means=None) -> float:
+        """Mean over the prompts of the expected true score of the pick."""
+        picks = self.truth_picks(truth, costs, train_means)
+        return float(truth[np.arange(len(truth)), picks].mean())
+
+    def pick_entropy(self, truth, costs=None, train_means=None) -> float:
+        """Mean over the prompts of the entropy in bits of the pick distribution."""
+        return float(entropy_bits(self.pick_probabilities(truth, costs, train_means)).mean())
+
 
 @register_router
 class OracleRouter(ReferenceRouter):
@@ -52,16 +106,36 @@ class OracleRouter(ReferenceRouter):
         guess = super().predict_cost_records(records, models=models)
         return np.where(np.isnan(cost), guess, cost)
 
+    def truth_scores(self, truth, train_means=None):
+        return truth
+
+    def truth_picks(self, truth, costs=None, train_means=None, *, wtp=None):
+        """Best true score, cheapest on ties; with ``wtp`` RouterBench's oracle curve instead:
+        argmax wtp·s − c on the true scores and costs (the base rule: ``choose`` drops wtp,
+        as the oracle router is one point)."""
+        if wtp is None:
+            return super().truth_picks(truth, costs)
+        return Router.choose(self, truth, _equal_if_none(costs, truth), wtp=wtp)
+
 
 @register_router
 class RandomRouter(ReferenceRouter):
     """A uniformly random candidate per prompt (seeded, the same draw on every call)."""
 
     name = "random"
+    randomised = True
 
     def _scores(self, texts):
         return np.random.default_rng(self.seed).random((len(texts), len(self.models_)))
 
+    def pick_probabilities(self, truth, costs=None, train_means=None):
+        return _uniform(truth)
+
+    def expected_score(self, truth, costs=None, train_means=None):
+        return float(truth.mean())
+
+    def pick_entropy(self, truth, costs=None, train_means=None):
+        return float(np.log2(truth.shape[1]))
 
 
 @register_router
@@ -73,12 +147,18 @@ class BestSingleRouter(ReferenceRouter):
     def _scores(self, texts):
         return np.broadcast_to(self.train_means_, (len(texts), len(self.models_)))
 
+    def truth_scores(self, truth, train_means=None):
+        if train_means is None:
+            raise ValueError("best-single needs the candidates' training means (train_means=)")
+        return np.broadcast_to(train_means, truth.shape)
+
 
 @register_router
 class OraclePRouter(OracleRouter):
     """RouterEval's r_o(p): the oracle's pick with probability ``p``, else a random candidate."""
 
     name = "oracle-p"
+    randomised = True
 
     def __init__(self, *, p: float = 0.5, cost: str = "auto", seed: int = 0):
         super().__init__(cost=cost, seed=seed)
@@ -93,3 +173,9 @@ class OraclePRouter(OracleRouter):
         use_oracle = rng.random(len(oracle)) < self.p
         pick = rng.integers(len(names), size=len(oracle))
         return [o if u else names[r] for o, u, r in zip(oracle, use_oracle, pick)]
+
+    def pick_probabilities(self, truth, costs=None, train_means=None):
+        return self.p * super().pick_probabilities(truth, costs) + (1 - self.p) * _uniform(truth)
+
+    def expected_score(self, truth, costs=None, train_means=None):
+        return self.p * super().expected_score(truth, costs) + (1 - self.p) * float(truth.mean())

@@ -18,38 +18,9 @@ from routerrec.routing.cost import CostModel, choose
 from routerrec.routing.base import true_matrices
 from routerrec.routing.learned import MF_METHOD_DEFAULTS
 from routerrec.routing.registry import ROUTERS, learned_routers, load_router, make_router
+from planted import PRICE, SKILL, TOPICS, topic_records, topic_text
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
-TOPICS = {
-    "math": "integral derivative equation algebra matrix prime number theorem proof sum".split(),
-    "code": "python function compile loop array recursion class pointer bug test".split(),
-    "trivia": "capital river painter novel king war century island museum song".split(),
-}
-# model -> probability of being right per topic; "cheap" is mediocre everywhere but cheap
-SKILL = {"mathy": (0.95, 0.2, 0.3), "coder": (0.2, 0.95, 0.3),
-         "quizzer": (0.3, 0.3, 0.9), "cheap": (0.5, 0.5, 0.5)}
-PRICE = {"mathy": 2e-6, "coder": 2e-6, "quizzer": 2e-6, "cheap": 1e-7}  # USD per character
-
-
-def topic_text(rng, topic):
-    words = rng.choice(TOPICS[topic], size=rng.integers(6, 30))
-    return " ".join(["please"] + list(words))
-
-
-def topic_records(n=240, seed=0, density=0.9, prefix="p"):
-    """Binary records whose right model depends on the prompt's topic; cost ∝ text length."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    topics = list(TOPICS)
-    for i in range(n):
-        t = i % 3
-        text = topic_text(rng, topics[t])
-        for m, skill in SKILL.items():
-            if rng.random() < density:
-                rows.append({"prompt": f"{prefix}{i:04d}", "model": m,
-                             "score": float(rng.random() < skill[t]),
-                             "cost": PRICE[m] * len(text), "benchmark": topics[t], "text": text})
-    return records_from_frame(pl.DataFrame(rows))
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,12 @@ import pytest
 
 from routerrec import records_from_frame
 from routerrec.routing import registry as routers_module
-from routerrec.cli.main import parse_seeds
+from routerrec.cli.options import parse_seeds
 from routerrec.evaluation.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_reports, evaluate_pools,
-                             last_paragraph, pool_metrics, question_view,
-                             reference_accuracy, reference_scores, select_pool, split_three,
-                             validated_weight, write_report)
+                                        last_paragraph, question_view, reference_accuracy,
+                                        reference_metrics, router_metrics, select_pool,
+                                        split_three, validated_weight, write_report)
+from routerrec.routing.base import Router
 from routerrec.routing.learned import PromptKNNRouter
 
 CLI = Path(sys.executable).parent / "routerrec"
@@ -123,7 +124,7 @@ def test_pool_choice_maximises_the_selection_oracle():
 def test_metrics_on_a_hand_computed_pool():
     truth = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.float32)
     scores = np.array([[.9, .1, .1], [.2, .8, .1], [.1, .2, .9], [.5, .5, .5]], dtype=np.float32)
-    m = pool_metrics(truth, scores, best=0, reference=0.5, temperature=0.1)
+    m = router_metrics(Router(), truth, scores, best=0, reference=0.5, temperature=0.1)
     assert m["mu"] == pytest.approx(0.5)            # picks 0, 1, 2, 0 -> 1, 1, 0, 0
     assert m["v_b"] == pytest.approx(0.5 / 0.5)     # model 0's test mean is 0.5
     assert m["v_b_test"] == pytest.approx(0.5 / 0.5)
@@ -131,7 +132,7 @@ def test_metrics_on_a_hand_computed_pool():
     assert m["e_p"] == pytest.approx(np.mean([
         -(p * np.log2(p)).sum() for p in
         (np.exp(s / 0.1) / np.exp(s / 0.1).sum() for s in scores.astype(np.float64))]))
-    ref = reference_scores(truth, np.array([.6, .5, .1]), best=0, reference=None)
+    ref = reference_metrics(truth, np.array([.6, .5, .1]), best=0, reference=None)
     assert set(ref) == set(REFERENCE_ROUTERS)
     assert ref["oracle"]["mu"] == pytest.approx(0.75)
     assert ref["best-single"]["mu"] == pytest.approx(0.5) and ref["best-single"]["v_b"] == 1.0
@@ -143,7 +144,7 @@ def test_metrics_on_a_hand_computed_pool():
 def test_r_o_is_the_limit_of_averaging_many_draws():
     rng = np.random.default_rng(0)
     truth = (rng.random((30, 7)) < 0.4).astype(np.float32)
-    ref = reference_scores(truth, truth.mean(axis=0), best=0)
+    ref = reference_metrics(truth, truth.mean(axis=0), best=0)
     oracle_pick = truth.argmax(axis=1)
     for p in (0.25, 0.5, 0.75):
         draws = []

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import require_shared
-from test_routers import topic_records
+from planted import topic_records
 
 from routerrec.data.load import load_records
 from routerrec.evaluation.routerbench import (ROUTERBENCH_LAMBDAS, evaluate_routerbench, joint_aiq,

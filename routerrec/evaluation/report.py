@@ -1,0 +1,65 @@
+"""The one report writer of every evaluation (pools, routerbench, cold start).
+
+An evaluation returns a JSON-ready dict and knows its own Markdown and plots; this module
+writes them the same way for all: ``report.json`` as strict JSON (NaN and ±inf become
+``null``, numpy scalars plain numbers), ``report.md`` and one PNG per figure, each file
+atomically so a reader never sees half of one.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..util.files import atomic_write
+
+__all__ = ["write_report", "strict_json", "pyplot"]
+
+
+def strict_json(obj):
+    """``obj`` with every NaN / ±inf as None and numpy scalars as Python numbers (tuples
+    become lists), so ``json.dumps`` writes standard JSON that any reader accepts."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return strict_json(obj.item())
+    return obj
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (reports never open a window)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_report(out_dir, report: dict, markdown: str, figures: Iterable) -> dict:
+    """Write ``report.json``, ``report.md`` and ``<name>.png`` for each ``(name, figure)`` of
+    ``figures`` into ``out_dir``. Figures are saved at their own dpi and closed once saved,
+    so a generator of figures keeps one open at a time.
+
+    Returns ``{"json": path, "markdown": path, "plots": [paths]}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "report.json", "markdown": out / "report.md", "plots": []}
+    text = json.dumps(strict_json(report), indent=1, allow_nan=False)
+    atomic_write(files["json"], lambda p: p.write_text(text))
+    atomic_write(files["markdown"], lambda p: p.write_text(markdown))
+    plt = pyplot()
+    for name, fig in figures:
+        path = out / f"{name}.png"
+        atomic_write(path, lambda p: fig.savefig(p, dpi="figure", format="png"))
+        plt.close(fig)
+        files["plots"].append(path)
+    return files
