@@ -107,8 +107,8 @@ def _eval_one(routers, records, models, lambdas, boot_weights):
     # the oracle's curve: per λ, argmax λ·s − c on the *true* scores and costs; its last
     # point (best true score, cheapest on ties) is "the oracle" of RouterBench's plots
     oracle = make_router("oracle")
-    picks["oracle"] = np.vstack([np.stack([oracle.truth_picks(truth, cost, wtp=lam) for lam in lambdas]),
-                                 oracle.truth_picks(truth, cost)[None, :]])
+    curve = [oracle.truth_picks(truth, cost, wtp=lam) for lam in lambdas]
+    picks["oracle"] = np.vstack([np.stack(curve), oracle.truth_picks(truth, cost)[None, :]])
 
     def curves(w):
         """Points of everything under prompt weights ``w`` (n,), hulls and joint AIQ."""

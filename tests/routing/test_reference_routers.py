@@ -37,7 +37,7 @@ def test_deterministic_picks_by_hand():
     assert best.truth_picks(TRUTH, train_means=MEANS).tolist() == [1, 1, 1, 1]
     with pytest.raises(ValueError, match="training means"):
         best.truth_picks(TRUTH)
-    # RouterBench's oracle curve: argmax wtp·s − c; a tiny wtp buys the cheapest (scores break ties)
+    # RouterBench's oracle curve: argmax wtp·s − c; a tiny wtp buys the cheapest (ties: score)
     assert oracle.truth_picks(TRUTH, COSTS, wtp=1e-9).tolist() == [1, 2, 0, 1]
     assert oracle.truth_picks(TRUTH, COSTS, wtp=3.0).tolist() == [0, 2, 0, 1]
     p = make_router("oracle-p", p=0.25).pick_probabilities(TRUTH, COSTS)

@@ -25,8 +25,8 @@ _ALIASES = {"harness_arc_challenge_25": "arc", "arc_challenge": "arc", "arc-chal
             "mmlu-pro": "mmlu_pro", "math_lvl5": "math"}
 RO_P = (0.25, 0.5, 0.75)
 # RouterEval's reference routers: report name -> (registered router, its parameters)
-_REFERENCE = {"oracle": ("oracle", {}), "best-single": ("best-single", {}), "random": ("random", {}),
-              **{f"r_o({p})": ("oracle-p", {"p": p}) for p in RO_P}}
+_REFERENCE = {"oracle": ("oracle", {}), "best-single": ("best-single", {}),
+              "random": ("random", {}), **{f"r_o({p})": ("oracle-p", {"p": p}) for p in RO_P}}
 REFERENCE_ROUTERS = tuple(_REFERENCE)
 
 

@@ -9,7 +9,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ...util.progress import progress_bar
-from .metrics import REFERENCE_ROUTERS, TEMPERATURE, reference_accuracy, reference_metrics, router_metrics
+from .metrics import (REFERENCE_ROUTERS, TEMPERATURE, reference_accuracy, reference_metrics,
+                      router_metrics)
 from .selection import GROUPS, POOL_SIZES, select_pool, split_three, stable_hash
 from .summary import summarise
 from .validation import (CROSS_VALIDATED, VAL_WEIGHTS, VALIDATED, VALIDATED_POOLED, out_of_fold,
