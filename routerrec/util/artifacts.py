@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from .atomic_dir import LOCK_TIMEOUT, leftovers, restore_interrupted, write_directory
-from .files import NotRegularFileError, json_safe, open_regular
+from .files import NotRegularFileError, open_regular, strict_json
 from .limits import MAX_BYTES_ENV, format_bytes, max_array_bytes
 from .safe_npz import read_npz
 
@@ -51,8 +51,8 @@ def write_artifact(directory, manifest: Mapping, arrays: Mapping[str, np.ndarray
     ``lock_timeout`` seconds)."""
     target = Path(directory)
     try:
-        text = json.dumps(json_safe({**manifest, "format_version": FORMAT_VERSION}), indent=1,
-                          allow_nan=False)
+        text = json.dumps(strict_json({**manifest, "format_version": FORMAT_VERSION}),
+                          indent=1, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise error(f"{target}: cannot save, the manifest is not JSON ({exc})") from None
 

@@ -10,7 +10,7 @@ from typing import BinaryIO, Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "fsync_path", "fsync_tree", "json_safe", "NotRegularFileError",
+__all__ = ["atomic_write", "fsync_path", "fsync_tree", "strict_json", "NotRegularFileError",
            "open_regular"]
 
 
@@ -48,19 +48,19 @@ def fsync_tree(root: Path) -> None:
         fsync_path(Path(parent))
 
 
-def json_safe(obj):
+def strict_json(obj):
     """``obj`` with NaN/inf as None and numpy scalars/arrays as Python values, so strict
     JSON can always hold it (a NaN metric must never stop a fitted model being saved)."""
     if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
+        return strict_json(obj.tolist())
     if isinstance(obj, np.generic):
-        return json_safe(obj.item())
+        return strict_json(obj.item())
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {key: json_safe(value) for key, value in obj.items()}
+        return {key: strict_json(value) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [json_safe(value) for value in obj]
+        return [strict_json(value) for value in obj]
     return obj
 
 

@@ -53,10 +53,11 @@ def read_npz(fh: BinaryIO, path, *, error: type[Exception],
     ``expect`` maps an array name to its expected shape; a dimension may be ``None`` (any)
     or a string (the same unknown size everywhere it appears, e.g. ``"rank"``).
     """
+    limit = max_array_bytes()
     try:
         _check_central_directory(fh)
         with zipfile.ZipFile(fh) as archive:
-            members = _plan(archive, max_array_bytes())
+            members = _plan(archive, limit)
             _check_expected(members, expect or {})
             return {name: _read_member(archive, m) for name, m in members.items()}
     except _Refused as exc:

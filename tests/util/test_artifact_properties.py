@@ -26,7 +26,7 @@ LIMIT = 1 << 20            # ROUTERREC_MAX_ARRAY_BYTES during these tests
 PEAK = 4 * LIMIT           # most any one read may allocate
 
 settings.register_profile(
-    "bounded", max_examples=200, deadline=timedelta(seconds=5), database=None,
+    "bounded", max_examples=200, deadline=timedelta(seconds=5),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.register_profile("long", settings.get_profile("bounded"), max_examples=20_000)
 PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "bounded"))
