@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .options import (LazyChoice, emit, fail, format_table, learned_router_names, load_cli_model,
-                      load_cli_records, method_options, method_params, records_options, split_list)
+from .options import (LazyChoice, emit, engine_names, fail, format_table, learned_router_names,
+                      load_cli_model, load_cli_records, method_options, method_params,
+                      records_options, split_list)
 from .route import fit_router
 from ..util.files import atomic_write
 
@@ -22,7 +23,7 @@ __all__ = ["fit", "predict"]
               help="Hold out this share of observed cells (seeded) and report held-out error "
                    "next to the global/model/prompt-mean baselines.")
 @click.option("--holdout-seed", type=int, default=0, show_default=True)
-@click.option("--engine", type=click.Choice(["numba", "spark"]), default="numba", show_default=True,
+@click.option("--engine", type=LazyChoice(engine_names), default="numba", show_default=True,
               help="Where --method als runs: routerrec's numba kernel, or Spark MLlib (docs/scale.md).")
 @click.option("--master", default="local[2]", show_default=True,
               help="With --engine spark: the Spark master (local[N] or spark://host:port).")
@@ -63,8 +64,6 @@ def fit(**kw):
                  "meaning for; fit without --holdout")
         records = records.with_feedback("implicit")
     if kw["engine"] == "spark":
-        if method != "als":
-            fail(f"--engine spark runs --method als only (got --method {method})")
         params["master"] = kw["master"]
     train, test = (records.split_cells(holdout, kw["holdout_seed"]) if holdout
                    else (records, None))

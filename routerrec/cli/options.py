@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-__all__ = ["emit", "fail", "format_table", "LazyChoice", "learned_router_names", "strategy_names",
+__all__ = ["emit", "fail", "format_table", "LazyChoice", "learned_router_names", "strategy_names", "engine_names",
+           "duplicate_modes",
            "records_options", "load_cli_records", "load_cli_model", "method_options",
            "method_params", "read_tuned", "parse_value", "parse_seeds", "split_list"]
 
@@ -76,6 +77,20 @@ def _method_names() -> list[str]:
     return sorted(METHODS)
 
 
+def engine_names() -> tuple[str, ...]:
+    """The engines of ``routerrec.methods`` (where a method can run), imported on first use."""
+    from ..methods import ENGINES
+
+    return ENGINES
+
+
+def duplicate_modes() -> tuple[str, ...]:
+    """What ``load_records`` can do with repeated (prompt, model) pairs."""
+    from ..data.load import DUPLICATE_MODES
+
+    return DUPLICATE_MODES
+
+
 def strategy_names() -> tuple[str, ...]:
     """The probe strategies of ``routerrec.coldstart.probes``, imported on first use."""
     from ..coldstart.probes import STRATEGIES
@@ -107,7 +122,7 @@ def records_options(fn):
         click.option("--benchmark-col", default=None,
                      help="Column with benchmark names (default: 'benchmark' if present)."),
         click.option("--text-col", default=None, help="Column with prompt texts (default: 'text' if present)."),
-        click.option("--on-duplicate", type=click.Choice(["error", "mean", "last"]),
+        click.option("--on-duplicate", type=LazyChoice(duplicate_modes),
                      default="error", show_default=True,
                      help="What to do with repeated (prompt, model) pairs."),
         click.option("--trust-pickle", is_flag=True,

@@ -8,29 +8,12 @@ atomically so a reader never sees half of one.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
+from ..util.files import atomic_write, strict_json
 
-from ..util.files import atomic_write
-
-__all__ = ["write_report", "strict_json", "pyplot"]
-
-
-def strict_json(obj):
-    """``obj`` with every NaN / ±inf as None and numpy scalars as Python numbers (tuples
-    become lists), so ``json.dumps`` writes standard JSON that any reader accepts."""
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {k: strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strict_json(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return strict_json(obj.item())
-    return obj
+__all__ = ["write_report", "pyplot"]
 
 
 def pyplot():

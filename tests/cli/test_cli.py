@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import click
+import pytest
 
 from cli_helpers import run
 from routerrec.cli.main import main
@@ -47,3 +48,11 @@ def test_building_the_command_line_does_not_import_numba():
     code = "import sys, routerrec.cli.main; print('numba' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_parse_seeds_reads_a_count_or_a_list():
+    from routerrec.cli.options import parse_seeds
+    assert parse_seeds("3") == 3 and parse_seeds("100,101") == [100, 101]
+    for bad in ("0", "x", ",", "1.5"):
+        with pytest.raises(ValueError, match="count or comma-separated"):
+            parse_seeds(bad)

@@ -11,7 +11,6 @@ import pytest
 
 from routerrec import records_from_frame
 from routerrec.routing import registry as routers_module
-from routerrec.cli.options import parse_seeds
 from routerrec.evaluation.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_reports, evaluate_pools,
                                         last_paragraph, question_view, reference_accuracy,
                                         reference_metrics, router_metrics, select_pool,
@@ -291,13 +290,6 @@ def test_combined_sweeps_equal_one_sweep_over_all_their_seeds(planted):
     other = evaluate_pools(planted, routers=("knn",), seeds=[2], select_on="all", **kw)
     with pytest.raises(ValueError, match="select_on"):
         combine_reports([first, other])
-
-
-def test_parse_seeds_reads_a_count_or_a_list():
-    assert parse_seeds("3") == 3 and parse_seeds("100,101") == [100, 101]
-    for bad in ("0", "x", ",", "1.5"):
-        with pytest.raises(ValueError, match="count or comma-separated"):
-            parse_seeds(bad)
 
 
 def test_train_selection_ignores_test_scores_all_selection_does_not(planted):

@@ -64,4 +64,4 @@ def test_spark_refuses_implicit_feedback_and_bad_params(spark):
 def test_cli_engine_spark_runs_als_only(tmp_path):
     proc = subprocess.run([ROUTERREC, "fit", "--engine", "spark", "--method", "lightfm",
                            "--out", tmp_path / "m"], capture_output=True, text=True, timeout=60)
-    assert proc.returncode != 0 and "--engine spark runs --method als only" in proc.stderr
+    assert proc.returncode != 0 and "engine 'spark' runs method 'als' only" in proc.stderr
