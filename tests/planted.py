@@ -75,3 +75,13 @@ def topic_records(n=240, seed=0, density=0.9, prefix="p"):
                              "score": float(rng.random() < skill[t]),
                              "cost": PRICE[m] * len(text), "benchmark": topics[t], "text": text})
     return records_from_frame(pl.DataFrame(rows))
+
+
+def three_benchmark_records():
+    """90 models answering 300 prompts of three benchmarks (a, b, c), all cells observed: the
+    cold-start tests' data (enough models to learn a population prior)."""
+    frame, _ = planted_frame(n_prompts=300, n_models=90, rank=3, density=1.0, binary=True,
+                             model_shared=0.4, seed=7)
+    bench = (pl.when(pl.col("prompt") < "p00080").then(pl.lit("a"))
+             .when(pl.col("prompt") < "p00180").then(pl.lit("b")).otherwise(pl.lit("c")))
+    return records_from_frame(frame.with_columns(benchmark=bench))

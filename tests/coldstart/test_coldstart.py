@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from planted import planted_frame
+from planted import three_benchmark_records
 
 import routerrec
 from routerrec import fold_in_model, select_probes
@@ -22,12 +22,7 @@ CLI = str(Path(sys.executable).parent / "routerrec")
 
 @pytest.fixture(scope="module")
 def records():
-    """90 models answering 300 prompts of three benchmarks (a, b, c), all cells observed."""
-    frame, _ = planted_frame(n_prompts=300, n_models=90, rank=3, density=1.0, binary=True,
-                             model_shared=0.4, seed=7)
-    bench = (pl.when(pl.col("prompt") < "p00080").then(pl.lit("a"))
-             .when(pl.col("prompt") < "p00180").then(pl.lit("b")).otherwise(pl.lit("c")))
-    return routerrec.records_from_frame(frame.with_columns(benchmark=bench))
+    return three_benchmark_records()
 
 
 @pytest.fixture(scope="module")
