@@ -6,9 +6,11 @@ import pytest
 import routerrec
 import routerrec.data.load
 import routerrec.data.records
+import routerrec.util.validate
 
 
-@pytest.mark.parametrize("module", [routerrec, routerrec.data.records, routerrec.data.load],
+@pytest.mark.parametrize("module", [routerrec, routerrec.data.records, routerrec.data.load,
+                                    routerrec.util.validate],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module)

@@ -1,0 +1,96 @@
+"""Checks of arguments at the package's boundaries (public API, CLI options, loaded files).
+
+Every entry point runs what it receives through these before any work, so internal code can
+trust its inputs and a user gets one sentence that names the argument, what it must be and
+what it got. Wrong types raise ``TypeError``, wrong values ``ValueError``.
+
+>>> integer("rank", 8, low=1)
+8
+>>> real("reg", float("nan"), low=0, low_open=True)
+Traceback (most recent call last):
+...
+ValueError: reg must be a finite number > 0, got nan
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable
+
+__all__ = ["real", "integer", "fraction", "texts", "name"]
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bounds(low, high, low_open: bool, high_open: bool) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high}")
+    return " and ".join(parts)
+
+
+def real(what: str, value, *, low=None, high=None, low_open: bool = False,
+         high_open: bool = False) -> float:
+    """``value`` as a finite float within the bounds (a bool or a string is refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__} {_show(value)}")
+    x = float(value)
+    bad = (not math.isfinite(x)
+           or (low is not None and (x <= low if low_open else x < low))
+           or (high is not None and (x >= high if high_open else x > high)))
+    if bad:
+        bounds = _bounds(low, high, low_open, high_open)
+        raise ValueError(f"{what} must be a finite number{' ' + bounds if bounds else ''}, "
+                         f"got {_show(value)}")
+    return x
+
+
+def integer(what: str, value, *, low=None, high=None) -> int:
+    """``value`` as an int within the bounds (a bool, a float or a string is refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__} {_show(value)}")
+    n = int(value)
+    if (low is not None and n < low) or (high is not None and n > high):
+        raise ValueError(f"{what} must be an integer {_bounds(low, high, False, False)}, "
+                         f"got {n}")
+    return n
+
+
+def fraction(what: str, value) -> float:
+    """A share strictly between 0 and 1 (a split that leaves both sides non-empty)."""
+    return real(what, value, low=0, high=1, low_open=True, high_open=True)
+
+
+def texts(what: str, values: Iterable) -> list[str]:
+    """A list of strings from a list-like; one string alone is refused (it is not a list of
+    prompts: pass ``[text]``), and so is any item that is not a string, named by position."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{what} must be a list of strings, not one string ({_show(values)}); "
+                        f"for one prompt pass [text]")
+    try:
+        items = list(values)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of strings, got {type(values).__name__}") from None
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(f"{what}[{i}] must be a string, got {type(item).__name__} "
+                            f"{_show(item)}")
+    return items
+
+
+def name(what: str, value) -> str:
+    """An id a user will type again (a model or prompt name): a non-empty string without
+    surrounding white space, commas (lists of ids are comma-separated) or line breaks."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__} {_show(value)}")
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+    if value != value.strip() or any(ch in value for ch in ",\n\r"):
+        raise ValueError(f"{what} {value!r} must not contain commas or line breaks, nor start "
+                         "or end with white space (it could not be selected afterwards)")
+    return value

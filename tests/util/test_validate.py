@@ -1,0 +1,54 @@
+"""The boundary checks every entry point uses: the right exception and one sentence naming
+the argument, for each kind of bad value."""
+import numpy as np
+import pytest
+
+from routerrec.util.validate import fraction, integer, name, real, texts
+
+
+@pytest.mark.parametrize("value", [2.5, True, "8", None])
+def test_integer_refuses_what_is_not_an_int(value):
+    with pytest.raises(TypeError, match="rank must be an integer"):
+        integer("rank", value, low=1)
+
+
+def test_integer_bounds_and_numpy_ints():
+    assert integer("rank", np.int64(4), low=1) == 4
+    with pytest.raises(ValueError, match=r"rank must be an integer >= 1 and <= 10, got 11"):
+        integer("rank", 11, low=1, high=10)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0, 0.0])
+def test_real_refuses_non_finite_and_out_of_range(value):
+    with pytest.raises(ValueError, match="reg must be a finite number > 0"):
+        real("reg", value, low=0, low_open=True)
+
+
+@pytest.mark.parametrize("value", ["10", True, None, [1.0]])
+def test_real_refuses_non_numbers(value):
+    with pytest.raises(TypeError, match="wtp must be a number"):
+        real("wtp", value)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, float("nan")])
+def test_fraction_leaves_both_sides_non_empty(value):
+    with pytest.raises(ValueError, match="holdout must be a finite number > 0 and < 1"):
+        fraction("holdout", value)
+
+
+def test_texts_refuses_one_string_and_names_the_bad_item():
+    assert texts("texts", ("a", "b")) == ["a", "b"]
+    with pytest.raises(TypeError, match=r"for one prompt pass \[text\]"):
+        texts("texts", "hello world")
+    with pytest.raises(TypeError, match=r"texts\[1\] must be a string, got NoneType"):
+        texts("texts", ["a", None])
+    with pytest.raises(TypeError, match=r"texts\[0\] must be a string, got int 123"):
+        texts("texts", [123])
+
+
+@pytest.mark.parametrize("value,error", [("", ValueError), ("   ", ValueError), ("a,b", ValueError),
+                                         (" a", ValueError), ("a\nb", ValueError),
+                                         (None, TypeError), (3, TypeError)])
+def test_name_refuses_ids_that_could_not_be_selected_again(value, error):
+    with pytest.raises(error, match="name"):
+        name("name", value)
