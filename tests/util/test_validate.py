@@ -3,7 +3,7 @@ the argument, for each kind of bad value."""
 import numpy as np
 import pytest
 
-from routerrec.util.validate import fraction, integer, name, real, texts
+from routerrec.util.validate import fraction, integer, name, real, reals, texts
 
 
 @pytest.mark.parametrize("value", [2.5, True, "8", None])
@@ -52,3 +52,22 @@ def test_texts_refuses_one_string_and_names_the_bad_item():
 def test_name_refuses_ids_that_could_not_be_selected_again(value, error):
     with pytest.raises(error, match="name"):
         name("name", value)
+
+
+def test_reals_checks_every_value_in_one_pass_and_names_the_first_bad_one():
+    got = reals("max_cost", np.array([0, 2], dtype=np.int32), length=2, low=0)
+    assert got.dtype == np.float64 and got.tolist() == [0.0, 2.0]
+    with pytest.raises(ValueError, match=r"max_cost\[2\] must be a finite number >= 0, got nan"):
+        reals("max_cost", [1.0, 2.0, float("nan"), -1.0], low=0)
+    with pytest.raises(ValueError, match=r"max_cost\[0\] must be a finite number >= 0, got -1.0"):
+        reals("max_cost", [-1.0], low=0)
+    with pytest.raises(ValueError, match="max_cost must have 2 values, got 3"):
+        reals("max_cost", [1, 2, 3], length=2)
+    with pytest.raises(ValueError, match=r"flat list of numbers, got shape \(2, 1\)"):
+        reals("max_cost", [[1], [2]])
+
+
+@pytest.mark.parametrize("value", ["10", [1, "2"], [1, None], [True, False], [[1], [2, 3]], None])
+def test_reals_refuses_what_is_not_a_list_of_numbers(value):
+    with pytest.raises(TypeError, match="max_cost must be a list of numbers"):
+        reals("max_cost", value)
