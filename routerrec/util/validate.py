@@ -14,11 +14,13 @@ ValueError: reg must be a finite number > 0, got nan
 from __future__ import annotations
 
 import numbers
+import os
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-__all__ = ["real", "reals", "integer", "fraction", "texts", "name"]
+__all__ = ["real", "reals", "integer", "fraction", "texts", "name", "path"]
 
 
 def _show(value) -> str:
@@ -128,3 +130,14 @@ def name(what: str, value) -> str:
         raise ValueError(f"{what} {value!r} must not contain commas or line breaks, nor start "
                          "or end with white space (it could not be selected afterwards)")
     return value
+
+
+def path(what: str, value) -> Path:
+    """A file system path from a ``str`` or an ``os.PathLike`` (``None``, a number or bytes is
+    refused here, not deep inside ``open``); an empty string is refused too (it means ``.``)."""
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
+        raise TypeError(f"{what} must be a path (str or os.PathLike), got "
+                        f"{type(value).__name__} {_show(value)}")
+    if not os.fspath(value):
+        raise ValueError(f"{what} must not be an empty path")
+    return Path(value)

@@ -1,9 +1,11 @@
 """The boundary checks every entry point uses: the right exception and one sentence naming
 the argument, for each kind of bad value."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from routerrec.util.validate import fraction, integer, name, real, reals, texts
+from routerrec.util.validate import fraction, integer, name, path, real, reals, texts
 
 
 @pytest.mark.parametrize("value", [2.5, True, "8", None])
@@ -71,3 +73,14 @@ def test_reals_checks_every_value_in_one_pass_and_names_the_first_bad_one():
 def test_reals_refuses_what_is_not_a_list_of_numbers(value):
     with pytest.raises(TypeError, match="max_cost must be a list of numbers"):
         reals("max_cost", value)
+
+
+@pytest.mark.parametrize("value,error", [(None, TypeError), (3, TypeError), (b"x.csv", TypeError),
+                                         (["x.csv"], TypeError), ("", ValueError)])
+def test_path_refuses_what_is_not_a_path(value, error):
+    with pytest.raises(error, match="records must (be a path|not be an empty path)"):
+        path("records", value)
+
+
+def test_path_takes_str_and_pathlike():
+    assert path("records", "x.csv") == path("records", Path("x.csv")) == Path("x.csv")
