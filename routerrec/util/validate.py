@@ -20,7 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["real", "reals", "integer", "fraction", "texts", "name", "path"]
+__all__ = ["real", "reals", "integer", "integers", "fraction", "texts", "name", "path"]
 
 
 def _show(value) -> str:
@@ -95,6 +95,18 @@ def integer(what: str, value, *, low=None, high=None) -> int:
         raise ValueError(f"{what} must be an integer {_bounds(low, high, False, False)}, "
                          f"got {n}")
     return n
+
+
+def integers(what: str, values, *, low=None, high=None) -> list[int]:
+    """A non-empty list-like of ints (probe budgets, pool sizes, seeds), each within the
+    bounds and named by position when not; one int or one string alone is refused."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{what} must be a list of integers, got {type(values).__name__} "
+                        f"{_show(values)}")
+    items = [integer(f"{what}[{i}]", v, low=low, high=high) for i, v in enumerate(values)]
+    if not items:
+        raise ValueError(f"{what} must hold at least one integer, got none")
+    return items
 
 
 def fraction(what: str, value) -> float:

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routerrec.util.validate import fraction, integer, name, path, real, reals, texts
+from routerrec.util.validate import (fraction, integer, integers, name, path, real, reals,
+                                     texts)
 
 
 @pytest.mark.parametrize("value", [2.5, True, "8", None])
@@ -18,6 +19,19 @@ def test_integer_bounds_and_numpy_ints():
     assert integer("rank", np.int64(4), low=1) == 4
     with pytest.raises(ValueError, match=r"rank must be an integer >= 1 and <= 10, got 11"):
         integer("rank", 11, low=1, high=10)
+
+
+def test_integers_names_the_bad_item_and_refuses_none_or_one():
+    assert integers("budgets", (10, np.int64(25)), low=1) == [10, 25]
+    with pytest.raises(ValueError, match=r"budgets\[1\] must be an integer >= 1, got 0"):
+        integers("budgets", [10, 0], low=1)
+    with pytest.raises(TypeError, match=r"budgets\[0\] must be an integer, got float 2.5"):
+        integers("budgets", [2.5], low=1)
+    with pytest.raises(ValueError, match="budgets must hold at least one integer"):
+        integers("budgets", [], low=1)
+    for one in (10, "10"):
+        with pytest.raises(TypeError, match="budgets must be a list of integers"):
+            integers("budgets", one)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0, 0.0])
