@@ -20,7 +20,8 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["real", "reals", "integer", "integers", "fraction", "texts", "name", "path"]
+__all__ = ["real", "reals", "integer", "integers", "fraction", "texts", "name", "path", "choice",
+           "flag", "finite"]
 
 
 def _show(value) -> str:
@@ -153,3 +154,32 @@ def path(what: str, value) -> Path:
     if not os.fspath(value):
         raise ValueError(f"{what} must not be an empty path")
     return Path(value)
+
+
+def choice(what: str, value, options) -> str:
+    """One of the strings ``options`` (a setting such as a method's ``kind``)."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, options))}, "
+                         f"got {_show(value)}")
+    return value
+
+
+def flag(what: str, value) -> bool:
+    """A bool (numpy's too); 0, 1 and the strings "true" / "false" are refused, not guessed."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be True or False, got {type(value).__name__} "
+                        f"{_show(value)}")
+    return bool(value)
+
+
+def finite(what: str, array) -> np.ndarray:
+    """A numeric array (any shape) whose values are all finite, as it is (no copy); the
+    first NaN or infinite value is named by its index. For arrays read from files."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "iufb":
+        raise TypeError(f"{what} must be a numeric array, got dtype {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        at = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{what} must hold finite numbers only, got {array[at]} at index "
+                         f"{at[0] if len(at) == 1 else at}")
+    return array

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routerrec.util.validate import (fraction, integer, integers, name, path, real, reals,
-                                     texts)
+from routerrec.util.validate import (choice, finite, flag, fraction, integer, integers, name,
+                                     path, real, reals, texts)
 
 
 @pytest.mark.parametrize("value", [2.5, True, "8", None])
@@ -98,3 +98,31 @@ def test_path_refuses_what_is_not_a_path(value, error):
 
 def test_path_takes_str_and_pathlike():
     assert path("records", "x.csv") == path("records", Path("x.csv")) == Path("x.csv")
+
+
+def test_choice_takes_one_of_the_strings():
+    assert choice("kind", "model", ("model", "prompt")) == "model"
+    with pytest.raises(ValueError, match="kind must be one of 'model', 'prompt', got 'user'"):
+        choice("kind", "user", ("model", "prompt"))
+    with pytest.raises(ValueError, match="got None"):
+        choice("kind", None, ("model", "prompt"))
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", None])
+def test_flag_takes_bools_only(value):
+    assert flag("deterministic", np.bool_(False)) is False
+    with pytest.raises(TypeError, match="deterministic must be True or False"):
+        flag("deterministic", value)
+
+
+def test_finite_names_the_first_bad_value_by_index():
+    a = np.zeros((3, 2), np.float32)
+    assert finite("prompt_factors", a) is a
+    a[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"prompt_factors must hold finite numbers only, got inf "
+                                         r"at index \(2, 1\)"):
+        finite("prompt_factors", a)
+    with pytest.raises(ValueError, match="got nan at index 1"):
+        finite("bias", [0.0, float("nan")])
+    with pytest.raises(TypeError, match="numeric array, got dtype <U1"):
+        finite("bias", ["a"])
