@@ -27,9 +27,16 @@ import numpy as np
 
 from .cost import CostModel, choose
 from ..util.artifacts import ArtifactError, write_artifact
+from ..util.limits import check_bytes
+from ..util.validate import integer, texts as check_texts
 
 __all__ = ["Router", "RouterFileError", "ROUTERS", "register_router", "true_matrices",
-           "dense_observed", "text_lengths"]
+           "dense_observed", "DENSE_BYTES_PER_CELL", "text_lengths"]
+
+# peak bytes per (prompt, model) cell of fitting a router on dense training scores
+# (``dense_observed`` and the router's working copies; linear's ridge, the largest, was
+# measured at 43 with tracemalloc on 4,000 x 1,000 records)
+DENSE_BYTES_PER_CELL = 48
 
 # name -> class of every router; filled by ``register_router`` as router modules are imported
 # (``routerrec.routing.registry`` imports them all, so read it from there)
@@ -56,13 +63,17 @@ def true_matrices(records, models: Sequence[str] | None = None) -> tuple[np.ndar
     the records do not know is an all-NaN column).
     """
     m = records.matrix()
+    names = m.models if models is None else models
+    check_bytes(16 * len(m.prompts) * (len(m.models) + 1 + len(names)),
+                f"the dense true scores and costs of {len(m.prompts)} prompts x "
+                f"{len(names)} models", advice="evaluate on fewer prompts or a smaller pool")
     coo = m.scores.tocoo()
     shape = (len(m.prompts), len(m.models) + 1)  # last column: all NaN, for unknown models
     scores, costs = np.full(shape, np.nan), np.full(shape, np.nan)
     scores[coo.row, coo.col] = coo.data
     if m.costs is not None:  # same sparsity pattern and order as the scores
         costs[coo.row, coo.col] = m.costs.tocoo().data
-    cols = [m.model_index.get(x, len(m.models)) for x in (m.models if models is None else models)]
+    cols = [m.model_index.get(x, len(m.models)) for x in names]
     return scores[:, cols], costs[:, cols]
 
 
@@ -72,9 +83,12 @@ class Router:
     name = ""
     reference = False
     tuned_attributes: tuple[str, ...] = ()  # fitted settings chosen on validation, for reports
+    # True when fitting holds the training scores as dense prompts x models arrays
+    # (``dense_observed``): ``fit`` then checks their size before any work
+    dense_training = False
 
     def __init__(self, *, cost: str = "auto", seed: int = 0):
-        self.cost, self.seed = cost, seed
+        self.cost, self.seed = cost, integer("seed", seed, low=0)
 
     # -- parameters (sklearn style)
     def get_params(self) -> dict:
@@ -95,6 +109,13 @@ class Router:
         m = records.matrix()
         if not m.models:
             raise ValueError("cannot fit a router on empty records")
+        if self.dense_training:
+            n, k = m.scores.shape
+            check_bytes(DENSE_BYTES_PER_CELL * n * k,
+                        f"fitting the {self.name} router on {n} prompts x {k} models "
+                        "(dense training scores)",
+                        advice="fit on a sample of the prompts (records.filter(prompts=...)), "
+                               "or use the lightfm router, which trains on observed cells only")
         self.models_ = list(m.models)
         lengths = text_lengths(records.text_of(m.prompts))
         self.cost_model_ = CostModel(kind=self.cost).fit(records, lengths)
@@ -132,17 +153,31 @@ class Router:
                 **{k.rstrip("_"): getattr(self, k) for k in self.tuned_attributes},
                 "cost_model": self.cost_model_.kind_}
 
-    # -- texts
+    # -- texts: the public entry points check them (a list of strings), records pass as they are
     def predict(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
         """Predicted scores, shape (len(texts), len(models)), columns in the order asked."""
         cols = self._cols(models)
-        return self._scores(list(texts))[:, cols]
+        return self._predict(check_texts("texts", texts), cols)
 
     def predict_cost(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
         """Predicted cost of each candidate, shape (len(texts), len(models))."""
         cols = self._cols(models)
-        texts = list(texts)
-        return self.cost_model_.predict(self._lengths_of(texts), cols, len(texts))
+        return self._predict_cost(check_texts("texts", texts), cols)
+
+    def _predict(self, keys: list, cols: np.ndarray) -> np.ndarray:
+        self._check_output(len(keys), cols)
+        return self._scores(keys)[:, cols]
+
+    def _predict_cost(self, keys: list, cols: np.ndarray) -> np.ndarray:
+        self._check_output(len(keys), cols)
+        return self.cost_model_.predict(self._lengths_of(keys), cols, len(keys))
+
+    def _check_output(self, n: int, cols: np.ndarray) -> None:
+        """Refuse a batch whose predictions (all models, then the pool; float64 copies in
+        ``choose``) would pass the memory limit."""
+        check_bytes(8 * n * (len(self.models_) + 4 * len(cols)),
+                    f"routing {n} prompts to {len(cols)} models at once",
+                    advice="route the prompts in batches")
 
     def choose(self, scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
                max_cost=None) -> np.ndarray:
@@ -154,10 +189,11 @@ class Router:
     def route(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
               wtp: float | None = None, max_cost=None) -> list[str]:
         """One model id per prompt (see ``choose``)."""
-        idx = self.choose(self.predict(texts, models=models),
-                          self.predict_cost(texts, models=models), wtp=wtp, max_cost=max_cost)
-        names = self.candidates(models)
-        return [names[i] for i in idx]
+        cols = self._cols(models)
+        texts = check_texts("texts", texts)
+        idx = self.choose(self._predict(texts, cols), self._predict_cost(texts, cols), wtp=wtp,
+                          max_cost=max_cost)
+        return [self.models_[cols[i]] for i in idx]
 
     def candidates(self, models: Sequence[str] | None = None) -> list[str]:
         """The candidate pool's model ids (all models when None); unknown ids raise KeyError."""
@@ -175,12 +211,22 @@ class Router:
                              f"e.g. {missing[:3]!r}: routers featurise prompt texts")
         return texts
 
+    def _score_keys(self, records) -> list:
+        """What ``_scores`` reads for ``records.prompts`` (texts; routers may read ids)."""
+        return self._keys(records, records.prompts)
+
+    def _cost_keys(self, records) -> list:
+        """What the cost model reads for ``records.prompts`` (texts; None: mean lengths)."""
+        return self._score_keys(records)
+
     def predict_records(self, records, *, models: Sequence[str] | None = None) -> np.ndarray:
         """Scores for ``records.prompts`` (rows) x ``models``; learned routers use texts only."""
-        return self.predict(self._keys(records, records.prompts), models=models)
+        cols = self._cols(models)
+        return self._predict(self._score_keys(records), cols)
 
     def predict_cost_records(self, records, *, models: Sequence[str] | None = None) -> np.ndarray:
-        return self.predict_cost(self._keys(records, records.prompts), models=models)
+        cols = self._cols(models)
+        return self._predict_cost(self._cost_keys(records), cols)
 
     def route_records(self, records, *, models: Sequence[str] | None = None,
                       wtp: float | None = None, max_cost=None) -> list[str]:
@@ -194,6 +240,12 @@ class Router:
     # -- persistence
     def _state(self) -> tuple[dict, dict]:
         return {}, {}
+
+    @classmethod
+    def saved_shapes(cls, params: dict, state: dict, n_models: int) -> dict:
+        """The shapes of the arrays ``_state`` saves, from a saved manifest's ``params`` and
+        ``state`` (``load_router`` checks them before reading; see ``safe_npz.read_npz``)."""
+        return {}
 
     def _set_state(self, extra: dict, arrays: dict, directory: Path) -> None:
         pass

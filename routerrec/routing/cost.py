@@ -10,7 +10,8 @@ candidates):
 
 * willingness to pay ``wtp`` = λ: argmax over models of ``λ·ŝ − ĉ`` (RouterBench's rule);
 * budget ``max_cost`` (a number or one per prompt): best predicted score among the models
-  whose predicted cost fits; a prompt that no model fits gets the cheapest model;
+  whose predicted cost fits (an unknown, NaN, cost does not); a prompt that no model fits
+  gets the cheapest model;
 * neither: best predicted score.
 
 Ties go to the cheaper model. The candidate pool (``models=``) is a column subset chosen by
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CostModel", "choose"]
+from ..util.validate import real, reals
+
+__all__ = ["CostModel", "check_wtp", "choose"]
 
 
 class CostModel:
@@ -88,30 +91,42 @@ class CostModel:
 
     @classmethod
     def from_state(cls, params: dict, arrays: dict) -> "CostModel":
-        self = cls(kind=params["kind"], min_r2=params["min_r2"])
-        self.kind_, self.mean_length_ = params["kind_"], params["mean_length_"]
-        self.r2_ = float("nan") if params["r2_"] is None else params["r2_"]
+        """The saved cost model (from a file: every value is checked)."""
+        self = cls(kind=params["kind"], min_r2=real("cost min_r2", params["min_r2"]))
+        self.kind_ = params["kind_"]
+        if self.kind_ not in ("none", "mean", "length"):
+            raise ValueError(f"cost kind_ must be 'none', 'mean' or 'length', got {self.kind_!r}")
+        self.mean_length_ = real("cost mean_length_", params["mean_length_"], low=0)
+        self.r2_ = float("nan") if params["r2_"] is None else real("cost r2_", params["r2_"])
         self.intercept_, self.slope_ = arrays["intercept"], arrays["slope"]
         return self
 
 
+def check_wtp(wtp) -> float | None:
+    """``wtp`` as a float (a number >= 0), or None; anything else is refused in one sentence."""
+    return None if wtp is None else real("wtp (willingness to pay)", wtp, low=0)
+
+
 def choose(scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
            max_cost=None) -> np.ndarray:
-    """Column index chosen per row under the rules above (ties: the cheaper model)."""
+    """Column index chosen per row under the rules above (ties: the cheaper model).
+
+    The one place the pick options are checked: ``wtp`` a number >= 0; ``max_cost`` a number
+    >= 0 or one per row (finite: None is "no budget"). A candidate whose predicted cost is
+    unknown (NaN) cannot be shown to fit a budget, so a budget excludes it.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     costs = np.asarray(costs, dtype=np.float64)
     if scores.shape != costs.shape or scores.ndim != 2 or scores.shape[1] == 0:
         raise ValueError(f"scores {scores.shape} and costs {costs.shape} must be the same "
                          "n x m shape with m >= 1")
-    if wtp is not None and not (np.isfinite(wtp) and wtp >= 0):
-        raise ValueError(f"wtp (willingness to pay) must be a finite number >= 0, got {wtp!r}")
+    wtp = check_wtp(wtp)
     value = scores * wtp - costs if wtp is not None else scores.copy()
     value[np.isnan(value)] = -np.inf
     if max_cost is not None:
-        budget = np.asarray(max_cost, dtype=np.float64)
-        if budget.ndim == 1:
-            budget = budget[:, None]
-        value[costs > budget] = -np.inf
+        budget = (real("max_cost", max_cost, low=0) if np.ndim(max_cost) == 0 else
+                  reals("max_cost", max_cost, length=len(costs), low=0)[:, None])
+        value[~(costs <= budget)] = -np.inf
     best = value.max(axis=1, keepdims=True)
     tol = 1e-12 * np.maximum(1.0, np.abs(best))
     tied = value >= best - tol

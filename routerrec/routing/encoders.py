@@ -25,15 +25,29 @@ from typing import Sequence
 
 import numpy as np
 
+from ..util.limits import check_bytes
+from ..util.validate import integer
+
 __all__ = ["Encoder", "TfidfEncoder", "WordLlamaEncoder", "PrecomputedEncoder", "ENCODERS",
            "make_encoder", "encoder_from_state", "encode_cached", "cache_dir", "hashed_counts"]
 
 
 class Encoder:
-    """Base class. ``state()`` returns ``(params: dict, arrays: dict)`` for saving."""
+    """Base class. ``state()`` returns ``(params: dict, arrays: dict)`` for saving;
+    ``saved_shapes(params)`` the shapes of those arrays, for checking a saved router before
+    reading it (a dimension named ``"features"`` is the width of ``transform``'s output)."""
 
     name = ""
     keyed_by = "text"
+
+    @classmethod
+    def saved_shapes(cls, params: dict) -> dict:
+        return {}
+
+    @property
+    def width(self) -> int:  # pragma: no cover - abstract
+        """The number of features ``transform`` returns per key."""
+        raise NotImplementedError
 
     def fit(self, keys: Sequence[str]) -> "Encoder":
         return self
@@ -68,8 +82,18 @@ class TfidfEncoder(Encoder):
 
     def __init__(self, *, dim: int = 128, ngram_max: int = 1, n_features: int = 2 ** 18,
                  seed: int = 0, n_jobs: int | None = None):
-        self.dim, self.ngram_max, self.n_features, self.seed = dim, ngram_max, n_features, seed
-        self.n_jobs = n_jobs
+        self.dim = integer("tfidf dim", dim, low=1)
+        self.ngram_max = integer("tfidf ngram_max", ngram_max, low=1)
+        # hashed column indices are int32, and fitting and routing each hold a table of
+        # n_features entries (counts, lookup): a saved router's n_features is checked here
+        self.n_features = integer("tfidf n_features", n_features, low=1, high=2**31 - 1)
+        check_bytes(8 * self.n_features, f"the tfidf encoder's table of n_features="
+                    f"{self.n_features} columns", advice="use a smaller n_features (default 2**18)")
+        self.seed, self.n_jobs = seed, n_jobs
+
+    @classmethod
+    def saved_shapes(cls, params):
+        return {"used": ("terms",), "idf": ("terms",), "components": ("terms", "features")}
 
     def params(self) -> dict:
         return dict(dim=self.dim, ngram_max=self.ngram_max, n_features=self.n_features,
@@ -114,11 +138,20 @@ class TfidfEncoder(Encoder):
         z = np.asarray(self._tfidf(self._counts(keys)) @ self.components_, dtype=np.float32)
         return _l2(z)
 
+    @property
+    def width(self):
+        return self.components_.shape[1]
+
     def state(self):
         return self.params(), {"used": self.used_, "idf": self.idf_, "components": self.components_}
 
     def _set_state(self, arrays):
         self.used_, self.idf_, self.components_ = arrays["used"], arrays["idf"], arrays["components"]
+        used = self.used_
+        if used.dtype.kind not in "iu" or (len(used) and not (
+                0 <= used[0] and used[-1] < self.n_features and np.all(used[1:] > used[:-1]))):
+            raise ValueError(f"the tfidf columns in use must be increasing integers below "
+                             f"n_features={self.n_features}")
         self._lookup = np.full(self.n_features, -1, dtype=np.int64)
         self._lookup[self.used_] = np.arange(len(self.used_))
 
@@ -133,6 +166,10 @@ class WordLlamaEncoder(Encoder):
 
     def params(self):
         return dict(dim=self.dim)
+
+    @property
+    def width(self):
+        return self.dim
 
     def _model(self):
         if getattr(self, "_wl", None) is None:
@@ -166,6 +203,10 @@ class PrecomputedEncoder(Encoder):
     def params(self):
         return dict(path=None if self.path is None else str(self.path), id_col=self.id_col)
 
+    @classmethod
+    def saved_shapes(cls, params):
+        return {"ids": ("vectors",), "vectors": ("vectors", "features")}
+
     def fit(self, keys=None):
         if self.path is None:
             raise ValueError("precomputed encoder needs path=FILE.parquet|.npy")
@@ -179,6 +220,10 @@ class PrecomputedEncoder(Encoder):
         except KeyError as exc:
             raise KeyError(f"prompt id {exc.args[0]!r} has no vector in {self.path}") from None
         return self.vectors_[rows]
+
+    @property
+    def width(self):
+        return self.vectors_.shape[1]
 
     def state(self):
         return self.params(), {"ids": self.ids_, "vectors": self.vectors_}

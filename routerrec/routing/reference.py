@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Router, dense_observed, register_router, true_matrices
+from .cost import check_wtp
 
 __all__ = ["ReferenceRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter",
            "entropy_bits"]
@@ -41,6 +42,7 @@ class ReferenceRouter(Router):
     """Reference routers ignore ``wtp``: each is one point on a cost-quality plot."""
 
     reference = True
+    dense_training = True
     # True when the picks are random draws: evaluators then read the pick distribution
     # (``pick_probabilities``), as there are no scores the router ranks candidates by
     randomised = False
@@ -50,16 +52,21 @@ class ReferenceRouter(Router):
         self.train_means_ = dense.mean(axis=0)
 
     def choose(self, scores, costs, *, wtp=None, max_cost=None):
+        check_wtp(wtp)  # ignored, but a wtp no router could use is refused all the same
         return super().choose(scores, costs, wtp=None, max_cost=max_cost)
 
-    def predict_records(self, records, *, models=None):
-        return self.predict(records.prompts, models=models)
+    def _score_keys(self, records):
+        return records.prompts
 
-    def predict_cost_records(self, records, *, models=None):
-        return self.predict_cost(records.text_of(records.prompts), models=models)
+    def _cost_keys(self, records):
+        return records.text_of(records.prompts)
 
     def _state(self):
         return {}, {"train_means": self.train_means_}
+
+    @classmethod
+    def saved_shapes(cls, params, state, n_models):
+        return {"train_means": (n_models,)}
 
     def _set_state(self, extra, arrays, directory):
         self.train_means_ = arrays["train_means"]

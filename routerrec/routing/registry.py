@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from . import learned, reference  # noqa: F401  (importing them registers every router)
 from .base import ROUTERS, Router, RouterFileError
 from .cost import CostModel
 from ..util.artifacts import read_artifact
+from ..util.validate import texts as check_texts
 
 __all__ = ["ROUTERS", "learned_routers", "make_router", "load_router"]
 
@@ -30,19 +33,55 @@ def make_router(name: str, **params) -> Router:
 
 
 def load_router(directory) -> Router:
-    """Read a directory written by ``Router.save`` (arrays without pickle)."""
+    """Read a directory written by ``Router.save`` (arrays without pickle).
+
+    Everything in it is checked before use: the arrays' shapes against the manifest before
+    they are read, then every value (finite numbers, known kinds, parts that fit together),
+    so a damaged or hostile directory raises ``RouterFileError`` naming it, never a traceback
+    from deep inside or a router that routes on NaN.
+    """
     d = Path(directory)
     manifest, arrays = read_artifact(
-        d, fmt="routerrec-router", what="router", error=RouterFileError,
+        d, fmt="routerrec-router", what="router", error=RouterFileError, expect=_saved_shapes,
         hints={"routerrec-model": " (a completion model: refit with `routerrec fit --router mf`)"})
     try:
+        _check_values(arrays)
         router = make_router(manifest["router"], **manifest["params"])
-        router.models_ = list(manifest["models"])
+        router.models_ = _model_ids(manifest)
         router.cost_model_ = CostModel.from_state(
             manifest["cost_model"], {k[5:]: v for k, v in arrays.items() if k.startswith("cost.")})
         router._set_state(manifest["state"], arrays, d)
     except FileNotFoundError as exc:
         raise RouterFileError(f"{d}: missing file ({exc.filename})") from None
-    except (KeyError, ValueError, TypeError, OSError) as exc:
-        raise RouterFileError(f"{d}: corrupt router ({exc})") from None
+    except KeyError as exc:
+        raise RouterFileError(f"{d}: corrupt router (no entry {exc} in its state)") from None
+    except (ValueError, TypeError, IndexError, AttributeError, OSError) as exc:
+        raise RouterFileError(f"{d}: corrupt or unusable router ({exc})") from None
     return router
+
+
+def _model_ids(manifest: dict) -> list[str]:
+    models = check_texts("the router's models", manifest["models"])
+    if len(set(models)) != len(models):
+        raise ValueError("the router's model ids are not unique")
+    return models
+
+
+def _saved_shapes(manifest: dict) -> dict:
+    """The shapes the manifest implies for every array of ``arrays.npz``."""
+    name = manifest["router"]
+    if not isinstance(name, str) or name not in ROUTERS:
+        raise ValueError(f"unknown router {name!r}")
+    n = len(_model_ids(manifest))
+    return {"cost.intercept": (n,), "cost.slope": (n,),
+            **ROUTERS[name].saved_shapes(manifest["params"], manifest["state"], n)}
+
+
+def _check_values(arrays: dict) -> None:
+    """Every saved array holds real numbers (prompt ids of the precomputed encoder: text),
+    all finite: a router routes on none of NaN, infinity, complex numbers or bytes."""
+    for key, a in arrays.items():
+        if a.dtype.kind not in ("iuf" if key != "enc.ids" else "U"):
+            raise ValueError(f"array {key!r} holds {a.dtype}, not numbers")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ValueError(f"array {key!r} holds NaN or infinite values")

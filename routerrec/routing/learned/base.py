@@ -3,8 +3,10 @@ prompt keys (texts, or ids with the ``precomputed`` encoder) into features; a su
 features to every candidate's score with ``_fit_features`` / ``_predict_features``."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..base import Router, text_lengths
-from ..encoders import encoder_from_state, make_encoder
+from ..encoders import ENCODERS, encoder_from_state, make_encoder
 
 __all__ = ["LearnedRouter"]
 
@@ -36,13 +38,7 @@ class LearnedRouter(Router):
     def _lengths_of(self, texts):
         return None if self.encoder_.keyed_by == "id" else text_lengths(texts)
 
-    def predict_records(self, records, *, models=None):
-        return self.predict(self._record_keys(records), models=models)
-
-    def predict_cost_records(self, records, *, models=None):
-        return self.predict_cost(self._record_keys(records), models=models)
-
-    def _record_keys(self, records):
+    def _score_keys(self, records):
         self._check_fitted()
         if self.encoder_.keyed_by == "id":
             return records.prompts
@@ -62,6 +58,24 @@ class LearnedRouter(Router):
         self.encoder_ = encoder_from_state(enc["name"], enc["params"],
                                            {k[4:]: v for k, v in arrays.items() if k.startswith("enc.")})
         self._set_model_state(extra, arrays, directory)
+        # the saved arrays must fit together: the encoder's features into the model's arrays,
+        # and out one score per model (a mismatch raises here, not at the first route)
+        out = self._predict_features(np.zeros((1, self.encoder_.width), np.float32))
+        if np.shape(out) != (1, len(self.models_)) or not np.all(np.isfinite(out)):
+            raise ValueError(f"its arrays give {np.shape(out)} scores, not finite scores for "
+                             f"{len(self.models_)} models")
+
+    @classmethod
+    def saved_shapes(cls, params, state, n_models):
+        enc = state["encoder"]
+        shapes = ENCODERS[enc["name"]].saved_shapes(enc["params"])
+        return {**{f"enc.{k}": v for k, v in shapes.items()},
+                **cls._model_shapes(params, state, n_models)}
+
+    @classmethod
+    def _model_shapes(cls, params: dict, state: dict, n_models: int) -> dict:
+        """The shapes of the arrays ``_model_state`` saves (``"features"``: the encoder's)."""
+        return {}
 
     def _model_state(self):
         return {}, {}

@@ -31,6 +31,10 @@ class EnsembleRouter(LearnedRouter):
         super().__init__(encoder=encoder, encoder_params=encoder_params, cost=cost, seed=seed)
         self.routers, self.router_params = routers, router_params
 
+    @property
+    def dense_training(self) -> bool:
+        return any(getattr(ROUTERS.get(name), "dense_training", False) for name in self.routers)
+
     def _member(self, name):
         members = {n: c for n, c in ROUTERS.items()
                    if issubclass(c, LearnedRouter) and not issubclass(c, EnsembleRouter)}
@@ -58,6 +62,15 @@ class EnsembleRouter(LearnedRouter):
             extras.append(extra)
             arrays.update({f"m{i}.{k}": v for k, v in own.items()})
         return {"members": extras}, arrays
+
+    @classmethod
+    def _model_shapes(cls, params, state, n_models):
+        shapes = {}
+        for i, (name, own) in enumerate(zip(params["routers"], state["members"], strict=True)):
+            for k, shape in ROUTERS[name]._model_shapes({}, own, n_models).items():
+                shapes[f"m{i}.{k}"] = tuple(f"m{i}.{d}" if isinstance(d, str) and d != "features"
+                                            else d for d in shape)
+        return shapes
 
     def _save_parts(self, tmp):
         for i, r in enumerate(self.members_):

@@ -58,6 +58,11 @@ class LightFMHybridRouter(LearnedRouter):
         return {}, {"user_embeddings": self.user_embeddings_, "user_biases": self.user_biases_,
                     "item_embeddings": self.item_embeddings_, "item_biases": self.item_biases_}
 
+    @classmethod
+    def _model_shapes(cls, params, state, n_models):
+        return {"user_embeddings": ("user_features", "rank"), "user_biases": ("user_features",),
+                "item_embeddings": (n_models, "rank"), "item_biases": (n_models,)}
+
     def _set_model_state(self, extra, arrays, directory):
         for k in ("user_embeddings", "user_biases", "item_embeddings", "item_biases"):
             setattr(self, f"{k}_", arrays[k])

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..base import dense_observed, register_router
+from ...util.validate import reals
 from .base import LearnedRouter
 from .ridge import ALPHAS, fit_ridge, select_alpha
 
@@ -23,6 +24,7 @@ class LinearRouter(LearnedRouter):
 
     name = "linear"
     tuned_attributes = ("alpha_",)
+    dense_training = True
 
     def __init__(self, *, alphas: Sequence[float] = ALPHAS, encoder: str = "tfidf",
                  encoder_params: dict | None = None, cost: str = "auto", seed: int = 0):
@@ -49,6 +51,13 @@ class LinearRouter(LearnedRouter):
         return ({"alpha_": self.alpha_, "clip_": list(self.clip_)},
                 {"weights": self.weights_, "bias": self.bias_})
 
+    @classmethod
+    def _model_shapes(cls, params, state, n_models):
+        return {"weights": ("features", n_models), "bias": (n_models,)}
+
     def _set_model_state(self, extra, arrays, directory):
-        self.alpha_, self.clip_ = extra["alpha_"], tuple(extra["clip_"])
+        low, high = reals("clip_", extra["clip_"], length=2)
+        if low > high:
+            raise ValueError(f"clip_ must be a range (low <= high), got {extra['clip_']!r}")
+        self.alpha_, self.clip_ = extra["alpha_"], (float(low), float(high))
         self.weights_, self.bias_ = arrays["weights"], arrays["bias"]

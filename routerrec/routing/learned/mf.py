@@ -35,6 +35,7 @@ class MFRouter(LearnedRouter):
 
     name = "mf"
     tuned_attributes = ("method_", "alpha_")
+    dense_training = True
 
     def __init__(self, *, method: str | None = None, method_params: dict | None = None,
                  alphas: Sequence[float] = ALPHAS, encoder: str = "tfidf",
@@ -81,6 +82,10 @@ class MFRouter(LearnedRouter):
                  "method_params_": self.method_params_},
                 {"map_weights": self.map_weights_, "map_bias": self.map_bias_})
 
+    @classmethod
+    def _model_shapes(cls, params, state, n_models):
+        return {"map_weights": ("features", "latent"), "map_bias": ("latent",)}
+
     def _save_parts(self, tmp):
         self.completion_.save(tmp / "completion")
 
@@ -89,3 +94,5 @@ class MFRouter(LearnedRouter):
         self.method_params_ = extra["method_params_"]
         self.map_weights_, self.map_bias_ = arrays["map_weights"], arrays["map_bias"]
         self.completion_ = load_model(directory / "completion")
+        if self.completion_.models != self.models_:
+            raise ValueError("its completion model is for other models than the router's")

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..base import dense_observed, register_router
+from ...util.validate import integer
 from .base import LearnedRouter
 from .ridge import validation_rows
 
@@ -24,6 +25,7 @@ class PromptKNNRouter(LearnedRouter):
 
     name = "knn"
     tuned_attributes = ("k_",)
+    dense_training = True
 
     def __init__(self, *, ks: Sequence[int] = (5, 10, 20, 40, 80), encoder: str = "tfidf",
                  encoder_params: dict | None = None, cost: str = "auto", seed: int = 0):
@@ -54,8 +56,13 @@ class PromptKNNRouter(LearnedRouter):
         return ({"k_": self.k_}, {"train_x": self.train_x_, "train_sum": self.train_sum_,
                                   "train_count": self.train_count_, "fallback": self.fallback_})
 
+    @classmethod
+    def _model_shapes(cls, params, state, n_models):
+        return {"train_x": ("train", "features"), "train_sum": ("train", n_models),
+                "train_count": ("train", n_models), "fallback": (n_models,)}
+
     def _set_model_state(self, extra, arrays, directory):
-        self.k_ = extra["k_"]
+        self.k_ = integer("k_", extra["k_"], low=1)
         self.train_x_, self.train_sum_ = arrays["train_x"], arrays["train_sum"]
         self.train_count_, self.fallback_ = arrays["train_count"], arrays["fallback"]
 
