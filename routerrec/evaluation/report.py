@@ -2,8 +2,9 @@
 
 An evaluation returns a JSON-ready dict and knows its own Markdown and plots; this module
 writes them the same way for all: ``report.json`` as strict JSON (NaN and ±inf become
-``null``, numpy scalars plain numbers), ``report.md`` and one PNG per figure, each file
-atomically so a reader never sees half of one.
+``null``, numpy scalars plain numbers; ``util.files.strict_json``), ``report.md`` in UTF-8
+and one PNG per figure, each file atomically so a reader never sees half of one. Any report
+dict is written (tests/evaluation/test_report_properties.py).
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def write_report(out_dir, report: dict, markdown: str, figures: Iterable) -> dic
     files = {"json": out / "report.json", "markdown": out / "report.md", "plots": []}
     text = json.dumps(strict_json(report), indent=1, allow_nan=False)
     atomic_write(files["json"], lambda p: p.write_text(text))
-    atomic_write(files["markdown"], lambda p: p.write_text(markdown))
+    # UTF-8 whatever the locale; a lone surrogate (a name from a Python caller) as \udXXX
+    atomic_write(files["markdown"],
+                 lambda p: p.write_text(markdown, encoding="utf-8", errors="backslashreplace"))
     plt = pyplot()
     for name, fig in figures:
         path = out / f"{name}.png"

@@ -49,8 +49,9 @@ def fsync_tree(root: Path) -> None:
 
 
 def strict_json(obj):
-    """``obj`` with NaN/inf as None and numpy scalars/arrays as Python values, so strict
-    JSON can always hold it (a NaN metric must never stop a fitted model being saved)."""
+    """``obj`` with NaN/inf as None and numpy scalars/arrays (values and keys) as Python
+    values, so strict JSON can always hold it (a NaN metric must never stop a fitted model
+    being saved, nor a budget that is a numpy int a report)."""
     if isinstance(obj, np.ndarray):
         return strict_json(obj.tolist())
     if isinstance(obj, np.generic):
@@ -58,7 +59,8 @@ def strict_json(obj):
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {key: strict_json(value) for key, value in obj.items()}
+        return {key.item() if isinstance(key, np.generic) else key: strict_json(value)
+                for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [strict_json(value) for value in obj]
     return obj
