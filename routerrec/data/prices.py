@@ -53,10 +53,10 @@ class Price(NamedTuple):
 def _number(value, path: str, column: str, row: int) -> float:
     """A finite, non-negative price (a bool or a non-numeric text is refused)."""
     original = value
-    if isinstance(value, str):
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
         try:
-            value = float(value.strip())
-        except ValueError:
+            value = float(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):
             value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise RecordsError(f"{column} must be a finite number >= 0, got {original!r}", path=path, column=column,

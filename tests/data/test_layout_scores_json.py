@@ -152,3 +152,24 @@ def test_the_benchmark_can_come_from_each_file_name(tmp_path):
              for name in ("mmlu_train.json", "gsm8k-test.json", "MATH_prealgebra.json")}
     assert {name: part.rows["benchmark"].to_list() for name, part in parts.items()} == {
         "mmlu_train.json": ["mmlu"], "gsm8k-test.json": ["gsm8k"], "MATH_prealgebra.json": ["MATH_prealgebra"]}
+
+
+def test_a_named_field_the_first_object_lacks_is_named(tmp_path):
+    path = _lines(tmp_path / "named.jsonl", ROWS)
+    err = _error(path, text="prompt_text", benchmark="suite")
+    assert err.row == 1 and "no field text='prompt_text', benchmark='suite'" in str(err)
+
+
+@pytest.mark.parametrize("line, column, words", [
+    ('{"question": "a\\ud800", "scores": {"m": 1}}', None, "lone UTF-16 surrogate"),
+    ('{"question": "a", "scores": {"m\\udc00": 1}}', None, "lone UTF-16 surrogate"),
+    ('{"question": "a", "scores": {"m": 1' + "0" * 400 + "}}", "scores.m", "score is not a finite number"),
+])
+def test_hostile_values_are_refused_with_the_row(tmp_path, line, column, words):
+    path = tmp_path / "hostile.jsonl"
+    path.write_text('{"question": "ok", "scores": {"m": 1}}\n' + line + "\n")
+    err = _error(path)
+    assert (err.path, err.column, err.row) == (str(path), column, 2) and words in str(err)
+    emoji = tmp_path / "emoji.jsonl"
+    emoji.write_text('{"question": "a\\ud83d\\ude00", "scores": {"m": 1}}\n')  # a whole pair is text
+    assert load_records(emoji).texts["text"].to_list() == ["a\U0001F600"]

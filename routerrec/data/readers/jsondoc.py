@@ -10,6 +10,7 @@ text that is not UTF-8 and nesting deeper than Python's recursion limit become a
 from __future__ import annotations
 
 import json
+import re
 from functools import partial
 from pathlib import Path
 from typing import Iterator, Optional
@@ -22,6 +23,7 @@ __all__ = ["PARSE_FACTOR", "read_document", "iter_lines", "first_record", "check
 # memory of the parsed objects per byte of JSON text (a conservative estimate)
 PARSE_FACTOR = 10
 _PEEK_BYTES = 1 << 20  # how much of a file claims() looks at
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def check_file(path: Path) -> None:
@@ -42,12 +44,18 @@ def _loads(raw: bytes, path: Path, row: Optional[int]):
         raise RecordsError(f"is not UTF-8 text (byte {e.start} of the line)" if row else
                            f"is not UTF-8 text (byte {e.start})", path=path, row=row) from None
     try:
-        return json.loads(text)
+        value = json.loads(text)
+        if _SURROGATE.search(text):  # an escaped half of a UTF-16 pair alone is not text
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
     except RecursionError:
         raise RecordsError("JSON nested too deeply to be records", path=path, row=row) from None
     except json.JSONDecodeError as e:
         where = f" at column {e.colno}" if row else f" at line {e.lineno}, column {e.colno}"
         raise RecordsError(f"invalid JSON{where}: {e.msg}", path=path, row=row) from None
+    except UnicodeEncodeError:
+        raise RecordsError("holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not text",
+                           path=path, row=row) from None
 
 
 def read_document(path: Path, advice: str = "") -> object:

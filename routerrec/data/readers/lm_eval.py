@@ -86,7 +86,7 @@ def _text(doc, field: Optional[str]) -> Optional[str]:
 
 def _score(value, file: Path, metric: str, row: int):
     if isinstance(value, (int, float)):
-        return float(value)
+        return float(value) if abs(value) < 1e308 else str(value)  # a huge integer: refused as not finite
     if isinstance(value, str):
         return value  # the validator parses it or names it
     raise RecordsError(f"metric {metric!r} is not a number per doc (got {type(value).__name__}); "
@@ -142,6 +142,11 @@ def _read(path: Path, options: ReadOptions) -> Part:
         raise RecordsError("is a file; the lm-eval layout reads the folder given to lm_eval --output_path "
                            "(one subfolder per model holding samples_<task>_<date>.jsonl)", path=path)
     files = samples_files(path)
+    for (model, task), file in files.items():
+        try:
+            (model + task).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordsError("the folder or file name is not UTF-8 text", path=file) from None
     if not files:
         raise RecordsError("no samples_<task>_<date>.jsonl in the folder or its subfolders: run lm_eval with "
                            "--log_samples", path=path)

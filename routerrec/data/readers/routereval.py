@@ -66,13 +66,23 @@ def _models(obj: dict, path: Path) -> list:
     names = [str(m) for m in models]
     seen = set()
     for j, name in enumerate(names):
+        _check_text(name, "models", path)
         if name in seen:
             raise RecordsError(f"model {name!r} is listed twice (position {j})", path=path, column="models")
         seen.add(name)
     return names
 
 
+def _check_text(name: str, column: str, path: Path) -> None:
+    """Refuse a name that cannot be UTF-8 text (a lone surrogate), which polars cannot hold."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordsError(f"{name!r} is not valid text (a lone surrogate)", path=path, column=column) from None
+
+
 def _correctness(sub: str, value, n_models: int, path: Path) -> np.ndarray:
+    _check_text(sub, "data", path)
     column = f"data[{sub!r}]"
     if not isinstance(value, dict) or "correctness" not in value:
         raise RecordsError("expected a dict with a 'correctness' array", path=path, column=column)

@@ -77,6 +77,12 @@ class _Fields:
         self.scores = options.score if options.score != "score" else "scores"
         self.costs = _pick(first, options.cost, None, ("costs",))
         self.task = _pick(first, options.benchmark, None, TASK_FIELDS)
+        given = {"text": options.text, "cost": options.cost, "benchmark": options.benchmark,
+                 "prompt": None if options.prompt == "prompt" else options.prompt}
+        absent = [f"{opt}={name!r}" for opt, name in given.items() if name is not None and name not in first]
+        if absent:
+            raise RecordsError(f"the first object has no field {', '.join(absent)}; fields present: {sorted(first)}",
+                               path=path, row=1)
         if self.id is None and self.text is None:
             raise RecordsError(
                 f"the first object has no id field ({', '.join(ID_FIELDS)}) and no text field "
@@ -105,7 +111,7 @@ def _id_of(value, path: Path, field: str, row: int) -> str:
 def _cell_value(v):
     """A score or cost as the validator reads it: a float, or text it will parse or refuse."""
     if isinstance(v, (int, float)):  # bool is an int: true/false count as 1/0
-        return float(v)
+        return float(v) if abs(v) < 1e308 else str(v)  # a huge integer: text, refused as not finite
     return v if isinstance(v, str) else json.dumps(v)
 
 
