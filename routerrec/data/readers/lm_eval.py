@@ -70,7 +70,7 @@ def _metric(line: dict, named: Optional[str], file: Path) -> str:
             return name
     listed = line.get("metrics") if isinstance(line.get("metrics"), list) else []
     for name in listed:
-        if isinstance(line.get(name), (int, float)):
+        if isinstance(name, str) and isinstance(line.get(name), (int, float)):
             return name
     raise RecordsError(f"no per-doc metric found (looked for {', '.join(METRICS)} and the 'metrics' list); "
                        f"name one with score=; fields present: {sorted(line)}", path=file, row=1)
