@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import polars as pl
 
 from ..coldstart.design import BatchState, Design
-from ..coldstart.probes import select_probes
+from ..coldstart.probes import STRATEGIES, select_probes
 from ..kernels.linalg import blas_one_thread
+from ..util import validate
 from .report import pyplot, write_report as write_files
 
 __all__ = ["evaluate_coldstart", "markdown_report", "report_figures", "write_report"]
@@ -98,10 +100,34 @@ def evaluate_coldstart(records, *, holdout_models: float = 0.2,
     answer per benchmark), the AUC of predicted cells on unprobed items, the coverage of
     the intervals and the routing gain of the added model, each with bootstrap intervals
     over held-out models. ``max_models`` caps the held-out models scored (speed).
+
+    Every argument is checked before the fit, and so are the budgets against the data: a
+    held-out model must have answered at least ``max(budgets)`` prompts of the training models.
     """
+    holdout_models = validate.fraction("holdout_models", holdout_models)
+    budgets = validate.integers("budgets", budgets, low=1)
+    strategies = validate.texts("strategies", strategies)
+    bad = [s for s in strategies if s not in STRATEGIES]
+    if bad or not strategies:
+        raise ValueError(f"strategies must be some of {list(STRATEGIES)}, got {strategies}")
+    seed = validate.integer("seed", seed, low=0)
+    level = validate.fraction("level", level)
+    if max_models is not None:
+        validate.integer("max_models", max_models, low=1)
     with blas_one_thread():  # many small solves: threaded BLAS only adds contention
         return _evaluate(records, holdout_models, budgets, strategies, method, params, seed,
                          level, max_models, progress)
+
+
+def _check_budgets(held, train, budget: int) -> None:
+    """Probes are drawn among the training prompts a held-out model answered: refuse, before
+    the fit, a budget that no held-out model can be given."""
+    known = held.table.filter(pl.col("prompt").is_in(train.prompts))
+    most = int(known.group_by("model").len().get_column("len").max() or 0)
+    if most < budget:
+        raise ValueError(f"budgets up to {budget} probes, but no held-out model answered that "
+                         f"many of the {train.n_prompts} prompts of the training models (at "
+                         f"most {most}): give budgets of at most {most}")
 
 
 def _evaluate(records, holdout_models, budgets, strategies, method, params, seed, level,
@@ -119,10 +145,11 @@ def _evaluate(records, holdout_models, budgets, strategies, method, params, seed
     held = [str(m) for m in models[out]]
     held_out = set(held)
     train = records.filter(models=[m for m in records.models if m not in held_out])
+    scored = held if max_models is None else held[:max_models]
+    _check_budgets(records.filter(models=scored), train, max(budgets))
     t0 = time.perf_counter()
     model = fit(train, method=method, **dict(params or {}))
     fit_seconds = time.perf_counter() - t0
-    scored = held if max_models is None else held[:max_models]
     # truth: held-out models x model.prompts (NaN = not evaluated)
     sub = records.filter(models=scored).table
     known = sub.filter(sub["prompt"].is_in(model.prompts))

@@ -13,19 +13,28 @@ _EPS = 1e-6
 
 
 def cell_metrics(truth: np.ndarray, pred: np.ndarray, *, binary: bool) -> dict:
-    """Error of predictions ``pred`` against observed scores ``truth`` (same length)."""
+    """Error of predictions ``pred`` against observed scores ``truth`` (same length).
+
+    A metric that cannot be computed is NaN, never an exception and never a number that hides
+    it: no cells (``n`` 0), a NaN or infinite prediction (a diverged fit; every metric), an
+    error too large for a float, or AUC on cells of one class. Reports write NaN as null.
+    """
     truth = np.asarray(truth, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
-    err = pred - truth
-    out = {"n": int(len(truth)), "rmse": float(np.sqrt(np.mean(err ** 2))),
-           "mae": float(np.mean(np.abs(err)))}
+    names = ["rmse", "mae"] + (["auc", "accuracy", "log_loss"] if binary else [])
+    out = {"n": int(len(truth)), **dict.fromkeys(names, float("nan"))}
+    if not len(truth) or not np.isfinite(pred).all():
+        return out
+    with np.errstate(over="ignore"):  # an overflowing error is reported as NaN below
+        err = pred - truth
+        out.update(rmse=float(np.sqrt(np.mean(err ** 2))), mae=float(np.mean(np.abs(err))))
     if binary:
         p = np.clip(pred, _EPS, 1 - _EPS)
         both = 0 < truth.sum() < len(truth)
         out["auc"] = float(roc_auc_score(truth, pred)) if both else float("nan")
         out["accuracy"] = float(np.mean((pred >= 0.5) == (truth >= 0.5)))
         out["log_loss"] = float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
-    return out
+    return {"n": out["n"], **{k: out[k] if np.isfinite(out[k]) else float("nan") for k in names}}
 
 
 def score_model(model, test) -> dict:

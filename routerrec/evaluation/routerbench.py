@@ -29,7 +29,9 @@ import numpy as np
 from ..data.records import UNKNOWN_BENCHMARK
 from ..routing.base import true_matrices
 from ..routing.registry import learned_routers, make_router
+from ..util import validate
 from ..util.progress import progress_bar
+from .arguments import check_router_params
 from .report import pyplot, write_report as write_files
 
 __all__ = ["ROUTERBENCH_LAMBDAS", "DEFAULT_ROUTERS", "lambda_grid", "nondecreasing_hull",
@@ -94,14 +96,23 @@ def _choices(router, records, cols, lambdas):
     return np.stack([router.choose(s, c, wtp=lam) for lam in lambdas])
 
 
-def _eval_one(routers, records, models, lambdas, boot_weights):
+def _complete(records, models, name):
+    """``(records, truth, cost, n_dropped)`` of one eval's test prompts that have a score and
+    a cost for every model; an eval with none is refused before any router is fitted."""
     truth, cost = true_matrices(records, models)
     complete = ~(np.isnan(truth).any(axis=1) | np.isnan(cost).any(axis=1))
-    n_dropped = int((~complete).sum())
+    if not complete.any():
+        raise ValueError(f"eval {name!r}: none of its {records.n_prompts} test prompts has a "
+                         f"score and a cost for every one of the {len(models)} models of train "
+                         "and test; AIQ compares routers on the same prompts")
     keep = [p for p, ok in zip(records.prompts, complete) if ok]
-    sub = records.filter(prompts=keep)
-    truth, cost = truth[complete], cost[complete]  # sub keeps records' (sorted) prompt order
-    n = len(keep)
+    # the filtered records keep records' (sorted) prompt order
+    return (records.filter(prompts=keep), truth[complete], cost[complete],
+            int((~complete).sum()))
+
+
+def _eval_one(routers, sub, truth, cost, n_dropped, models, lambdas, boot_weights):
+    n = len(truth)
     rows = np.arange(n)
     picks = {name: _choices(r, sub, models, lambdas) for name, r in routers.items()}
     # the oracle's curve: per λ, argmax λ·s − c on the *true* scores and costs; its last
@@ -167,37 +178,47 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
     (``routing.registry.learned_routers()``). Returns the report dict that ``write_report``
     saves.
     """
-    lambdas = lambda_grid() if lambdas is None else np.asarray(lambdas, dtype=np.float64)
-    router_params = dict(router_params or {})
-    unknown = set(router_params) - set(routers)
-    if unknown:
-        raise ValueError(f"router_params for routers not evaluated: {sorted(unknown)}")
+    lambdas = lambda_grid() if lambdas is None else validate.reals("lambdas", lambdas, low=0)
+    if not len(lambdas):
+        raise ValueError("lambdas must hold at least one willingness to pay, got none")
+    bootstrap = validate.integer("bootstrap", bootstrap, low=0)
+    seed = validate.integer("seed", seed, low=0)
+    routers = validate.texts("routers", routers)
     learned = learned_routers()
     for name in routers:
         if name not in learned:
             raise ValueError(f"{name!r} is not a learned router (choose from {sorted(learned)}); "
                              "the oracle and single models are always in the report")
+    params = check_router_params(router_params, routers)
+    for part, records in (("train", train), ("test", test)):
+        if not records.has_costs:
+            raise ValueError(f"the {part} records ({records.source}) have no costs; AIQ is the "
+                             "area under cost-quality curves, so every record needs one: load a "
+                             "cost column (load_records(cost=COLUMN); CLI --cost-col) or "
+                             "RouterBench's wide CSV, whose MODEL|total_cost columns hold them")
     in_test = set(test.models)
     models = [m for m in train.models if m in in_test]
     if not models:
         raise ValueError("train and test records share no model")
+    groups = {}
+    for p, b in test.prompt_benchmark.items():
+        groups.setdefault(b if b is not None else UNKNOWN_BENCHMARK, []).append(p)
+    complete = {name: _complete(test.filter(prompts=groups[name]), models, name)
+                for name in sorted(groups)}
     fitted = {}
     with progress_bar(len(routers), "fitting routers", enabled=progress) as bar:
         for name in routers:
-            fitted[name] = make_router(name, **router_params.get(name, {})).fit(train)
+            fitted[name] = make_router(name, **params[name]).fit(train)
             bar.update(1)
     rng = np.random.default_rng(seed)
 
     def boot_weights(n):
         return [rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64) for _ in range(bootstrap)]
 
-    groups = {}
-    for p, b in test.prompt_benchmark.items():
-        groups.setdefault(b if b is not None else UNKNOWN_BENCHMARK, []).append(p)
     evals = {}
-    with progress_bar(len(groups), "evals", enabled=progress) as bar:
-        for name in sorted(groups):
-            evals[name] = _eval_one(fitted, test.filter(prompts=groups[name]), models, lambdas,
+    with progress_bar(len(complete), "evals", enabled=progress) as bar:
+        for name, (records, truth, cost, n_dropped) in complete.items():
+            evals[name] = _eval_one(fitted, records, truth, cost, n_dropped, models, lambdas,
                                     boot_weights)
             bar.update(1)
     summary = {r: {"mean_aiq_code": float(np.mean([e["aiq"][r]["code"] for e in evals.values()])),
@@ -206,7 +227,8 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
                    "beats_zero_on": [k for k, e in evals.items()
                                      if e["aiq"][r]["code"] >= e["aiq"]["zero"]["code"]]}
                for r in routers}
-    return {"settings": {"routers": list(routers), "router_params": router_params,
+    given = {n: params[n] for n in router_params or {}}
+    return {"settings": {"routers": list(routers), "router_params": given,
                          "models": models, "n_lambdas": int(len(lambdas)),
                          "lambda_range": [float(lambdas.min()), float(lambdas.max())],
                          "includes_routerbench_lambdas": bool(np.isin(ROUTERBENCH_LAMBDAS, lambdas).all()),

@@ -10,12 +10,13 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
 from ..methods import METHODS, fit
 from .metrics import baseline_report, score_model
+from ..util import validate
 from ..util.progress import progress_bar
 
 __all__ = ["tune", "GRIDS", "METRICS"]
@@ -31,6 +32,8 @@ GRIDS: dict[str, dict[str, list]] = {
 
 # metric -> True when larger is better
 METRICS = {"rmse": False, "mae": False, "auc": True, "accuracy": True, "log_loss": False}
+BINARY_METRICS = ("auc", "accuracy", "log_loss")  # need 0/1 scores
+MIN_VALIDATION_CELLS = 10  # fewer cannot tell trials apart
 
 
 def _candidates(grid: Mapping[str, Sequence], trials: int | None, seed: int) -> list[dict]:
@@ -42,6 +45,36 @@ def _candidates(grid: Mapping[str, Sequence], trials: int | None, seed: int) -> 
     return combos
 
 
+def _check_grid(grid) -> dict:
+    """``grid`` as a dict of parameter name -> non-empty list of values."""
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"grid must be a mapping of parameter name -> list of values, got "
+                        f"{type(grid).__name__}")
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Collection):
+            raise TypeError(f"grid[{key!r}] must be a list of values, got "
+                            f"{type(values).__name__} {values!r}")
+    empty = [k for k, v in grid.items() if not len(v)]
+    if empty:
+        raise ValueError(f"grid entries {empty} have no values")
+    return dict(grid)
+
+
+def _check_validation(valid, metric: str, share: float, cells: int) -> None:
+    """The validation cells must let ``metric`` be computed (AUC: both classes), and be at
+    least ``MIN_VALIDATION_CELLS``: otherwise every trial would score NaN or noise."""
+    n = valid.n_records
+    advice = "raise validation (CLI: --validation) or tune on more records"
+    if n < MIN_VALIDATION_CELLS:
+        raise ValueError(f"validation={share} holds out {n} of the {cells} cells; tuning needs "
+                         f"at least {MIN_VALIDATION_CELLS} to compare trials: {advice}")
+    if metric == "auc":
+        ones = int(valid.table.get_column("score").sum())
+        if not 0 < ones < n:
+            raise ValueError(f"metric 'auc' needs validation cells of both classes; the {n} "
+                             f"held out are all {int(ones > 0)}: {advice}, or use log_loss")
+
+
 def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
          fixed: Mapping | None = None, trials: int | None = None, validation: float = 0.1,
          seed: int = 0, metric: str = "rmse", progress: bool = False) -> dict:
@@ -50,23 +83,29 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
     ``fixed`` parameters go to every fit; ``trials`` < grid size samples that many
     combinations (seeded). Returns ``{"method", "metric", "best": {params, score},
     "trials": [{params, metrics, fit_seconds}], "baselines", "validation", "seed"}``;
-    a trial that fails (bad combination) is recorded with its error, not raised.
+    a trial that fails (bad combination) is recorded with its error, not raised. Every
+    argument is checked before any fit, and so is the validation split (enough cells, both
+    classes for AUC); a metric that needs 0/1 scores is refused on graded records.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(METRICS)}")
-    grid = dict(GRIDS.get(method, {}) if grid is None else grid)
+    grid = _check_grid(GRIDS.get(method, {}) if grid is None else grid)
     if not grid:
         raise ValueError(f"no default grid for method {method!r}: give one")
-    if trials is not None and trials < 1:
-        raise ValueError(f"trials must be >= 1 (got {trials})")
-    empty = [k for k, v in grid.items() if not len(v)]
-    if empty:
-        raise ValueError(f"grid entries {empty} have no values")
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise TypeError(f"fixed must be a mapping of parameter name -> value, got "
+                        f"{type(fixed).__name__}")
+    if trials is not None:
+        validate.integer("trials", trials, low=1)
+    validate.fraction("validation", validation)
+    validate.integer("seed", seed, low=0)
+    if metric in BINARY_METRICS and records.score_kind != "binary":
+        raise ValueError(f"metric {metric!r} needs binary (0/1) scores; these records' "
+                         "scores are graded (not all 0 or 1): use rmse or mae")
     train, valid = records.split_cells(validation, seed)
-    if metric in ("auc", "accuracy", "log_loss") and valid.score_kind != "binary":
-        raise ValueError(f"metric {metric!r} needs binary scores; these are graded (use rmse)")
+    _check_validation(valid, metric, validation, records.n_records)
     sign = -1.0 if METRICS[metric] else 1.0
     results, best = [], None
     baselines = baseline_report(train, valid)  # the same for every trial: fitted once
@@ -88,6 +127,12 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
                 best = {"params": {**(fixed or {}), **params}, "score": value}
             bar.update(1)
     if best is None:
-        raise ValueError(f"every trial failed; first error: {results[0]['error']}")
+        errors = [t["error"] for t in results if "error" in t]
+        if len(errors) == len(results):
+            raise ValueError(f"every trial failed; first error: {errors[0]}")
+        raise ValueError(f"no trial gave a finite {metric}: the models of "
+                         f"{len(results) - len(errors)} trial(s) predicted NaN or infinity on "
+                         "the validation cells"
+                         + (f", {len(errors)} failed (first error: {errors[0]})" if errors else ""))
     return {"method": method, "metric": metric, "best": best, "trials": results,
             "baselines": baselines, "validation": validation, "seed": seed}

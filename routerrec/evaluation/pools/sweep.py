@@ -4,11 +4,13 @@ validated and reference router on each (see ``evaluate_pools`` and docs/pools.md
 from __future__ import annotations
 
 import time
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ...util import validate
 from ...util.progress import progress_bar
+from ..arguments import check_router_params
 from .metrics import (REFERENCE_ROUTERS, TEMPERATURE, reference_accuracy, reference_metrics,
                       router_metrics)
 from .selection import GROUPS, POOL_SIZES, select_pool, split_three, stable_hash
@@ -82,29 +84,41 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
     ``"full"`` the whole prompt. ``seeds=3`` runs seeds 0, 1, 2; a sequence names the seeds
     (fresh seeds keep design decisions apart from the seeds a result is reported on).
     """
-    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(x) for x in seeds]
-    if not seeds:
-        raise ValueError("need at least one seed")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        seeds = list(range(validate.integer("seeds (a count)", seeds, low=1)))
+    seeds = validate.integers("seeds", seeds, low=0)
+    pools = validate.integers("pools", pools, low=2)
+    groups = validate.texts("groups", groups)
+    bad = [g for g in groups if g not in GROUPS]
+    if bad or not groups:
+        raise ValueError(f"unknown group(s) {bad}; choose from {GROUPS}")
+    draws = validate.integer("draws", draws, low=1)
+    candidates = validate.integer("candidates", candidates, low=1)
     if select_on not in ("train", "all"):
         raise ValueError(f"select_on must be 'train' or 'all', got {select_on!r}")
     if prompt_view not in ("question", "full"):
         raise ValueError(f"prompt_view must be 'question' or 'full', got {prompt_view!r}")
-    bad = [g for g in groups if g not in GROUPS]
-    if bad:
-        raise ValueError(f"unknown group(s) {bad}; choose from {GROUPS}")
-    if any(int(m) < 2 for m in pools):
-        raise ValueError(f"pool sizes must be >= 2, got {list(pools)}")
-    routers = list(dict.fromkeys(routers))
+    val = validate.real("val", val, low=0, high=1, high_open=True)
+    test = validate.fraction("test", test)
+    if val + test >= 1:
+        raise ValueError(f"val + test must leave training prompts (< 1), got {val} + {test}")
+    val_weights = validate.reals("val_weights", val_weights, low=0, high=1).tolist()
+    if not val_weights:
+        raise ValueError("val_weights must hold at least one weight, got none")
+    temperature = validate.real("temperature", temperature, low=0, low_open=True)
+    routers = list(dict.fromkeys(validate.texts("routers", routers)))
+    if not routers:
+        raise ValueError("routers must name at least one learned router, got none")
     bases = _base_routers(routers)
     if val == 0 and any(split_name(r)[1] in (VALIDATED, VALIDATED_POOLED) for r in routers):
         raise ValueError(f"'{VALIDATED}' / '{VALIDATED_POOLED}' routers need validation "
                          f"prompts (val > 0; '{CROSS_VALIDATED}' works without)")
     known = records.benchmarks
-    benchmarks = list(benchmarks) if benchmarks else list(known)
+    benchmarks = validate.texts("benchmarks", benchmarks) if benchmarks else list(known)
     missing = [b for b in benchmarks if b not in known]
     if missing:
         raise ValueError(f"unknown benchmark(s) {missing}; the records have {known}")
-    params = {b: dict((router_params or {}).get(b, {})) for b in bases}
+    params = check_router_params(router_params, bases)
     shown = question_view(records) if prompt_view == "question" else records
     rows, skipped = [], []
     timing = {"fit_seconds": 0.0, "cv_fit_seconds": 0.0, "predict_seconds": 0.0, "pool_seconds": 0.0}
