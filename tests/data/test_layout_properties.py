@@ -10,6 +10,7 @@ import pickle
 import shutil
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,10 +54,6 @@ def _mutate(data: bytes, cut: int, flips: list, insert: bytes) -> bytes:
     return bytes(data) + insert
 
 
-def _objects(draw_rows):
-    return [dict(obj) for obj in draw_rows]
-
-
 ROW = st.fixed_dictionaries({"question": st.one_of(st.text(max_size=6), JSON), "scores": st.one_of(SCORES, JSON)},
                             optional={"costs": st.one_of(SCORES, JSON), "task": JSON, "id": JSON})
 MUTATION = st.tuples(st.integers(0, 40), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)),
@@ -93,7 +90,6 @@ def test_matrix_reads_or_refuses(tmp_path_factory, generated_cases, header, cell
     path = folder / "m.csv"
     path.write_text("\n".join(lines) + "\n")
     if parquet:
-        import polars as pl
         try:
             frame = pl.read_csv(path, infer_schema=False)
         except Exception:  # noqa: BLE001 - a header polars refuses: nothing to convert
