@@ -21,7 +21,7 @@ from typing import Iterable
 import numpy as np
 
 __all__ = ["real", "reals", "integer", "integers", "fraction", "texts", "name", "path", "choice",
-           "flag", "finite"]
+           "flag", "instance", "finite"]
 
 
 def _show(value) -> str:
@@ -170,6 +170,16 @@ def flag(what: str, value) -> bool:
         raise TypeError(f"{what} must be True or False, got {type(value).__name__} "
                         f"{_show(value)}")
     return bool(value)
+
+
+def instance(what: str, value, cls, *, how: str = ""):
+    """``value`` if it is a ``cls`` (a class or a tuple of them), else a TypeError naming
+    what was given and ``how`` to make one (records given as a list, a path or a frame)."""
+    if not isinstance(value, cls):
+        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise TypeError(f"{what} must be {names}{f' ({how})' if how else ''}, got "
+                        f"{type(value).__name__} {_show(value)}")
+    return value
 
 
 def finite(what: str, array) -> np.ndarray:

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routerrec.util.validate import (choice, finite, flag, fraction, integer, integers, name,
-                                     path, real, reals, texts)
+from routerrec.util.validate import (choice, finite, flag, fraction, instance, integer, integers,
+                                     name, path, real, reals, texts)
 
 
 @pytest.mark.parametrize("value", [2.5, True, "8", None])
@@ -113,6 +113,13 @@ def test_flag_takes_bools_only(value):
     assert flag("deterministic", np.bool_(False)) is False
     with pytest.raises(TypeError, match="deterministic must be True or False"):
         flag("deterministic", value)
+
+
+def test_instance_names_the_class_wanted_how_to_make_one_and_what_was_given():
+    assert instance("records", p := Path("x"), Path) is p
+    with pytest.raises(TypeError, match=r"records must be Path or str \(load_records\), got "
+                                        r"list \[1, 2, 3\]"):
+        instance("records", [1, 2, 3], (Path, str), how="load_records")
 
 
 def test_finite_names_the_first_bad_value_by_index():
