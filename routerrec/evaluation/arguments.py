@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from ..data.records import Records
 from ..routing.registry import make_router
+from ..util import validate
 
-__all__ = ["check_router_params"]
+__all__ = ["check_records", "check_router_params"]
+
+
+def check_records(what: str, value) -> Records:
+    """``value`` if it is ``Records`` (a list, a path or a frame is a TypeError saying how to
+    make them)."""
+    return validate.instance(what, value, Records,
+                             how="load_records, records_from_frame or load_sample")
 
 
 def check_router_params(params, routers: Sequence[str]) -> dict:

@@ -13,6 +13,7 @@ from ..coldstart.design import BatchState, Design
 from ..coldstart.probes import STRATEGIES, select_probes
 from ..kernels.linalg import blas_one_thread
 from ..util import validate
+from .arguments import check_records
 from .report import pyplot, write_report as write_files
 
 __all__ = ["evaluate_coldstart", "markdown_report", "report_figures", "write_report"]
@@ -104,12 +105,13 @@ def evaluate_coldstart(records, *, holdout_models: float = 0.2,
     Every argument is checked before the fit, and so are the budgets against the data: a
     held-out model must have answered at least ``max(budgets)`` prompts of the training models.
     """
+    check_records("records", records)
     holdout_models = validate.fraction("holdout_models", holdout_models)
     budgets = validate.integers("budgets", budgets, low=1)
-    strategies = validate.texts("strategies", strategies)
-    bad = [s for s in strategies if s not in STRATEGIES]
-    if bad or not strategies:
-        raise ValueError(f"strategies must be some of {list(STRATEGIES)}, got {strategies}")
+    strategies = [validate.choice(f"strategies[{i}]", s, STRATEGIES)
+                  for i, s in enumerate(validate.texts("strategies", strategies))]
+    if not strategies:
+        raise ValueError(f"strategies must name at least one of {list(STRATEGIES)}, got none")
     seed = validate.integer("seed", seed, low=0)
     level = validate.fraction("level", level)
     if max_models is not None:

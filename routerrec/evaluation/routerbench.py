@@ -31,7 +31,7 @@ from ..routing.base import true_matrices
 from ..routing.registry import learned_routers, make_router
 from ..util import validate
 from ..util.progress import progress_bar
-from .arguments import check_router_params
+from .arguments import check_records, check_router_params
 from .report import pyplot, write_report as write_files
 
 __all__ = ["ROUTERBENCH_LAMBDAS", "DEFAULT_ROUTERS", "lambda_grid", "nondecreasing_hull",
@@ -178,6 +178,8 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
     (``routing.registry.learned_routers()``). Returns the report dict that ``write_report``
     saves.
     """
+    check_records("train", train)
+    check_records("test", test)
     lambdas = lambda_grid() if lambdas is None else validate.reals("lambdas", lambdas, low=0)
     if not len(lambdas):
         raise ValueError("lambdas must hold at least one willingness to pay, got none")

@@ -15,6 +15,7 @@ from typing import Collection, Mapping, Sequence
 import numpy as np
 
 from ..methods import METHODS, fit
+from .arguments import check_records
 from .metrics import baseline_report, score_model
 from ..util import validate
 from ..util.progress import progress_bar
@@ -87,10 +88,10 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
     argument is checked before any fit, and so is the validation split (enough cells, both
     classes for AUC); a metric that needs 0/1 scores is refused on graded records.
     """
+    check_records("records", records)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(METRICS)}")
+    validate.choice("metric", metric, list(METRICS))
     grid = _check_grid(GRIDS.get(method, {}) if grid is None else grid)
     if not grid:
         raise ValueError(f"no default grid for method {method!r}: give one")

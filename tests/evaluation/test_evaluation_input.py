@@ -90,12 +90,14 @@ def test_tune_refuses_auc_on_validation_cells_of_one_class(no_fitting):
     ({"grid": {"rank": []}}, ValueError, r"grid entries \['rank'\] have no values"),
     ({"grid": [("rank", [2])]}, TypeError, "grid must be a mapping"),
     ({"fixed": [("rank", 2)]}, TypeError, "fixed must be a mapping"),
-    ({"metric": "r2"}, ValueError, "unknown metric 'r2'"),
+    ({"metric": "r2"}, ValueError, "metric must be one of 'rmse', .*, got 'r2'"),
+    ({"records": [1, 2, 3]}, TypeError, r"records must be Records \(load_records, "
+                                        r"records_from_frame or load_sample\), got list"),
 ])
 def test_tune_checks_every_argument_before_fitting(no_fitting, kwargs, error, message):
     records = records_from_frame(binary_frame())
     with pytest.raises(error, match=message):
-        tune(records, **{"method": "als", "grid": {"rank": [2]}, **kwargs})
+        tune(**{"records": records, "method": "als", "grid": {"rank": [2]}, **kwargs})
 
 
 # ----------------------------------------------------------------------------- cold start
@@ -120,7 +122,10 @@ def test_coldstart_refuses_more_probes_than_prompts_before_fitting(coldstart_rec
     ({"budgets": 10}, TypeError, "budgets must be a list of integers"),
     ({"budgets": ()}, ValueError, "budgets must hold at least one integer"),
     ({"strategies": "random"}, TypeError, "strategies must be a list of strings, not one"),
-    ({"strategies": ("random", "best")}, ValueError, "strategies must be some of"),
+    ({"strategies": ("random", "best")}, ValueError,
+     r"strategies\[1\] must be one of 'random', .*, got 'best'"),
+    ({"strategies": ()}, ValueError, "strategies must name at least one of"),
+    ({"records": "records.csv"}, TypeError, "records must be Records"),
     ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
     ({"level": 95}, ValueError, "level must be a finite number > 0 and < 1"),
     ({"max_models": 0}, ValueError, "max_models must be an integer >= 1"),
@@ -128,7 +133,7 @@ def test_coldstart_refuses_more_probes_than_prompts_before_fitting(coldstart_rec
 def test_coldstart_checks_every_argument_before_fitting(coldstart_records, no_fitting, kwargs,
                                                         error, message):
     with pytest.raises(error, match=message):
-        evaluate_coldstart(coldstart_records, **kwargs)
+        evaluate_coldstart(**{"records": coldstart_records, **kwargs})
 
 
 # ----------------------------------------------------------------------------- RouterBench
@@ -168,11 +173,13 @@ def test_routerbench_refuses_an_eval_without_one_complete_prompt(priced, no_fitt
                                                  r"\['knn'\]"),
     ({"router_params": {"linear": 3}}, TypeError, "router_params must map router names"),
     ({"router_params": {"linear": {"bogus": 1}}}, TypeError, "bogus"),
+    ({"test": None}, TypeError, "test must be Records"),
 ])
 def test_routerbench_checks_every_argument_before_fitting(priced, no_fitting, kwargs, error,
                                                           message):
     with pytest.raises(error, match=message):
-        evaluate_routerbench(*priced, **{"routers": ("linear",), **kwargs})
+        evaluate_routerbench(**{"train": priced[0], "test": priced[1], "routers": ("linear",),
+                                **kwargs})
 
 
 # ----------------------------------------------------------------------------- pools
@@ -184,7 +191,11 @@ def test_routerbench_checks_every_argument_before_fitting(priced, no_fitting, kw
     ({"seeds": [1, -1]}, ValueError, r"seeds\[1\] must be an integer >= 0"),
     ({"pools": (3, 1)}, ValueError, r"pools\[1\] must be an integer >= 2"),
     ({"pools": "35"}, TypeError, "pools must be a list of integers"),
-    ({"groups": ()}, ValueError, "unknown group"),
+    ({"groups": ()}, ValueError, "groups must name at least one of"),
+    ({"groups": ("all_strong", "all_medium")}, ValueError,
+     r"groups\[1\] must be one of 'all_strong', 'all_weak', 'strong_to_weak', got 'all_medium'"),
+    ({"select_on": "test"}, ValueError, "select_on must be one of 'train', 'all', got 'test'"),
+    ({"prompt_view": None}, ValueError, "prompt_view must be one of 'question', 'full'"),
     ({"draws": 0}, ValueError, "draws must be an integer >= 1"),
     ({"candidates": 2.0}, TypeError, "candidates must be an integer"),
     ({"val": float("nan")}, ValueError, "val must be a finite number >= 0 and < 1"),
@@ -199,10 +210,11 @@ def test_routerbench_checks_every_argument_before_fitting(priced, no_fitting, kw
     ({"routers": ("linear+val",), "router_params": {"linear": {"bogus": 1}}}, TypeError,
      "bogus"),
     ({"benchmarks": "arc"}, TypeError, "benchmarks must be a list of strings"),
+    ({"records": None}, TypeError, "records must be Records"),
 ])
 def test_pools_checks_every_argument_before_fitting(priced, no_fitting, kwargs, error, message):
     with pytest.raises(error, match=message):
-        evaluate_pools(priced[0], **kwargs)
+        evaluate_pools(**{"records": priced[0], **kwargs})
 
 
 # ----------------------------------------------------------------------------- metrics

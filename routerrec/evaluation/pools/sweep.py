@@ -10,7 +10,7 @@ import numpy as np
 
 from ...util import validate
 from ...util.progress import progress_bar
-from ..arguments import check_router_params
+from ..arguments import check_records, check_router_params
 from .metrics import (REFERENCE_ROUTERS, TEMPERATURE, reference_accuracy, reference_metrics,
                       router_metrics)
 from .selection import GROUPS, POOL_SIZES, select_pool, split_three, stable_hash
@@ -84,20 +84,19 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
     ``"full"`` the whole prompt. ``seeds=3`` runs seeds 0, 1, 2; a sequence names the seeds
     (fresh seeds keep design decisions apart from the seeds a result is reported on).
     """
+    check_records("records", records)
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         seeds = list(range(validate.integer("seeds (a count)", seeds, low=1)))
     seeds = validate.integers("seeds", seeds, low=0)
     pools = validate.integers("pools", pools, low=2)
-    groups = validate.texts("groups", groups)
-    bad = [g for g in groups if g not in GROUPS]
-    if bad or not groups:
-        raise ValueError(f"unknown group(s) {bad}; choose from {GROUPS}")
+    groups = [validate.choice(f"groups[{i}]", g, GROUPS)
+              for i, g in enumerate(validate.texts("groups", groups))]
+    if not groups:
+        raise ValueError(f"groups must name at least one of {list(GROUPS)}, got none")
     draws = validate.integer("draws", draws, low=1)
     candidates = validate.integer("candidates", candidates, low=1)
-    if select_on not in ("train", "all"):
-        raise ValueError(f"select_on must be 'train' or 'all', got {select_on!r}")
-    if prompt_view not in ("question", "full"):
-        raise ValueError(f"prompt_view must be 'question' or 'full', got {prompt_view!r}")
+    validate.choice("select_on", select_on, ("train", "all"))
+    validate.choice("prompt_view", prompt_view, ("question", "full"))
     val = validate.real("val", val, low=0, high=1, high_open=True)
     test = validate.fraction("test", test)
     if val + test >= 1:
