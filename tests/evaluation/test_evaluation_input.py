@@ -217,6 +217,14 @@ def test_pools_checks_every_argument_before_fitting(priced, no_fitting, kwargs, 
         evaluate_pools(**{"records": priced[0], **kwargs})
 
 
+def test_pools_refuse_records_without_benchmarks_instead_of_reporting_nothing(priced,
+                                                                             no_fitting):
+    unnamed = records_from_frame(priced[0].table.drop("benchmark"))
+    with pytest.raises(ValueError, match=r"the records \(<frame>\) name no benchmark; the "
+                                         "sweep splits and pools per benchmark"):
+        evaluate_pools(unnamed, routers=("linear",), seeds=1)
+
+
 # ----------------------------------------------------------------------------- metrics
 
 

@@ -113,6 +113,10 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
         raise ValueError(f"'{VALIDATED}' / '{VALIDATED_POOLED}' routers need validation "
                          f"prompts (val > 0; '{CROSS_VALIDATED}' works without)")
     known = records.benchmarks
+    if not known:
+        raise ValueError(f"the records ({records.source}) name no benchmark; the sweep splits "
+                         "and pools per benchmark: load a benchmark column (load_records("
+                         "benchmark=COLUMN); CLI --benchmark-col)")
     benchmarks = validate.texts("benchmarks", benchmarks) if benchmarks else list(known)
     missing = [b for b in benchmarks if b not in known]
     if missing:
