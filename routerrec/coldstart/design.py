@@ -17,6 +17,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ..data.records import UNKNOWN_BENCHMARK
+from ..kernels.linalg import psd_cholesky
 
 __all__ = ["Design", "BatchState"]
 
@@ -53,8 +54,7 @@ class Design:
         self.benchmarks = sorted(set(labels))
         code = {b: i for i, b in enumerate(self.benchmarks)}
         self.groups = np.array([code[b] for b in labels], dtype=np.int64)
-        lo, hi = model.clip if model.clip is not None else (-np.inf, np.inf)
-        self.bounded = model.link == "logistic" or (lo >= 0 and hi <= 1)
+        self.bounded = model.score_range == (0.0, 1.0)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores of model rows ``x`` (n x k1) on every prompt (n x n_prompts)."""
@@ -189,7 +189,7 @@ class BatchState:
             est["items"][:, :-1, None], 1), self.cov)              # cov g_b / n_b
         pred = d.predict(self.x)
         proj = np.einsum("ik,nbk->nib", d.Y, u)                    # y_i . cov g_b / n_b
-        L = np.linalg.cholesky(self.cov)
+        L = psd_cholesky(self.cov)  # rounding can leave it indefinite: see psd_cholesky
         pvar = np.square(np.matmul(d.Y[None], L)).sum(-1)         # y_i^T cov y_i
         # answer noise in the units of the posterior: the training noise (identity link)
         # or 1 / (p(1-p)) (logistic: the Fisher weight at the current estimate)

@@ -50,6 +50,7 @@ def fold_in_model(model, name: str, results: Mapping[str, float], *, level: floa
 
 
 def _fold_in_model(model, name, results, level, benchmarks, t0) -> FoldInResult:
+    model.new_id("model", name)
     design = Design(model)
     q, b, cov = model.model_posterior(results)  # solved once: the new row and its posterior
     new = model.add_model_row(name, q, b)

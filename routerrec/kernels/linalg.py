@@ -1,4 +1,5 @@
-"""What the ALS and logistic kernels share: the small SPD solve, BLAS threading, row dispatch.
+"""What the ALS and logistic kernels share: the small SPD solve, BLAS threading, row dispatch;
+and the Cholesky factor of a covariance that rounding left slightly indefinite (cold start).
 
 Both kernels solve every row of one side independently: they accumulate a (k+1) x (k+1)
 system per row, by a loop over the lower triangle for short rows and by BLAS on gathered
@@ -15,7 +16,7 @@ from numba import njit
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["FASTMATH", "LOOP_GRAM_MAX", "GATHER_ROWS", "SERIAL_MAX_ROWS", "cholesky_solve",
-           "blas_one_thread", "run_rows"]
+           "blas_one_thread", "run_rows", "psd_cholesky"]
 
 # Rows with at most this many observations accumulate their Gram matrix with a loop over the
 # lower triangle; longer rows gather their factors in blocks of GATHER_ROWS and call BLAS
@@ -90,3 +91,32 @@ def run_rows(parallel, serial, args, *, n_rows: int, longest: int, tail=()):
             kernel(*args)
     else:
         kernel(*args)
+
+
+def psd_cholesky(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack (..., k, k) of covariance matrices.
+
+    A covariance is positive semi-definite, but one computed as the inverse of an
+    ill-conditioned precision (a model that fits its training data almost exactly has a
+    tiny noise variance) can come out slightly indefinite in floating point. When numpy's
+    factorisation succeeds its result is returned as is; otherwise the factors of the
+    symmetrised matrices plus the smallest jitter (from 1e-12 of the mean diagonal up,
+    tenfold each time) that makes every one of them positive definite. NaN or inf is an
+    error (numpy would return NaN factors).
+    """
+    if not np.isfinite(a).all():
+        raise np.linalg.LinAlgError("a covariance matrix holds NaN or inf")
+    try:
+        return np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        pass
+    sym = (a + np.swapaxes(a, -1, -2)) / 2
+    scale = np.abs(np.trace(sym, axis1=-2, axis2=-1))[..., None, None] / a.shape[-1]
+    eye = np.eye(a.shape[-1])
+    for exponent in range(-12, 1):
+        try:
+            return np.linalg.cholesky(sym + 10.0 ** exponent * np.maximum(scale, 1e-300) * eye)
+        except np.linalg.LinAlgError:
+            continue
+    raise np.linalg.LinAlgError("a covariance matrix is not positive semi-definite, even "
+                                "with a jitter of its mean diagonal")

@@ -6,17 +6,17 @@ import numpy as np
 from ..kernels.als import als_sweeps
 from ..util.progress import progress_bar
 from .model import Model
-from .registry import register_method
+from .registry import SEED, count, factor_memory, number, register_method
 
 DEFAULTS = dict(rank=32, reg=0.01, iterations=15, seed=0)
+PARAMS = dict(rank=count(1), reg=number(0, low_open=True), iterations=count(1), seed=SEED)
 
 
-@register_method("als")
+@register_method("als", params=PARAMS, memory=factor_memory())
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],
         progress: bool = False) -> Model:
     """Fit explicit ALS on the observed cells of ``records`` (missing cells are unknown)."""
-    check_params(rank, iterations, reg)
     m = records.matrix()
     with progress_bar(iterations, "ALS sweeps", enabled=progress) as bar:
         mu, prompt_aug, model_aug = als_sweeps(m.scores, rank, reg, iterations, seed,
@@ -29,13 +29,6 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
                   clip=(float(data.min()), float(data.max())))
     model.noise_var = training_residual_var(model, m.scores)
     return model
-
-
-def check_params(rank: int, iterations: int, reg: float) -> None:
-    """The settings explicit ALS accepts (numba and Spark engines alike)."""
-    if rank < 1 or iterations < 1 or reg <= 0:
-        raise ValueError(f"need rank >= 1, iterations >= 1 and reg > 0 "
-                         f"(got rank={rank}, iterations={iterations}, reg={reg})")
 
 
 def training_residual_var(model: Model, scores) -> float:

@@ -23,11 +23,13 @@ from threadpoolctl import threadpool_limits
 
 from ..util.progress import progress_bar
 from .model import Model
-from .registry import register_link, register_method
+from .registry import SEED, count, factor_memory, number, register_link, register_method
 
-__all__ = ["fit", "fold_in", "DEFAULTS"]
+__all__ = ["fit", "fold_in", "DEFAULTS", "PARAMS"]
 
 DEFAULTS = dict(rank=32, reg=0.01, iterations=15, alpha=1.0, seed=0, num_threads=0)
+PARAMS = dict(rank=count(1), reg=number(0), iterations=count(1), alpha=number(0, low_open=True),
+              seed=SEED, num_threads=count(0))
 
 
 def fold_in(model, side, index, values):
@@ -46,7 +48,8 @@ def fold_in(model, side, index, values):
     return x.astype(np.float32), 0.0
 
 
-@register_method("implicit", feedback="implicit")
+@register_method("implicit", feedback="implicit", params=PARAMS,
+                 memory=factor_memory(row_solves=False))
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], alpha: float = DEFAULTS["alpha"],
         seed: int = DEFAULTS["seed"], num_threads: int = DEFAULTS["num_threads"],
@@ -58,9 +61,6 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
     """
     from implicit.cpu.als import AlternatingLeastSquares
 
-    if rank < 1 or iterations < 1 or reg < 0 or alpha <= 0:
-        raise ValueError(f"need rank >= 1, iterations >= 1, reg >= 0 and alpha > 0 "
-                         f"(got rank={rank}, iterations={iterations}, reg={reg}, alpha={alpha})")
     m = records.matrix()
     if m.scores.nnz and m.scores.data.min() <= 0:
         raise ValueError("implicit feedback values are confidences and must be positive: "

@@ -23,12 +23,13 @@ from numba import njit, prange
 
 from ..util.progress import progress_bar
 from .model import Model
-from .registry import register_method, register_model_kind
+from .registry import count, number, one_of, register_method, register_model_kind
 
-__all__ = ["fit", "KNNModel", "DEFAULTS"]
+__all__ = ["fit", "KNNModel", "DEFAULTS", "PARAMS"]
 
 DEFAULTS = dict(kind="model", k=40, shrink=100.0, reg=5.0)
 _KINDS = ("model", "prompt")
+PARAMS = dict(kind=one_of(*_KINDS), k=count(1), shrink=number(0), reg=number(0))
 _BLOCK = 4096  # rows per dense block when accumulating similarity statistics
 _COLS = 1024  # columns compared per pass
 _BASELINE_SWEEPS = 5
@@ -129,13 +130,37 @@ class KNNModel(Model):
                              f"{self.similarity.shape} do not match {len(self.prompts)} "
                              f"prompts x {len(self.models)} models")
 
+    @staticmethod
+    def _saved_grid(manifest) -> tuple[int, int]:
+        """(rows, columns) of the saved residuals: columns are the side with similarities."""
+        n_p, n_m = len(manifest["prompts"]), len(manifest["models"])
+        return (n_p, n_m) if manifest["params"]["kind"] == "model" else (n_m, n_p)
+
+    @classmethod
+    def check_manifest(cls, manifest) -> None:
+        super().check_manifest(manifest)
+        for key in DEFAULTS:  # predict and fold-in read all four
+            if key not in manifest["params"]:
+                raise ValueError(f"params must hold the knn parameter {key!r}")
+
+    @classmethod
+    def saved_shapes(cls, manifest) -> dict:
+        n_rows, n_cols = cls._saved_grid(manifest)
+        return {**super().saved_shapes(manifest), "res_indptr": (n_rows + 1,),
+                "res_indices": ("nnz",), "res_data": ("nnz",), "similarity": (n_cols, n_cols)}
+
     @classmethod
     def from_saved(cls, manifest, arrays, **extra) -> "KNNModel":
-        """``Model.from_saved`` plus the residuals and similarities (read without pickle)."""
-        n_p, n_m = len(manifest["prompts"]), len(manifest["models"])
-        shape = (n_p, n_m) if manifest["params"]["kind"] == "model" else (n_m, n_p)
+        """``Model.from_saved`` plus the residuals and similarities (read without pickle);
+        the residuals' index arrays are checked in full (they index memory in numba)."""
         residuals = sp.csr_matrix(
-            (arrays["res_data"], arrays["res_indices"], arrays["res_indptr"]), shape=shape)
+            (arrays["res_data"], arrays["res_indices"], arrays["res_indptr"]),
+            shape=cls._saved_grid(manifest))
+        try:
+            residuals.check_format(full_check=True)
+        except ValueError as exc:
+            raise ValueError(f"res_indptr and res_indices are not a valid sparse matrix "
+                             f"({exc})") from None
         return super().from_saved(manifest, arrays, residuals=residuals,
                                   similarity=arrays["similarity"], **extra)
 
@@ -153,6 +178,7 @@ class KNNModel(Model):
     # ----------------------------------------------------------- prediction
     def predict(self, prompts=None, models=None) -> np.ndarray:
         pi, mi = self.prompt_indices(prompts), self.model_indices(models)
+        self.check_grid(len(pi), len(mi), 64, "predicting")  # int64 pair indices, sorts, sums
         grid_p, grid_m = np.meshgrid(pi, mi, indexing="ij")
         return self.predict_pairs(grid_p.ravel(), grid_m.ravel()).reshape(len(pi), len(mi))
 
@@ -178,8 +204,7 @@ class KNNModel(Model):
     def add_model(self, name, results) -> "KNNModel":
         """A new model from ``{prompt id: score}``: its baseline, and (kind="model") its
         similarity to every model, or (kind="prompt") its residual row. No refit."""
-        if self.has_model(name):
-            raise ValueError(f"model {name!r} is already in the model")
+        self.new_id("model", name)
         idx, vals = self._fold_values(results, "model")
         resid = vals - self.global_mean - self.prompt_bias[idx]
         bias = resid.sum() / (self.params["reg"] + len(idx))
@@ -189,8 +214,7 @@ class KNNModel(Model):
 
     def add_prompt(self, prompt, results) -> "KNNModel":
         """A new prompt from ``{model id: score}`` (see ``add_model``)."""
-        if self.has_prompt(prompt):
-            raise ValueError(f"prompt {prompt!r} is already in the model")
+        self.new_id("prompt", prompt)
         idx, vals = self._fold_values(results, "prompt")
         resid = vals - self.global_mean - self.model_bias[idx]
         bias = resid.sum() / (self.params["reg"] + len(idx))
@@ -232,7 +256,23 @@ class KNNModel(Model):
                 "res_data": res.data, "similarity": self.similarity}
 
 
-@register_method("knn")
+def memory(n_prompts: int, n_models: int, n_records: int, params: dict) -> tuple[int, str]:
+    """Bytes of a knn fit and its first prediction: the dense columns x columns similarity
+    (float32, and the neighbour order sorted from a copy of it), the dense column blocks
+    and statistics ``_column_similarity`` builds, and copies of the residuals."""
+    by_model = params["kind"] == "model"
+    n_cols, n_rows = (n_models, n_prompts) if by_model else (n_prompts, n_models)
+    m = min(_COLS, n_cols)
+    nbytes = (20 * n_cols * n_cols + 8 * 3 * n_rows * m + 24 * min(_BLOCK, n_rows) * n_cols
+              + 48 * m * n_cols + 40 * n_records)
+    cols = "models" if by_model else "prompts"
+    advice = ("knn compares every pair of the " + f"{n_cols:,} {cols}; " +
+              ("fit on fewer models" if by_model else "use kind='model' (it compares models)")
+              + ", or use a factor method such as als")
+    return nbytes, advice
+
+
+@register_method("knn", params=PARAMS, memory=memory)
 def fit(records, *, kind: str = DEFAULTS["kind"], k: int = DEFAULTS["k"],
         shrink: float = DEFAULTS["shrink"], reg: float = DEFAULTS["reg"],
         progress: bool = False) -> KNNModel:
@@ -241,11 +281,6 @@ def fit(records, *, kind: str = DEFAULTS["kind"], k: int = DEFAULTS["k"],
     ``k`` neighbours per prediction, ``shrink`` the similarity shrinkage (in co-observed
     rows), ``reg`` the baselines' regularisation (in observations).
     """
-    if kind not in _KINDS:
-        raise ValueError(f"unknown knn kind {kind!r}; choose one of {_KINDS}")
-    if k < 1 or not shrink >= 0 or not reg >= 0:
-        raise ValueError(f"need k >= 1, shrink >= 0 and reg >= 0 "
-                         f"(got k={k}, shrink={shrink}, reg={reg})")
     m = records.matrix()
     csr = m.scores.astype(np.float64)
     mu = float(csr.data.mean()) if csr.nnz else 0.0

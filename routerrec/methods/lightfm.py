@@ -25,11 +25,16 @@ import scipy.sparse as sp
 
 from ..util.progress import progress_bar
 from .model import Model
-from .registry import register_method, register_model_kind
+from .registry import (FLAG, SEED, count, factor_memory, number, register_method,
+                       register_model_kind, unchecked)
 
-__all__ = ["fit", "LightFMModel", "DEFAULTS"]
+__all__ = ["fit", "LightFMModel", "DEFAULTS", "PARAMS"]
 
 DEFAULTS = dict(rank=32, reg=1e-6, iterations=20, learning_rate=0.05, seed=0, num_threads=1)
+# prompt_features (None, "text" or a matrix) is checked where it is built, by _features
+PARAMS = dict(rank=count(1), reg=number(0), iterations=count(1),
+              learning_rate=number(0, low_open=True), seed=SEED, num_threads=count(1),
+              prompt_features=unchecked, identity=FLAG)
 
 _NO_FOLD_IN = (
     "method 'lightfm' cannot fold in a new {kind}: LightFM's ids are fixed at fit time "
@@ -104,7 +109,7 @@ def text_features(records, *, max_features: int = 2000) -> sp.csr_matrix:
     return TfidfVectorizer(max_features=max_features, dtype=np.float32).fit_transform(texts).tocsr()
 
 
-@register_method("lightfm")
+@register_method("lightfm", params=PARAMS, memory=factor_memory(row_solves=False))
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"],
         learning_rate: float = DEFAULTS["learning_rate"], seed: int = DEFAULTS["seed"],
@@ -119,10 +124,6 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
     """
     from lightfm import LightFM
 
-    if rank < 1 or iterations < 1 or reg < 0 or learning_rate <= 0 or num_threads < 1:
-        raise ValueError(f"need rank >= 1, iterations >= 1, reg >= 0, learning_rate > 0 and "
-                         f"num_threads >= 1 (got rank={rank}, iterations={iterations}, "
-                         f"reg={reg}, learning_rate={learning_rate}, num_threads={num_threads})")
     m = records.matrix()
     data = m.scores.data
     if data.size and (data.min() < 0 or data.max() > 1):

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .model import Model
-from .registry import register_method
+from .registry import number, one_of, register_method
 
 KINDS = ("global", "model", "prompt")
+PARAMS = dict(kind=one_of(*KINDS), reg=number(0))
 
 
 def _means(csr):
@@ -19,11 +20,9 @@ def _means(csr):
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-@register_method("mean")
+@register_method("mean", params=PARAMS)
 def fit(records, *, kind: str = "model", reg: float = 1e-6, progress: bool = False) -> Model:
     """Predict the ``kind`` mean (``global``, per-``model`` or per-``prompt``) for every cell."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown mean kind {kind!r}; choose one of {KINDS}")
     m = records.matrix()
     mu = float(m.scores.data.mean())
     prompt_bias = np.zeros(len(m.prompts), np.float32)
@@ -32,8 +31,10 @@ def fit(records, *, kind: str = "model", reg: float = 1e-6, progress: bool = Fal
         prompt_bias = np.nan_to_num(_means(m.scores) - mu).astype(np.float32)
     elif kind == "model":
         model_bias = np.nan_to_num(_means(m.scores.T.tocsr()) - mu).astype(np.float32)
+    data = m.scores.data
     return Model(method="mean", params=dict(kind=kind, reg=reg), prompts=m.prompts,
                  models=m.models, global_mean=mu, prompt_bias=prompt_bias,
                  model_bias=model_bias,
                  prompt_factors=np.zeros((len(m.prompts), 0), np.float32),
-                 model_factors=np.zeros((len(m.models), 0), np.float32))
+                 model_factors=np.zeros((len(m.models), 0), np.float32),
+                 clip=(float(data.min()), float(data.max())))  # the range fold-in checks

@@ -15,8 +15,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..kernels.als import solve_side
+from ..util import validate
 from ..util.artifacts import FORMAT_VERSION, ArtifactError, read_artifact, write_artifact
-from .registry import LINKS, MODEL_KINDS, register_link, register_model_kind
+from ..util.limits import check_bytes
+from .registry import LINKS, METHODS, MODEL_KINDS, DEFAULT_ENGINE, register_link, register_model_kind
 
 __all__ = ["Model", "ModelFileError", "load_model", "population_prior", "FORMAT_VERSION"]
 
@@ -114,6 +116,41 @@ class Model:
         self._model_index = {m: j for j, m in enumerate(self.models)}
 
     @classmethod
+    def saved_shapes(cls, manifest: Mapping) -> dict:
+        """The shapes of the arrays a saved model of this kind holds, from the manifest's ids
+        (``read_artifact``'s ``expect``: a file claiming more is refused before reading)."""
+        n_p = len(validate.texts("prompts", manifest["prompts"]))
+        n_m = len(validate.texts("models", manifest["models"]))
+        return {"prompt_bias": (n_p,), "model_bias": (n_m,), "prompt_factors": (n_p, "rank"),
+                "model_factors": (n_m, "rank")}
+
+    @classmethod
+    def check_manifest(cls, manifest: Mapping) -> None:
+        """Raise TypeError / ValueError naming the first manifest field a model cannot be
+        built from or would predict NaN (or a silently clipped constant) with."""
+        validate.real("global_mean", manifest["global_mean"])
+        validate.choice("link", manifest["link"], sorted(LINKS))
+        if manifest["clip"] is not None:
+            low, high = validate.reals("clip", manifest["clip"], length=2)
+            if low > high:
+                raise ValueError(f"clip must be [low, high] with low <= high, got "
+                                 f"{manifest['clip']}")
+        if manifest.get("noise_var") is not None:
+            validate.real("noise_var", manifest["noise_var"], low=0)
+        method, params = validate.name("method", manifest["method"]), manifest["params"]
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a JSON object, got {type(params).__name__}")
+        if method in METHODS:  # the saving method's declaration; keys it does not declare
+            declared = METHODS[method].params[DEFAULT_ENGINE]  # (engine=...) are left alone
+            METHODS[method].check_params({k: v for k, v in params.items() if k in declared})
+        if not isinstance(manifest.get("metrics") or {}, dict):
+            raise TypeError("metrics must be a JSON object")
+        labels = manifest.get("prompt_benchmark") or []
+        if not isinstance(labels, list) or not all(b is None or isinstance(b, str)
+                                                   for b in labels):
+            raise TypeError("prompt_benchmark must be a list of benchmark names or nulls")
+
+    @classmethod
     def from_saved(cls, manifest: Mapping, arrays: Mapping, **extra) -> "Model":
         """A model of this class from what ``save`` wrote (``manifest()`` and ``arrays()``).
 
@@ -154,6 +191,15 @@ class Model:
                          else (self.prompt_factors, self.prompt_bias))
             self._priors[key] = population_prior(own, bias, noise_var)
         return self._priors[key]
+
+    @staticmethod
+    def check_grid(n_rows: int, n_cols: int, bytes_per_cell: int, what: str) -> None:
+        """Refuse a dense n_rows x n_cols result above the memory limit, saying what to do."""
+        check_bytes(n_rows * n_cols * bytes_per_cell,
+                    f"{what} {n_rows:,} prompts x {n_cols:,} models",
+                    advice="predict fewer prompts at a time (prompts=[...] in chunks, "
+                           "--prompts FILE), fewer models (models=, --models) or, on the "
+                           "command line, --top K to print the best models per prompt")
 
     @property
     def rank(self) -> int:
@@ -200,6 +246,7 @@ class Model:
                 models: Sequence[str] | None = None) -> np.ndarray:
         """Predicted scores, an array of shape (n_prompts, n_models) in the order asked."""
         pi, mi = self.prompt_indices(prompts), self.model_indices(models)
+        self.check_grid(len(pi), len(mi), 8, "predicting")
         linear = self.prompt_factors[pi] @ self.model_factors[mi].T
         linear += self.global_mean
         linear += self.prompt_bias[pi][:, None]
@@ -211,6 +258,7 @@ class Model:
         """Scores of prompts given only as latent rows (``factors`` n x rank, ``bias`` n),
         e.g. rows a router predicted from text: shape (n, n_models)."""
         mi = self.model_indices(models)
+        self.check_grid(len(factors), len(mi), 8, "scoring")
         linear = (np.asarray(factors) @ self.model_factors[mi].T + np.asarray(bias)[:, None]
                   + self.model_bias[mi][None, :] + self.global_mean)
         return self.apply_link(np.asarray(linear, dtype=np.float32))
@@ -227,21 +275,41 @@ class Model:
         return out
 
     # -------------------------------------------------------------- fold-in
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """(0, 1) when this model's scores are accuracies or probabilities (a link whose
+        scores are, or training scores within [0, 1]): answers folded in must lie there.
+        None otherwise: any finite number (a new model may well score beyond the training
+        range of unbounded scores)."""
+        low, high = self.clip if self.clip is not None else (-np.inf, np.inf)
+        return (0.0, 1.0) if LINKS[self.link].unit or (low >= 0 and high <= 1) else None
+
+    def new_id(self, kind: str, value) -> str:
+        """``value`` as the id of a new ``kind`` ("model" or "prompt"): a name that can be
+        selected afterwards (``util.validate.name``) and is not in the model yet."""
+        validate.name(f"the new {kind}'s name", value)
+        if (self.has_model if kind == "model" else self.has_prompt)(value):
+            raise ValueError(f"{kind} {value!r} is already in the model")
+        return value
+
     def _fold_values(self, results: Mapping[str, float], kind: str):
         """Indices on the other side and float64 values of a new ``kind`` row's
-        ``{id: score}``, validated."""
+        ``{id: score}``, each score a finite number within ``score_range``."""
+        other = "model" if kind == "prompt" else "prompt"
+        if not isinstance(results, Mapping):
+            raise TypeError(f"add_{kind} takes {{{other} id: score}} (a dict), got "
+                            f"{type(results).__name__}")
         index = self._prompt_index if kind == "model" else self._model_index
         if not results:
             raise ValueError(f"add_{kind} needs at least one observed score")
         unknown = [k for k in results if k not in index]
         if unknown:
-            other = "model" if kind == "prompt" else "prompt"
             raise KeyError(f"unknown {other} id(s) {unknown[:5]!r}: fold-in needs scores on "
                            f"{other}s the model knows")
+        low, high = self.score_range or (None, None)
         idx = np.fromiter((index[k] for k in results), dtype=np.int64, count=len(results))
-        vals = np.asarray(list(results.values()), dtype=np.float64)
-        if not np.all(np.isfinite(vals)):
-            raise ValueError(f"add_{kind}: scores must be finite numbers")
+        vals = np.array([validate.real(f"the score on {other} {k!r}", v, low=low, high=high)
+                         for k, v in results.items()], dtype=np.float64)
         return idx, vals
 
     def _fold_in(self, results: Mapping[str, float], kind: str):
@@ -264,21 +332,20 @@ class Model:
         every prompt like the trained ones. ``routerrec.fold_in_model`` also returns
         per-benchmark accuracy estimates with intervals.
         """
+        self.new_id("model", name)
         q, b, _ = self.model_posterior(results)
         return self.add_model_row(name, q, b)
 
     def add_model_row(self, name: str, factors: np.ndarray, bias: float) -> "Model":
         """A new model whose row is already solved (e.g. by ``model_posterior``)."""
-        if self.has_model(name):
-            raise ValueError(f"model {name!r} is already in the model")
+        self.new_id("model", name)
         return self._with(models=self.models + [name],
                           model_factors=np.vstack([self.model_factors, factors[None, :]]),
                           model_bias=np.append(self.model_bias, bias))
 
     def add_prompt(self, prompt: str, results: Mapping[str, float]) -> "Model":
         """A new prompt whose vector is solved from ``{model id: score}`` with models fixed."""
-        if self.has_prompt(prompt):
-            raise ValueError(f"prompt {prompt!r} is already in the model")
+        self.new_id("prompt", prompt)
         p, b, *_ = self._fold_in(results, "prompt")
         return self._with(prompts=self.prompts + [prompt],
                           prompt_benchmark=self.prompt_benchmark + [None],
@@ -316,17 +383,45 @@ class Model:
         return write_artifact(directory, self.manifest(), self.arrays(), error=ModelFileError)
 
 
-def load_model(directory: str | os.PathLike) -> Model:
-    """Read a directory written by ``Model.save`` (arrays are loaded without pickle), as the
-    class registered for its kind."""
-    manifest, arrays = read_artifact(
-        directory, fmt="routerrec-model", what="model", error=ModelFileError,
-        hints={"routerrec-router": " (a router: load it with routerrec.load_router)"})
+class _BadManifest(Exception):
+    """A manifest field a model cannot be built from (raised through ``read_artifact``)."""
+
+
+def _saved_shapes(manifest: dict) -> dict:
+    """``read_artifact``'s ``expect``: the manifest checked (before any array is read) and the
+    shapes the arrays of its kind must have."""
     kind = manifest.get("kind", Model.kind)
-    cls = MODEL_KINDS.get(kind)
-    if cls is None:
-        raise ModelFileError(f"{directory}: unknown model kind {kind!r}")
     try:
-        return cls.from_saved(manifest, arrays)
+        if not isinstance(kind, str) or kind not in MODEL_KINDS:
+            raise ValueError(f"unknown model kind {kind!r}; this routerrec reads "
+                             f"{', '.join(sorted(MODEL_KINDS))}")
+        MODEL_KINDS[kind].check_manifest(manifest)
+        return MODEL_KINDS[kind].saved_shapes(manifest)
+    except KeyError as exc:
+        raise _BadManifest(f"the field {exc.args[0]!r} is missing") from None
+    except (TypeError, ValueError) as exc:
+        raise _BadManifest(str(exc)) from None
+
+
+def load_model(directory: str | os.PathLike) -> Model:
+    """Read a directory written by ``Model.save`` as the class registered for its kind.
+
+    Nothing in the files is trusted: the manifest's fields are checked and the arrays'
+    shapes compared with its ids before anything is read (no pickle, bounded memory), and
+    every array must hold finite numbers, so a damaged model fails here, naming the file
+    and the field, rather than predicting NaN later.
+    """
+    directory = validate.path("load_model's directory", directory)
+    try:
+        manifest, arrays = read_artifact(
+            directory, fmt="routerrec-model", what="model", error=ModelFileError,
+            hints={"routerrec-router": " (a router: load it with routerrec.load_router)"},
+            expect=_saved_shapes)
+    except _BadManifest as exc:
+        raise ModelFileError(f"{directory / 'manifest.json'}: {exc}") from None
+    try:
+        for name, array in arrays.items():
+            validate.finite(name, array)
+        return MODEL_KINDS[manifest.get("kind", Model.kind)].from_saved(manifest, arrays)
     except (KeyError, ValueError, TypeError) as exc:
-        raise ModelFileError(f"{directory}: arrays do not match the manifest ({exc})") from None
+        raise ModelFileError(f"{directory / 'arrays.npz'}: {exc}") from None

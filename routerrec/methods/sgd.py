@@ -16,11 +16,13 @@ from numba import njit, prange
 from ..util.progress import progress_bar
 from .als import training_residual_var
 from .model import Model
-from .registry import register_method
+from .registry import FLAG, SEED, count, factor_memory, number, register_method
 
-__all__ = ["fit", "DEFAULTS"]
+__all__ = ["fit", "DEFAULTS", "PARAMS"]
 
 DEFAULTS = dict(rank=32, reg=0.02, lr=0.01, iterations=40, seed=0, deterministic=True)
+PARAMS = dict(rank=count(1), reg=number(0), lr=number(0, 1, low_open=True, high_open=True),
+              iterations=count(1), seed=SEED, deterministic=FLAG)
 
 
 @njit(cache=True, inline="always")
@@ -53,15 +55,12 @@ def _epoch_hogwild(order, rows, cols, vals, mu, P, Q, bp, bq, lr, reg, n_chunks)
             _step(order[j], rows, cols, vals, mu, P, Q, bp, bq, lr, reg)
 
 
-@register_method("sgd")
+@register_method("sgd", params=PARAMS, memory=factor_memory(row_solves=False))
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         lr: float = DEFAULTS["lr"], iterations: int = DEFAULTS["iterations"],
         seed: int = DEFAULTS["seed"], deterministic: bool = DEFAULTS["deterministic"],
         progress: bool = False) -> Model:
     """Fit biased MF by SGD: ``iterations`` epochs over the observed cells, each shuffled."""
-    if rank < 1 or iterations < 1 or not reg >= 0 or not 0 < lr < 1:
-        raise ValueError(f"need rank >= 1, iterations >= 1, reg >= 0 and 0 < lr < 1 "
-                         f"(got rank={rank}, iterations={iterations}, reg={reg}, lr={lr})")
     m = records.matrix()
     coo = m.scores.tocoo()
     rows, cols = coo.row.astype(np.int32), coo.col.astype(np.int32)

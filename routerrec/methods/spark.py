@@ -28,9 +28,9 @@ import polars as pl
 
 from ..kernels.als import als_sweeps
 from ..util.progress import progress_bar
-from .als import DEFAULTS, check_params, training_residual_var
+from .als import DEFAULTS, PARAMS, training_residual_var
 from .model import Model
-from .registry import register_method
+from .registry import factor_memory, register_method, unchecked
 
 __all__ = ["fit", "spark_session", "fit_biases", "BIAS_SWEEPS"]
 
@@ -73,7 +73,10 @@ def _factors_from_spark(frame, n_rows: int, rank: int, path: Path) -> np.ndarray
     return out
 
 
-@register_method("als", engine="spark")
+# master (a Spark master URL), spark (a SparkSession) and tmp_dir are Spark's to check
+@register_method("als", engine="spark", params={**PARAMS, "master": unchecked, "spark": unchecked,
+                                                "tmp_dir": unchecked},
+                 memory=factor_memory(row_solves=False))
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],
         master: str = "local[2]", spark=None, tmp_dir=None, progress: bool = False) -> Model:
@@ -85,7 +88,6 @@ def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
     """
     from pyspark.ml.recommendation import ALS
 
-    check_params(rank, iterations, reg)
     m = records.matrix()
     n_p, n_m = m.shape
     work = Path(tempfile.mkdtemp(prefix="routerrec-spark-", dir=tmp_dir))

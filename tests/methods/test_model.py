@@ -171,7 +171,7 @@ def test_load_errors_name_the_problem(graded, tmp_path):
 
 def test_bad_parameters_are_refused(graded):
     records, _ = graded
-    with pytest.raises(ValueError, match="rank >= 1"):
+    with pytest.raises(ValueError, match="rank must be an integer >= 1, got 0"):
         routerrec.fit(records, method="als", rank=0)
     with pytest.raises(ValueError, match="unknown method"):
         routerrec.fit(records, method="nope")

@@ -57,7 +57,7 @@ def test_spark_refuses_implicit_feedback_and_bad_params(spark):
     records, _ = planted_records(n_prompts=30, n_models=5)
     with pytest.raises(ValueError, match="implicit feedback"):
         spark_fit(records.with_feedback("implicit"), spark=spark)
-    with pytest.raises(ValueError, match="reg > 0"):
+    with pytest.raises(ValueError, match=r"spark\) parameter reg must be a finite number > 0"):
         spark_fit(records, reg=0.0, spark=spark)
 
 
