@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .options import emit, load_cli_records, records_options
+from .options import SEED, emit, load_cli_records, records_options
 
 __all__ = ["data"]
 
@@ -18,7 +18,7 @@ def data():
 @data.command("sample")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder to write (default: data/sample in the repository).")
-@click.option("--seed", type=int, default=None, help="Random seed (default: the sample's own).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (default: the sample's own).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def data_sample(out, seed, as_json):
     """Regenerate the embedded synthetic sample (deterministic for a seed).

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from .options import (emit, fail, format_table, learned_router_names, load_cli_records,
-                      method_options, method_params, parse_seeds, records_options, split_list,
-                      strategy_names)
+from .options import (SEED, Real, emit, fail, reported_as, format_table, learned_router_names,
+                      load_cli_records, method_options, method_params, parse_seeds,
+                      records_options, split_list, strategy_names)
 from ..evaluation.pools import (CROSS_VALIDATED, CV_FOLDS, DEFAULT_ROUTERS, GROUPS, POOL_SIZES,
                                 VALIDATED, VALIDATED_POOLED, evaluate_pools,
                                 write_report as write_pools)
@@ -28,14 +28,10 @@ def evaluate():
 
 def _load(data: tuple, kw: dict):
     """A directory is read as the Open LLM layout (records.parquet + items.parquet)."""
-    from ..data.records import RecordsError
     from ..data.shared import load_openllm
 
     if len(data) == 1 and Path(data[0]).is_dir():
-        try:
-            return load_openllm(data[0])
-        except RecordsError as exc:
-            fail(str(exc))
+        return load_openllm(data[0])
     kw.update(data=data, cost_col=None, on_duplicate="error", trust_pickle=False)
     return load_cli_records(kw)
 
@@ -101,24 +97,23 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
           --seeds 100,101,102 --out out/pools-fresh-seeds
     """
     try:
-        sizes = [int(m) for m in split_list(pool_sizes)]
+        sizes = [int(m) for m in split_list(pool_sizes, "--pools")]
     except ValueError:
         fail(f"--pools expects comma-separated integers, got {pool_sizes!r}")
     try:
         seed_arg = parse_seeds(seeds)
     except ValueError as exc:
         fail(f"--seeds: {exc}")
+    group_names, router_names = split_list(groups, "--groups"), split_list(routers, "--routers")
     records = _load(data, kw)
     if not records.benchmarks:
         fail(f"{records.source}: no benchmark column; the sweep splits and pools per benchmark "
              "(pass --benchmark-col)")
-    try:
+    with reported_as("evaluate pools"):
         report = evaluate_pools(records, benchmarks=list(benchmarks) or None, pools=sizes,
-                                groups=split_list(groups), routers=split_list(routers), seeds=seed_arg,
+                                groups=group_names, routers=router_names, seeds=seed_arg,
                                 draws=draws, candidates=candidates, select_on=select_on,
                                 prompt_view=prompt_view, progress=not (quiet or as_json))
-    except ValueError as exc:
-        fail(f"evaluate pools: {exc}")
     files = write_pools(report, Path(out))
     overall = [o for o in report["summary"]["overall"]]
     payload = {"selection": report["selection"], "overall": overall, "skipped": report["skipped"],
@@ -139,13 +134,13 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
 @click.option("--test", "test_files", multiple=True, type=click.Path(dir_okay=False),
               help="Test records (repeat). Without --test, --data is split per eval.")
 @records_options
-@click.option("--test-fraction", type=click.FloatRange(0.05, 0.9), default=0.3, show_default=True,
+@click.option("--test-fraction", type=Real(0.05, 0.9), default=0.3, show_default=True,
               help="With --data only: seeded per-eval share of prompts held out (RouterBench: 30%).")
 @click.option("--routers", default="mf,knn,linear,lightfm", show_default=True,
               help="Comma-separated learned routers.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True,
               help="Bootstrap resamples of the test prompts for intervals (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split and bootstrap seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split and bootstrap seed.")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for report.json, report.md and one PNG per eval.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -163,7 +158,7 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
     from ..evaluation.routerbench import evaluate_routerbench, write_report as write_routerbench
     from ..routing.registry import ROUTERS
 
-    names, learned = split_list(routers), learned_router_names()
+    names, learned = split_list(routers, "--routers"), learned_router_names()
     bad = [r for r in names if r not in learned]
     if bad:
         fail(f"--routers: unknown learned router(s) {bad}; choose from {', '.join(learned)} "
@@ -178,11 +173,9 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
     else:
         train, test = load_cli_records(kw).split_prompts(test_fraction, seed,
                                                          stratify_by_benchmark=True)
-    try:
+    with reported_as("evaluate routerbench"):
         report = evaluate_routerbench(train, test, routers=names, bootstrap=bootstrap, seed=seed,
                                       progress=not (quiet or as_json))
-    except ValueError as exc:
-        fail(f"evaluate routerbench: {exc}")
     files = write_routerbench(report, Path(out))
     rows = []
     for ev, e in report["evals"].items():
@@ -198,9 +191,9 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
 @evaluate.command("coldstart")
 @records_options
 @method_options
-@click.option("--holdout-models", type=click.FloatRange(0.01, 0.9), default=0.2,
+@click.option("--holdout-models", type=Real(0.01, 0.9), default=0.2,
               show_default=True, help="Share of models held out (seeded by --split-seed).")
-@click.option("--split-seed", type=int, default=0, show_default=True)
+@click.option("--split-seed", type=SEED, default=0, show_default=True)
 @click.option("--budgets", default="10,25,50,100", show_default=True,
               help="Comma-separated probe budgets (total over benchmarks).")
 @click.option("--strategies", default=None,
@@ -221,25 +214,26 @@ def coldstart(**kw):
     """
     from ..evaluation.coldstart import evaluate_coldstart, write_report as write_coldstart
 
-    records = load_cli_records(kw)
-    params = method_params(kw)
     try:
-        budgets = sorted({int(b) for b in kw["budgets"].split(",") if b.strip()})
+        budgets = sorted({int(b) for b in split_list(kw["budgets"], "--budgets")})
     except ValueError:
         fail(f"--budgets {kw['budgets']!r}: expected comma-separated integers")
+    if not budgets or budgets[0] < 1:
+        fail(f"--budgets {kw['budgets']!r}: expected positive integers")
     known = strategy_names()
-    strategies = split_list(kw["strategies"]) if kw["strategies"] is not None else list(known)
+    strategies = (split_list(kw["strategies"], "--strategies") if kw["strategies"] is not None
+                  else list(known))
     bad = [s for s in strategies if s not in known]
     if bad or not strategies:
         fail(f"--strategies: unknown {bad!r}; choose from {', '.join(known)}")
-    try:
+    params = method_params(kw)
+    records = load_cli_records(kw)
+    with reported_as("evaluate coldstart"):
         report = evaluate_coldstart(records, holdout_models=kw["holdout_models"],
                                     budgets=budgets, strategies=strategies,
                                     method=kw["method"], params=params,
                                     seed=kw["split_seed"], max_models=kw["max_models"],
                                     progress=not (kw["quiet"] or kw["as_json"]))
-    except ValueError as exc:
-        fail(f"evaluate coldstart: {exc}")
     paths = write_coldstart(report, kw["out"])
     rows = [{"strategy": s, "probes": k, "mae": c["mae"], "naive_mae": c["naive_mae"],
              "auc": c["auc"], "coverage": c["coverage"]}

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .options import (LazyChoice, emit, engine_names, fail, format_table, learned_router_names,
-                      load_cli_model, load_cli_records, method_options, method_params,
-                      records_options, split_list)
+from .options import (SEED, LazyChoice, Real, check_out_dir, emit, engine_names, fail,
+                      format_table, learned_router_names, load_cli_model, load_cli_records,
+                      method_options, method_params, read_user_table, read_user_text,
+                      records_options, reported_as, split_list)
 from .route import fit_router
 from ..util.files import atomic_write
 
@@ -19,10 +20,10 @@ __all__ = ["fit", "predict"]
 @click.command()
 @records_options
 @method_options
-@click.option("--holdout", type=click.FloatRange(0, 0.9), default=None,
+@click.option("--holdout", type=Real(0, 0.9), default=None,
               help="Hold out this share of observed cells (seeded) and report held-out error "
                    "next to the global/model/prompt-mean baselines.")
-@click.option("--holdout-seed", type=int, default=0, show_default=True)
+@click.option("--holdout-seed", type=SEED, default=0, show_default=True)
 @click.option("--engine", type=LazyChoice(engine_names), default="numba", show_default=True,
               help="Where --method als runs: routerrec's numba kernel, or Spark MLlib (docs/scale.md).")
 @click.option("--master", default="local[2]", show_default=True,
@@ -50,8 +51,9 @@ def fit(**kw):
     from ..methods import fit as fit_method
     from ..evaluation.metrics import heldout_report
 
-    records = load_cli_records(kw)
+    check_out_dir(kw["out"])
     params = method_params(kw)
+    records = load_cli_records(kw)
     if kw["router"]:
         source = click.get_current_context().get_parameter_source("method")
         return fit_router(kw["router"], records, params=params, out=Path(kw["out"]),
@@ -65,14 +67,13 @@ def fit(**kw):
         records = records.with_feedback("implicit")
     if kw["engine"] == "spark":
         params["master"] = kw["master"]
-    train, test = (records.split_cells(holdout, kw["holdout_seed"]) if holdout
-                   else (records, None))
+    with reported_as(f"--holdout {holdout}"):
+        train, test = (records.split_cells(holdout, kw["holdout_seed"]) if holdout
+                       else (records, None))
     t0 = time.perf_counter()
-    try:
+    with reported_as(f"fit --method {method}"):
         model = fit_method(train, method=method, engine=kw["engine"],
                            progress=not (kw["quiet"] or as_json), **params)
-    except (ValueError, TypeError) as exc:
-        fail(f"fit --method {method}: {exc}")
     seconds = time.perf_counter() - t0
     payload = {"method": method, "params": model.params, "fit_seconds": seconds,
                "prompts": len(model.prompts), "models": len(model.models),
@@ -116,17 +117,17 @@ def predict(model_dir, prompts_file, models, top, limit, out, as_json):
     """
     import polars as pl
 
-    model = load_cli_model(model_dir)
-    prompts = _read_prompt_ids(Path(prompts_file)) if prompts_file else None
-    model_ids = split_list(models) or None
     if top is None and out is None:
         fail("give --out FILE.parquet|csv to write predictions, or --top K to print them")
+    if out is not None and Path(out).suffix not in (".parquet", ".csv"):
+        fail(f"--out {out}: use a .parquet or .csv file name")
+    model_ids = split_list(models, "--models") or None
+    prompts = _read_prompt_ids(Path(prompts_file)) if prompts_file else None
+    model = load_cli_model(model_dir)
     if top is not None:
         prompts = (prompts or model.prompts)[:limit]
-    try:
+    with reported_as("predict"):
         scores = model.predict(prompts, model_ids)
-    except KeyError as exc:
-        fail(str(exc.args[0]))
     prompts = prompts if prompts is not None else model.prompts
     model_ids = model_ids or model.models
     if top is not None:
@@ -138,8 +139,6 @@ def predict(model_dir, prompts_file, models, top, limit, out, as_json):
         emit({"prompts": rows}, as_json, text)
         return
     out_path = Path(out)
-    if out_path.suffix not in (".parquet", ".csv"):
-        fail(f"--out {out}: use a .parquet or .csv file name")
     frame = pl.DataFrame({"prompt": prompts}).hstack(
         pl.DataFrame(scores, schema=[str(m) for m in model_ids], orient="row"))
     atomic_write(out_path, (lambda p: frame.write_parquet(p)) if out_path.suffix == ".parquet"
@@ -149,11 +148,17 @@ def predict(model_dir, prompts_file, models, top, limit, out, as_json):
 
 
 def _read_prompt_ids(path: Path) -> list[str]:
+    """The prompt ids of ``--prompts``: a CSV/Parquet 'prompt' column, or a text file."""
     import polars as pl
 
     if path.suffix in (".csv", ".parquet"):
-        frame = pl.read_csv(path) if path.suffix == ".csv" else pl.read_parquet(path)
+        frame = read_user_table(path, "--prompts")
         if "prompt" not in frame.columns:
-            fail(f"{path}: no 'prompt' column (columns: {', '.join(frame.columns)})")
-        return frame["prompt"].cast(pl.Utf8).to_list()
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            fail(f"--prompts {path}: no 'prompt' column (columns: {', '.join(frame.columns)})")
+        ids = frame["prompt"].cast(pl.Utf8).to_list()
+    else:
+        ids = [line.strip() for line in read_user_text(path, "--prompts").splitlines()]
+    ids = [i for i in ids if i]
+    if not ids:
+        fail(f"--prompts {path}: no prompt ids (the file is empty or holds only blank lines)")
+    return ids

@@ -9,6 +9,7 @@ import click
 
 from .. import __version__
 from .data import data
+from .errors import ReportingGroup
 from .evaluate import evaluate
 from .fit import fit, predict
 from .probes import add_model_command, probes
@@ -16,10 +17,15 @@ from .route import route
 from .tune import tune_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="routerrec")
-def main():
+@click.option("--debug", is_flag=True,
+              help="On an error, print the traceback before the one-line message.")
+def main(debug):
     """routerrec: LLM routing as a recommender-system problem.
+
+    An error is one line on stderr: exit status 2 for bad input (an option, a file), 1 for
+    an internal error (a bug; run again with --debug for its traceback).
 
     \b
     Example:

@@ -1,47 +1,41 @@
 """What every ``routerrec`` command shares: output (``emit``, ``format_table``), errors
-(``fail``), the records and method options and their parsing.
+(``fail``, from ``errors``), the option types that check values before any work (``Real``,
+``SEED``), reading the user's small files, the records and method options and their parsing.
 
 The command modules import from here and nothing here imports them, so dependencies run
 one way: ``main`` -> command modules -> ``options``.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import math
 from pathlib import Path
 
 import click
-import numpy as np
 
-__all__ = ["emit", "fail", "format_table", "LazyChoice", "learned_router_names", "strategy_names", "engine_names",
-           "duplicate_modes",
-           "records_options", "load_cli_records", "load_cli_model", "method_options",
-           "method_params", "read_tuned", "parse_value", "parse_seeds", "split_list"]
+from .errors import fail, reported_as
+from ..util.files import strict_json
+from ..util.validate import real
+
+__all__ = ["emit", "fail", "reported_as", "format_table", "Real", "SEED", "LazyChoice", "learned_router_names",
+           "strategy_names", "engine_names", "duplicate_modes", "read_user_text",
+           "read_user_table", "check_out_dir", "records_options", "load_cli_records",
+           "load_cli_model", "method_options", "method_params", "read_tuned", "parse_value",
+           "parse_seeds", "split_list"]
 
 # Method options shared by every command that fits a completion model. None = method default.
 _METHOD_PARAMS = ("rank", "reg", "iterations", "seed")
 
 
 def emit(payload: dict, as_json: bool, text: str) -> None:
-    """Print ``payload`` as JSON (for machines) or ``text`` (for people)."""
+    """Print ``payload`` as strict JSON (for machines: NaN/inf as null, as in every file
+    routerrec writes) or ``text`` (for people)."""
     if as_json:
-        click.echo(json.dumps(payload, indent=1, default=_json_default))
+        click.echo(json.dumps(strict_json(payload), indent=1, allow_nan=False, default=str))
     else:
         click.echo(text)
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def fail(message: str) -> None:
-    """Stop with a clear one-line error and exit status 1 (no traceback for bad input)."""
-    raise click.ClickException(message)
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:
@@ -56,6 +50,29 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(b, widths)) for b in body]
     return "\n".join(lines)
+
+
+class Real(click.FloatRange):
+    """A float option checked by ``util.validate.real``: finite and within the bounds
+    (``click.FloatRange`` lets nan through every bound, and inf through an upper-open one)."""
+
+    def convert(self, value, param, ctx):
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                pass  # real() names the option and the text
+        name = param.opts[0] if param is not None else "value"
+        try:
+            return real(name, number, low=self.min, high=self.max, low_open=self.min_open,
+                        high_open=self.max_open)
+        except (TypeError, ValueError) as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+
+# A seed option: numpy's legacy and numba's generators take 0 .. 2**32 - 1.
+SEED = click.IntRange(0, 2**32 - 1)
 
 
 class LazyChoice(click.Choice):
@@ -106,6 +123,42 @@ def learned_router_names() -> list[str]:
     return learned_routers()
 
 
+def read_user_text(path, option: str) -> str:
+    """The UTF-8 text of a file the user named with ``option`` (a clear error otherwise)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        fail(f"{option} {path}: cannot read ({exc.strerror or exc})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(f"{option} {path}: not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); "
+             "save it as UTF-8")
+
+
+def read_user_table(path, option: str):
+    """A small CSV or Parquet file the user named with ``option``, as a polars frame."""
+    import polars as pl
+
+    path = Path(path)
+    try:
+        return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for unreadable files
+        fail(f"{option} {path}: cannot read as {path.suffix.lstrip('.') or 'CSV'} "
+             f"({type(exc).__name__}: {exc})")
+
+
+def check_out_dir(path) -> None:
+    """Refuse, before any loading or fitting, an ``--out`` that a save must not replace (a
+    file, or a directory that is not routerrec's; an empty one is fine)."""
+    from ..util.artifacts import ArtifactError, check_target
+
+    try:
+        check_target(path)
+    except ArtifactError as exc:
+        fail(f"--out {exc}")
+
+
 def records_options(fn):
     """``--data`` plus column mapping options; resolved by ``load_cli_records``."""
     opts = [
@@ -136,7 +189,6 @@ def records_options(fn):
 def load_cli_records(kw: dict):
     """Load the records named by ``records_options`` (popping its keys from ``kw``)."""
     from ..data.load import load_records
-    from ..data.records import RecordsError
     from ..data.sample import load_sample
 
     data = kw.pop("data")
@@ -144,22 +196,17 @@ def load_cli_records(kw: dict):
                    score=kw.pop("score_col"), cost=kw.pop("cost_col"),
                    benchmark=kw.pop("benchmark_col"), text=kw.pop("text_col"),
                    on_duplicate=kw.pop("on_duplicate"), trust_pickle=kw.pop("trust_pickle"))
-    try:
-        if not data:
-            return load_sample()
-        return load_records(list(data) if len(data) > 1 else data[0], **mapping)
-    except RecordsError as exc:
-        fail(str(exc))
+    if not data:
+        return load_sample()
+    return load_records(list(data) if len(data) > 1 else data[0], **mapping)
 
 
 def load_cli_model(model_dir):
-    """The completion model saved in ``model_dir`` (a clear error when it is not one)."""
-    from ..methods.model import ModelFileError, load_model
+    """The completion model saved in ``model_dir`` (``ModelFileError``, reported in one line
+    by ``errors.ReportingGroup``, when it is not one)."""
+    from ..methods.model import load_model
 
-    try:
-        return load_model(model_dir)
-    except ModelFileError as exc:
-        fail(str(exc))
+    return load_model(model_dir)
 
 
 def method_options(fn):
@@ -168,11 +215,11 @@ def method_options(fn):
         click.option("--method", type=LazyChoice(_method_names), default="als",
                      show_default=True, help="Completion method."),
         click.option("--rank", type=click.IntRange(min=1), default=None, help="Latent dimensions."),
-        click.option("--reg", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--reg", type=Real(min=0, min_open=True), default=None,
                      help="Regularisation strength."),
         click.option("--iterations", type=click.IntRange(min=1), default=None,
                      help="Sweeps / epochs."),
-        click.option("--seed", type=int, default=None, help="Random seed."),
+        click.option("--seed", type=SEED, default=None, help="Random seed."),
         click.option("--param", "extra", multiple=True, metavar="KEY=VALUE",
                      help="Any other method parameter, e.g. --param kind=prompt for --method mean."),
         click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False),
@@ -185,11 +232,13 @@ def method_options(fn):
 
 
 def method_params(kw: dict) -> dict:
-    """The method parameters the user set (popping them from ``kw``)."""
+    """The method parameters the user set (popping them from ``kw``): a ``--params`` file's,
+    then the options'. When ``kw`` names the ``method`` (and no ``router``, whose parameters
+    its constructor checks) they are checked against the method's declaration here, before
+    any data is loaded: an unknown name or a bad value is one line naming it."""
     params_file = kw.pop("params_file", None)
-    if params_file:
-        return {**read_tuned(params_file, kw), **method_params(kw)}
-    params = {k: kw.pop(k) for k in _METHOD_PARAMS if kw.get(k) is not None}
+    params = read_tuned(params_file, kw) if params_file else {}
+    params.update({k: kw[k] for k in _METHOD_PARAMS if kw.get(k) is not None})
     for k in _METHOD_PARAMS:
         kw.pop(k, None)
     for item in kw.pop("extra", ()):
@@ -197,6 +246,12 @@ def method_params(kw: dict) -> dict:
         if not sep or not key:
             fail(f"--param expects KEY=VALUE, got {item!r}")
         params[key] = parse_value(value)
+    if "method" in kw and not kw.get("router"):
+        from ..methods import check_params
+        from ..methods.registry import DEFAULT_ENGINE
+
+        with reported_as(f"--params {params_file}" if params_file else f"--method {kw['method']}"):
+            check_params(kw["method"], params, engine=kw.get("engine", DEFAULT_ENGINE))
     return params
 
 
@@ -204,10 +259,16 @@ def read_tuned(path, kw: dict) -> dict:
     """The parameters in a ``routerrec tune`` file; sets ``kw["method"]`` to its method
     unless ``--method`` was given on the command line (then the two must agree)."""
     try:
-        tuned = json.loads(Path(path).read_text())
-        method, params = tuned["method"], dict(tuned["best"]["params"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        fail(f"--params {path}: not a file written by `routerrec tune` ({exc})")
+        tuned = json.loads(read_user_text(path, "--params"))
+        method, params = tuned["method"], tuned["best"]["params"]
+    except (ValueError, RecursionError, KeyError, TypeError) as exc:
+        fail(f"--params {path}: not a file written by `routerrec tune` "
+             f"({type(exc).__name__}: {exc})")
+    if not isinstance(method, str) or method not in _method_names():
+        fail(f"--params {path}: 'method' must be one of {', '.join(_method_names())}, "
+             f"got {method!r}")
+    if not isinstance(params, dict):
+        fail(f"--params {path}: 'best.params' must be a JSON object, got {params!r}")
     source = click.get_current_context().get_parameter_source("method")
     if source is click.core.ParameterSource.COMMANDLINE and kw["method"] != method:
         fail(f"--params {path} holds settings for --method {method}, not {kw['method']}")
@@ -233,9 +294,16 @@ def parse_seeds(text: str) -> int | list:
         raise ValueError(f"expected a count or comma-separated integers, got {text!r}") from None
     if seeds == [] or (isinstance(seeds, int) and seeds < 1):
         raise ValueError(f"expected a positive count or comma-separated integers, got {text!r}")
+    if isinstance(seeds, list) and not all(SEED.min <= x <= SEED.max for x in seeds):
+        raise ValueError(f"seeds must be integers from {SEED.min} to {SEED.max}, got {text!r}")
     return seeds
 
 
-def split_list(text: str | None) -> list[str]:
-    """A comma-separated option as its non-empty, stripped items ([] for none)."""
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
+def split_list(text: str | None, option: str) -> list[str]:
+    """A comma-separated ``option`` as its non-empty, stripped items ([] for none); an item
+    given twice is refused (``--models a,a`` is a typo, not a request)."""
+    items = [t.strip() for t in (text or "").split(",") if t.strip()]
+    twice = sorted(t for t, n in collections.Counter(items).items() if n > 1)
+    if twice:
+        fail(f"{option}: {', '.join(map(repr, twice))} given more than once")
+    return items

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .options import LazyChoice, emit, fail, format_table, load_cli_model, split_list, strategy_names
+from .options import (SEED, LazyChoice, check_out_dir, Real, emit, fail, format_table, load_cli_model,
+                      read_user_table, reported_as, split_list, strategy_names)
 from ..util.files import atomic_write
 
 __all__ = ["probes", "add_model_command"]
@@ -21,7 +22,7 @@ __all__ = ["probes", "add_model_command"]
 @click.option("--benchmarks", default=None, help="Comma-separated benchmarks to probe (default all).")
 @click.option("--allocation", type=click.Choice(["proportional", "equal"]),
               default="proportional", show_default=True, help="With --strategy stratified.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Records file with prompt texts (a 'prompt' and a 'text' column), to write "
                    "the texts next to the ids.")
@@ -40,20 +41,18 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
 
     from ..coldstart.probes import select_probes
 
+    chosen = split_list(benchmarks, "--benchmarks") or None
     model = load_cli_model(model_dir)
-    try:
-        ids = select_probes(model, k, strategy=strategy,
-                            benchmarks=split_list(benchmarks) or None, seed=seed,
+    with reported_as("probes"):
+        ids = select_probes(model, k, strategy=strategy, benchmarks=chosen, seed=seed,
                             allocation=allocation)
-    except ValueError as exc:
-        fail(f"probes: {exc}")
     bench = dict(zip(model.prompts, model.prompt_benchmark))
     frame = pl.DataFrame({"prompt": ids, "benchmark": [bench[i] for i in ids]},
                          schema={"prompt": pl.String, "benchmark": pl.String})
     if data:
-        texts = pl.read_parquet(data) if data.endswith(".parquet") else pl.read_csv(data)
+        texts = read_user_table(data, "--data")
         if not {"prompt", "text"} <= set(texts.columns):
-            fail(f"{data}: need columns 'prompt' and 'text' (columns: {', '.join(texts.columns)})")
+            fail(f"--data {data}: need columns 'prompt' and 'text' (columns: {', '.join(texts.columns)})")
         texts = texts.select(pl.col("prompt").cast(pl.String), pl.col("text").cast(pl.String))
         frame = frame.join(texts.unique("prompt"), on="prompt", how="left")
     if out:
@@ -72,7 +71,7 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
               help="CSV or Parquet of the new LLM's answers: columns 'prompt' and 'score'.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Write the updated model here (default: only print the estimates).")
-@click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+@click.option("--level", type=Real(0.5, 0.999), default=0.95, show_default=True,
               help="Level of the accuracy intervals.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def add_model_command(model_dir, name, results, out, level, as_json):
@@ -89,12 +88,10 @@ def add_model_command(model_dir, name, results, out, level, as_json):
 
     from ..coldstart.foldin import fold_in_model
 
-    model = load_cli_model(model_dir)
+    if out:
+        check_out_dir(out)
     path = Path(results)
-    try:
-        frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
-    except Exception as exc:  # polars raises several types for unreadable files
-        fail(f"{path}: cannot read ({exc})")
+    frame = read_user_table(path, "--results")
     for col in ("prompt", "score"):
         if col not in frame.columns:
             fail(f"{path}: no {col!r} column (columns: {', '.join(frame.columns)})")
@@ -106,6 +103,7 @@ def add_model_command(model_dir, name, results, out, level, as_json):
     if bad.size:
         fail(f"{path}, column 'score', row {bad[0] + 1}: missing or not finite")
     prompts = frame["prompt"].cast(pl.String).to_list()
+    model = load_cli_model(model_dir)
     known = set(model.prompts)
     unknown = [(i, p) for i, p in enumerate(prompts) if p not in known]
     if unknown:
@@ -113,10 +111,8 @@ def add_model_command(model_dir, name, results, out, level, as_json):
              f"{unknown[0][1]!r} ({len(unknown)} unknown in all)")
     if len(set(prompts)) != len(prompts):
         fail(f"{path}, column 'prompt': repeated prompt ids")
-    try:
+    with reported_as("add-model"):
         result = fold_in_model(model, name, dict(zip(prompts, scores.tolist())), level=level)
-    except (ValueError, NotImplementedError) as exc:
-        fail(f"add-model: {exc}")
     if out:
         result.model.save(out)
     rows = [{"benchmark": b, **v} for b, v in result.benchmarks.items()]

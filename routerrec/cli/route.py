@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .options import emit, fail, format_table, split_list
+from .options import Real, emit, fail, format_table, read_user_text, reported_as, split_list
 from ..util.files import atomic_write
 from ..util.progress import progress_bar
 
@@ -28,10 +28,8 @@ def fit_router(name: str, records, *, method: str | None, params: dict, out: Pat
     elif params:
         kwargs = params
     t0 = time.perf_counter()
-    try:
+    with reported_as(f"fit --router {name}"):
         router = make_router(name, **kwargs).fit(records)
-    except (ValueError, TypeError) as exc:
-        fail(f"fit --router {name}: {exc}")
     seconds = time.perf_counter() - t0
     router.save(out)
     payload = {**router.summary(), "fit_seconds": seconds, "prompts": records.n_prompts,
@@ -42,37 +40,46 @@ def fit_router(name: str, records, *, method: str | None, params: dict, out: Pat
 
 
 def _read_prompts(path: Path) -> tuple[list, list]:
-    """(ids, texts) from a .jsonl file (``text`` or ``prompt`` field, optional ``id``) or .txt."""
-    if path.suffix in (".jsonl", ".ndjson"):
-        fast = _read_jsonl_fast(path)
-        if fast is not None:
-            return fast
-        ids, texts = [], []
-        for row, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                fail(f"{path}, row {row}: invalid JSON ({exc})")
-            if not isinstance(obj, dict):
-                fail(f"{path}, row {row}: expected a JSON object with a 'text' field")
-            text = obj.get("text", obj.get("prompt"))
-            if not isinstance(text, str):
-                fail(f"{path}, row {row}, column 'text': missing or not a string")
-            ids.append(obj.get("id", len(ids)))
-            texts.append(text)
-        return ids, texts
+    """(ids, texts) from a .jsonl file (``text`` or ``prompt`` field, optional ``id``) or .txt;
+    a file that is not UTF-8 or holds no prompt is refused, naming it."""
+    if path.suffix not in (".jsonl", ".ndjson", ".txt"):
+        fail(f"--prompts {path}: use a .jsonl file (one {{\"text\": ...}} a line) or a .txt "
+             "file (one prompt a line)")
+    text = read_user_text(path, "--prompts")
+    if not text.strip():
+        fail(f"--prompts {path}: no prompts (the file is empty or holds only blank lines)")
     if path.suffix == ".txt":
-        texts = [line for line in path.read_text().splitlines() if line.strip()]
+        texts = [line for line in text.splitlines() if line.strip()]
         return list(range(len(texts))), texts
-    fail(f"--prompts {path}: use a .jsonl file (one {{\"text\": ...}} a line) or a .txt file "
-         "(one prompt a line)")
+    fast = _read_jsonl_fast(path)
+    if fast is not None:
+        return fast
+    ids, texts = [], []
+    for row, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            fail(f"--prompts {path}, row {row}: invalid JSON ({type(exc).__name__}: {exc})")
+        if not isinstance(obj, dict):
+            fail(f"--prompts {path}, row {row}: expected a JSON object with a 'text' field")
+        text = obj.get("text", obj.get("prompt"))
+        if not isinstance(text, str):
+            fail(f"--prompts {path}, row {row}, column 'text': missing or not a string")
+        ident = obj.get("id", len(ids))
+        if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+            fail(f"--prompts {path}, row {row}, column 'id': must be a string or an integer, "
+                 f"got {json.dumps(ident)[:60]}")
+        ids.append(ident)
+        texts.append(text)
+    return ids, texts
 
 
 def _read_jsonl_fast(path: Path):
     """(ids, texts) read by polars (Rust), or None when the file needs the row-by-row reader
-    (invalid JSON, no string ``text``/``prompt`` column, a missing text): that one names the row."""
+    (invalid JSON, no string ``text``/``prompt`` column, a missing text, an id that is not a
+    string or an integer): that one names the row."""
     import polars as pl
 
     try:
@@ -86,7 +93,8 @@ def _read_jsonl_fast(path: Path):
         return None
     texts = frame[col].to_list()
     if "id" in frame.columns and not frame["id"].null_count():
-        return frame["id"].to_list(), texts
+        kind = frame.schema["id"]
+        return (frame["id"].to_list(), texts) if kind == pl.String or kind.is_integer() else None
     return (list(range(len(texts))), texts) if "id" not in frame.columns else None
 
 
@@ -98,9 +106,9 @@ def _read_jsonl_fast(path: Path):
               hidden=True, help="The old name of --router (it takes a router, not a model).")
 @click.option("--prompts", "prompts_file", type=click.Path(exists=True, dir_okay=False),
               help="Batch: .jsonl ({\"id\":..., \"text\":...} a line) or .txt (one prompt a line).")
-@click.option("--wtp", type=click.FloatRange(min=0), default=None,
+@click.option("--wtp", type=Real(min=0), default=None,
               help="Willingness to pay λ: pick argmax λ·score − cost.")
-@click.option("--max-cost", type=click.FloatRange(min=0), default=None,
+@click.option("--max-cost", type=Real(min=0), default=None,
               help="Budget per prompt: best predicted score among models predicted to cost less.")
 @click.option("--models", default=None, help="Comma-separated candidate pool (default: all).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
@@ -122,7 +130,6 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
       routerrec route --router out/mf "Write a sort in C" --max-cost 0.001 --models acme-8b,acme-70b
       routerrec route --router out/mf --prompts prompts.jsonl --out decisions.jsonl --n-jobs 2
     """
-    from ..routing.base import RouterFileError
     from ..routing.registry import load_router
 
     if router_dir and old_router_dir:
@@ -136,18 +143,13 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
         fail("give prompt texts as arguments, or a batch file with --prompts (not both)")
     if out and not prompts_file:
         fail("--out is for batch routing with --prompts")
-    try:
-        router = load_router(router_dir)
-    except RouterFileError as exc:
-        fail(str(exc))
+    pool = split_list(models, "--models") or None
+    ids, texts = _read_prompts(Path(prompts_file)) if prompts_file else (list(range(len(texts))), list(texts))
+    router = load_router(router_dir)
     if hasattr(getattr(router, "encoder_", None), "n_jobs"):
         router.encoder_.n_jobs = n_jobs
-    pool = split_list(models) or None
-    try:
+    with reported_as("--models"):
         names = router.candidates(pool)
-    except (KeyError, ValueError) as exc:
-        fail(f"--models: {exc.args[0]}")
-    ids, texts = _read_prompts(Path(prompts_file)) if prompts_file else (list(range(len(texts))), list(texts))
     if not all(isinstance(i, int) for i in ids):
         ids = [str(i) for i in ids]  # one JSON type for the id column
     parts = []
@@ -162,7 +164,7 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
             bar.update(len(chunk))
     import polars as pl
 
-    frame = pl.concat(parts) if parts else None
+    frame = pl.concat(parts)
     if out:
         atomic_write(Path(out), lambda tmp: frame.write_ndjson(tmp))
         emit({"out": out, "prompts": frame.height}, as_json,

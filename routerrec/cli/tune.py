@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from .options import (emit, fail, format_table, load_cli_records, method_params, parse_value,
-                      records_options)
-from ..util.files import atomic_write
+from .options import (SEED, Real, emit, fail, format_table, load_cli_records, method_params,
+                      parse_value, records_options, reported_as)
+from ..util.files import atomic_write, strict_json
 
 __all__ = ["tune_command"]
 
@@ -36,9 +36,9 @@ def _parse_grid(items) -> dict:
               help="A parameter fixed for every trial, e.g. --param iterations=10.")
 @click.option("--trials", type=click.IntRange(min=1), default=None,
               help="Random search: try this many grid points (seeded) instead of all.")
-@click.option("--validation", type=click.FloatRange(0.01, 0.9), default=0.1, show_default=True,
+@click.option("--validation", type=Real(0.01, 0.9), default=0.1, show_default=True,
               help="Share of observed cells held out for validation.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split / sampling seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split / sampling seed.")
 @click.option("--metric", type=click.Choice(["rmse", "mae", "auc", "accuracy", "log_loss"]),
               default="rmse", show_default=True, help="What 'best' means.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
@@ -65,17 +65,16 @@ def tune_command(**kw):
 
     if kw["method"] not in METHODS:
         fail(f"--method {kw['method']}: unknown; choose one of {', '.join(sorted(METHODS))}")
-    records = load_cli_records(kw)
     grid = _parse_grid(kw["grid_items"]) or None
     fixed = method_params({"extra": kw["fixed_items"]})  # --param KEY=VALUE, as for fit
-    try:
+    records = load_cli_records(kw)
+    with reported_as(f"tune --method {kw['method']}"):
         result = tune(records, method=kw["method"], grid=grid, fixed=fixed, trials=kw["trials"],
                       validation=kw["validation"], seed=kw["seed"], metric=kw["metric"],
                       progress=not (kw["quiet"] or kw["as_json"]))
-    except ValueError as exc:
-        fail(f"tune --method {kw['method']}: {exc}")
     out = Path(kw["out"])
-    atomic_write(out, lambda p: p.write_text(json.dumps(result, indent=1, allow_nan=True)))
+    text = json.dumps(strict_json(result), indent=1, allow_nan=False)  # NaN as null
+    atomic_write(out, lambda p: p.write_text(text))
     metric = kw["metric"]
     rows = [{**t["params"], metric: t["metrics"][metric] if "metrics" in t else t["error"],
              "fit_s": t.get("fit_seconds", float("nan"))} for t in result["trials"]]

@@ -26,6 +26,18 @@ def run(*args, ok=True) -> subprocess.CompletedProcess:
     return proc
 
 
+def run_many(*commands) -> list[subprocess.CompletedProcess]:
+    """Several ``routerrec`` commands (argument lists) run at once (each one's start-up is
+    most of its time), their results in order; none is expected to succeed."""
+    procs = [subprocess.Popen([ROUTERREC, *map(str, args)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for args in commands]
+    results = []
+    for proc, args in zip(procs, commands):
+        out, err = proc.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    return results
+
+
 def write_tiny(folder: Path) -> Path:
     """Three prompts x three models with costs, as CSV."""
     path = folder / "tiny.csv"

@@ -33,7 +33,7 @@ def test_route_takes_router_and_still_accepts_its_old_name_model(router_dir):
     missing = run("route", "--wtp", 1, "x", ok=False)
     assert missing.returncode == 2 and "Missing option '--router'" in missing.stderr
     both = run("route", "--router", router_dir, "--model", router_dir, "x", ok=False)
-    assert both.returncode == 1 and "old name of --router" in both.stderr
+    assert both.returncode == 2 and "old name of --router" in both.stderr
 
 
 def test_batch_routing_picks_with_the_routers_choose(router_dir, tmp_path, monkeypatch):
