@@ -116,6 +116,12 @@ def evaluate_coldstart(records, *, holdout_models: float = 0.2,
     level = validate.fraction("level", level)
     if max_models is not None:
         validate.integer("max_models", max_models, low=1)
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping of parameter name -> value, got "
+                        f"{type(params).__name__}")
+    from ..methods import check_params
+
+    check_params(method, dict(params or {}))  # an unknown or bad parameter, before the fit
     with blas_one_thread():  # many small solves: threaded BLAS only adds contention
         return _evaluate(records, holdout_models, budgets, strategies, method, params, seed,
                          level, max_models, progress)

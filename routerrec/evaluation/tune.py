@@ -14,7 +14,7 @@ from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
-from ..methods import METHODS, fit
+from ..methods import METHODS, check_params, fit
 from .arguments import check_records
 from .metrics import baseline_report, score_model
 from ..util import validate
@@ -76,6 +76,16 @@ def _check_validation(valid, metric: str, share: float, cells: int) -> None:
                              f"held out are all {int(ones > 0)}: {advice}, or use log_loss")
 
 
+def _refusal(method: str, params: dict) -> str | None:
+    """Why the method's declaration refuses ``params`` (an unknown name, a bad value), or
+    None: a trial it refuses is recorded as failed without a fit."""
+    try:
+        check_params(method, params)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
          fixed: Mapping | None = None, trials: int | None = None, validation: float = 0.1,
          seed: int = 0, metric: str = "rmse", progress: bool = False) -> dict:
@@ -85,8 +95,9 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
     combinations (seeded). Returns ``{"method", "metric", "best": {params, score},
     "trials": [{params, metrics, fit_seconds}], "baselines", "validation", "seed"}``;
     a trial that fails (bad combination) is recorded with its error, not raised. Every
-    argument is checked before any fit, and so is the validation split (enough cells, both
-    classes for AUC); a metric that needs 0/1 scores is refused on graded records.
+    argument is checked before any fit: each candidate's parameters against the method's
+    declaration (when none passes, nothing is fitted), the validation split (enough cells,
+    both classes for AUC), and a metric that needs 0/1 scores against graded records.
     """
     check_records("records", records)
     if method not in METHODS:
@@ -105,28 +116,34 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
     if metric in BINARY_METRICS and records.score_kind != "binary":
         raise ValueError(f"metric {metric!r} needs binary (0/1) scores; these records' "
                          "scores are graded (not all 0 or 1): use rmse or mae")
+    fixed = dict(fixed or {})
+    candidates = _candidates(grid, trials, seed)
+    refused = [_refusal(method, {**fixed, **params}) for params in candidates]
+    if all(refused):
+        raise ValueError(f"every trial failed; first error: {refused[0]}")
     train, valid = records.split_cells(validation, seed)
     _check_validation(valid, metric, validation, records.n_records)
     sign = -1.0 if METRICS[metric] else 1.0
     results, best = [], None
     baselines = baseline_report(train, valid)  # the same for every trial: fitted once
-    candidates = _candidates(grid, trials, seed)
     with progress_bar(len(candidates), f"tune {method}", enabled=progress, unit="fit") as bar:
-        for params in candidates:
-            t0 = time.perf_counter()
-            try:
-                model = fit(train, method=method, **{**(fixed or {}), **params})
-            except (ValueError, TypeError) as exc:
-                results.append({"params": params, "error": str(exc)})
-                bar.update(1)
+        for params, error in zip(candidates, refused):
+            model, t0 = None, time.perf_counter()
+            if error is None:
+                try:
+                    model = fit(train, method=method, **{**fixed, **params})
+                except (ValueError, TypeError) as exc:
+                    error = str(exc)
+            bar.update(1)
+            if model is None:
+                results.append({"params": params, "error": error})
                 continue
             seconds = time.perf_counter() - t0
             scores = score_model(model, valid)
             results.append({"params": params, "metrics": scores, "fit_seconds": seconds})
             value = scores[metric]
             if not math.isnan(value) and (best is None or sign * value < sign * best["score"]):
-                best = {"params": {**(fixed or {}), **params}, "score": value}
-            bar.update(1)
+                best = {"params": {**fixed, **params}, "score": value}
     if best is None:
         errors = [t["error"] for t in results if "error" in t]
         if len(errors) == len(results):

@@ -90,6 +90,11 @@ def test_tune_refuses_auc_on_validation_cells_of_one_class(no_fitting):
     ({"grid": {"rank": []}}, ValueError, r"grid entries \['rank'\] have no values"),
     ({"grid": [("rank", [2])]}, TypeError, "grid must be a mapping"),
     ({"fixed": [("rank", 2)]}, TypeError, "fixed must be a mapping"),
+    ({"fixed": {"bogus": 1}}, ValueError, "every trial failed; first error: .*als.* has no "
+                                          "parameter 'bogus'; its parameters are rank, "),
+    ({"grid": {"rank": [2, 3], "bogus": [1]}}, ValueError, "no parameter 'bogus'"),
+    ({"grid": {"rank": ["8"]}}, ValueError, "every trial failed; first error: .*rank must be "
+                                            "an integer, got str '8'"),
     ({"metric": "r2"}, ValueError, "metric must be one of 'rmse', .*, got 'r2'"),
     ({"records": [1, 2, 3]}, TypeError, r"records must be Records \(load_records, "
                                         r"records_from_frame or load_sample\), got list"),
@@ -98,6 +103,16 @@ def test_tune_checks_every_argument_before_fitting(no_fitting, kwargs, error, me
     records = records_from_frame(binary_frame())
     with pytest.raises(error, match=message):
         tune(**{"records": records, "method": "als", "grid": {"rank": [2]}, **kwargs})
+
+
+def test_tune_records_a_refused_candidate_without_fitting_it(monkeypatch):
+    fits = []
+    monkeypatch.setattr(tune_module, "fit", lambda *a, **kw: fits.append(kw) or real_fit(*a, **kw))
+    real_fit = routerrec.methods.fit
+    result = tune(records_from_frame(binary_frame()), method="knn", grid={"k": [0, 5]})
+    assert [t["params"] for t in result["trials"]] == [{"k": 0}, {"k": 5}]
+    assert "k must be an integer >= 1" in result["trials"][0]["error"]
+    assert fits == [{"method": "knn", "k": 5}]
 
 
 # ----------------------------------------------------------------------------- cold start
@@ -126,6 +141,11 @@ def test_coldstart_refuses_more_probes_than_prompts_before_fitting(coldstart_rec
      r"strategies\[1\] must be one of 'random', .*, got 'best'"),
     ({"strategies": ()}, ValueError, "strategies must name at least one of"),
     ({"records": "records.csv"}, TypeError, "records must be Records"),
+    ({"params": {"bogus": 3}}, TypeError, "als.* has no parameter 'bogus'; its parameters "
+                                          "are rank, "),
+    ({"params": {"rank": "8"}}, TypeError, "rank must be an integer, got str '8'"),
+    ({"params": [("rank", 8)]}, TypeError, "params must be a mapping"),
+    ({"method": "nope"}, ValueError, "unknown method 'nope'"),
     ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
     ({"level": 95}, ValueError, "level must be a finite number > 0 and < 1"),
     ({"max_models": 0}, ValueError, "max_models must be an integer >= 1"),
