@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from ..data.records import Records
-from ..routing.registry import make_router
 from ..util import validate
 
 __all__ = ["check_records", "check_router_params"]
@@ -22,6 +21,8 @@ def check_router_params(params, routers: Sequence[str]) -> dict:
     """``{router: {param: value}}`` for ``routers`` (base names of the registry) from the
     ``router_params`` argument: a mapping of mappings that names only routers evaluated, each
     router built once here so that its constructor refuses a bad parameter before any fit."""
+    from ..routing.registry import make_router  # imported when used: it loads every router
+
     if params is None:
         params = {}
     if not isinstance(params, Mapping) or not all(isinstance(v, Mapping)

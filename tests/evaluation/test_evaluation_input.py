@@ -290,3 +290,34 @@ def test_cli_fit_with_heldout_metrics_that_are_nan_saves_the_model(tmp_path):
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["metrics"]["heldout"]["als"]["auc"] is None
     assert manifest["metrics"]["heldout"]["als"]["n"] == 24
+
+
+# ----------------------------------------------------------------------------- the commands
+
+
+def test_cli_refusals_are_one_line_before_anything_is_written(tmp_path):
+    """``tune --metric auc`` on graded or tiny records and ``evaluate routerbench`` on records
+    without costs, as the real command: one ``Error:`` line with the counts, exit status 2."""
+    graded = score_train_cells(binary_frame(), 0.5, n=1)
+    graded.write_csv(tmp_path / "graded.csv")
+    binary_frame(n_prompts=3, n_models=3).write_csv(tmp_path / "tiny.csv")
+    topic_records(30, seed=1).table.drop("cost").write_csv(tmp_path / "free.csv")
+    commands = {
+        "graded": ["tune", "--method", "als", "--metric", "auc", "--data", "graded.csv",
+                   "--out", "best.json"],
+        "tiny": ["tune", "--method", "als", "--metric", "auc", "--data", "tiny.csv",
+                 "--out", "best.json"],
+        "free": ["evaluate", "routerbench", "--data", "free.csv", "--routers", "linear",
+                 "--out", "rb"]}
+    procs = {name: subprocess.Popen([ROUTERREC, *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+             for name, args in commands.items()}
+    errors = {}
+    for name, proc in procs.items():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in err, err
+        (errors[name],) = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert "metric 'auc' needs binary (0/1) scores" in errors["graded"]
+    assert "validation=0.1 holds out 1 of the 9 cells" in errors["tiny"]
+    assert "have no costs" in errors["free"] and "--cost-col" in errors["free"]
+    assert not (tmp_path / "best.json").exists() and not (tmp_path / "rb").exists()
