@@ -69,6 +69,9 @@ class Encoder:
         return f"{type(self).__name__}({args})"
 
 
+MAX_NGRAM = 16  # the longest word n-grams the tfidf encoder counts
+
+
 class TfidfEncoder(Encoder):
     """Hashed word n-grams, sublinear TF-IDF, truncated SVD to ``dim``; L2-normalised rows.
 
@@ -82,10 +85,11 @@ class TfidfEncoder(Encoder):
 
     def __init__(self, *, dim: int = 128, ngram_max: int = 1, n_features: int = 2 ** 18,
                  seed: int = 0, n_jobs: int | None = None):
+        # bounds that keep a saved router's values from making routing hang or allocate:
+        # the hashing kernel makes one pass over every prompt per n-gram length, hashed column
+        # indices are int32, and fitting and routing each hold a table of n_features entries
         self.dim = integer("tfidf dim", dim, low=1)
-        self.ngram_max = integer("tfidf ngram_max", ngram_max, low=1)
-        # hashed column indices are int32, and fitting and routing each hold a table of
-        # n_features entries (counts, lookup): a saved router's n_features is checked here
+        self.ngram_max = integer("tfidf ngram_max", ngram_max, low=1, high=MAX_NGRAM)
         self.n_features = integer("tfidf n_features", n_features, low=1, high=2**31 - 1)
         check_bytes(8 * self.n_features, f"the tfidf encoder's table of n_features="
                     f"{self.n_features} columns", advice="use a smaller n_features (default 2**18)")

@@ -18,6 +18,7 @@ import numpy as np
 
 from .base import Router, dense_observed, register_router, true_matrices
 from .cost import check_wtp
+from ..util.validate import real
 
 __all__ = ["ReferenceRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter",
            "entropy_bits"]
@@ -162,23 +163,27 @@ class BestSingleRouter(ReferenceRouter):
 
 @register_router
 class OraclePRouter(OracleRouter):
-    """RouterEval's r_o(p): the oracle's pick with probability ``p``, else a random candidate."""
+    """RouterEval's r_o(p): the oracle's pick with probability ``p``, else a random candidate
+    (with ``max_cost``, drawn among the candidates within the budget, like the oracle's)."""
 
     name = "oracle-p"
     randomised = True
 
     def __init__(self, *, p: float = 0.5, cost: str = "auto", seed: int = 0):
         super().__init__(cost=cost, seed=seed)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p!r}")
-        self.p = p
+        self.p = real("p", p, low=0, high=1)
 
     def route_records(self, records, *, models=None, wtp=None, max_cost=None):
-        oracle = super().route_records(records, models=models, max_cost=max_cost)
+        oracle = super().route_records(records, models=models, wtp=wtp, max_cost=max_cost)
         names = self.candidates(models)
         rng = np.random.default_rng(self.seed)
         use_oracle = rng.random(len(oracle)) < self.p
-        pick = rng.integers(len(names), size=len(oracle))
+        if max_cost is None:
+            pick = rng.integers(len(names), size=len(oracle))
+        else:  # uniform among those that fit: the best of random scores under the budget
+            pick = self.choose(rng.random((len(oracle), len(names))),
+                               self.predict_cost_records(records, models=models),
+                               max_cost=max_cost)
         return [o if u else names[r] for o, u, r in zip(oracle, use_oracle, pick)]
 
     def pick_probabilities(self, truth, costs=None, train_means=None):

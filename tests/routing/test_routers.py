@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,39 @@ def test_choose_rules():
     assert choose(np.array([[0.9, 0.9]]), np.array([[np.nan, 1.0]])).tolist() == [1]
     with pytest.raises(ValueError, match="wtp"):
         choose(scores, costs, wtp=-1.0)
+
+
+def test_an_unknown_cost_does_not_pass_a_budget():
+    """A NaN predicted cost cannot be shown to be within ``max_cost``: the best model that is
+    known to fit is chosen (it used to pass, as NaN > budget is False); when nothing is known
+    to fit, the cheapest known cost."""
+    scores = np.array([[0.9, 0.5, 0.1], [0.9, 0.5, 0.1]])
+    costs = np.array([[np.nan, 1.0, 0.5], [np.nan, 3.0, 2.0]])
+    assert choose(scores, costs).tolist() == [0, 0]  # no budget: the unknown cost is no bar
+    assert choose(scores, costs, max_cost=1.0).tolist() == [1, 2]
+    assert choose(scores, costs, max_cost=[1.0, 2.5]).tolist() == [1, 2]
+    assert choose(np.array([[0.9, 0.5]]), np.array([[np.nan, np.nan]]),
+                  max_cost=1.0).tolist() == [0]  # nothing known: the first
+
+
+def test_dense_training_on_big_records_is_refused_at_once(monkeypatch):
+    """100,000 prompts x 2,000 models (one observed cell per prompt): the routers' dense copies
+    would take 9 GB; fitting used to featurise for a minute and then die allocating them."""
+    monkeypatch.delenv("ROUTERREC_MAX_ARRAY_BYTES", raising=False)  # the default limit
+    rng = np.random.default_rng(0)
+    n, m = 100_000, 2_000
+    frame = pl.DataFrame({"prompt": [f"p{i}" for i in range(n)],
+                          "model": [f"m{j}" for j in np.r_[np.arange(m), rng.integers(0, m, n - m)]],
+                          "score": rng.random(n), "text": [f"prompt number {i}" for i in range(n)]})
+    records = records_from_frame(frame, text="text")
+    assert records.n_models == m
+    for name in ("mf", "linear", "knn", "ensemble"):
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match=rf"fitting the {name} router on 100000 prompts x "
+                                             r"2000 models .* would need 8.9 GiB, above the limit"
+                                             r" of 2.0 GiB .*use the lightfm router"):
+            make_router(name).fit(records)
+        assert time.perf_counter() - start < 5
 
 
 def test_reference_routers(train):

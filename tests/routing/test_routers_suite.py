@@ -11,11 +11,14 @@ reference routers need the truth, so they answer through records (``predict_reco
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import numpy as np
 import pytest
 
 import routerrec
+from routerrec.routing.base import RouterFileError
 from routerrec.routing.registry import ROUTERS, load_router, make_router
 
 # router -> quick parameters for the small sample below
@@ -159,3 +162,146 @@ def test_bad_input_is_refused_with_a_clear_error(name, sample, fitted):
         make_router(name, **FAST_PARAMS[name]).fit(train.filter(prompts=[]))
     with pytest.raises(TypeError):
         make_router(name, no_such_param=1)
+
+
+# -- hostile input (issue 11): every router is held to the same refusals
+
+BAD_PROMPTS = [("hello world", TypeError, r"not one string .*for one prompt pass \[text\]"),
+               ([123], TypeError, r"texts\[0\] must be a string, got int 123"),
+               (["fine", None], TypeError, r"texts\[1\] must be a string, got NoneType"),
+               (None, TypeError, "texts must be a list of strings")]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("prompts,error,message", BAD_PROMPTS)
+def test_a_prompt_list_must_be_a_list_of_strings(name, fitted, prompts, error, message):
+    """A string was routed character by character, ``None`` as ""; 123 raised deep inside."""
+    router = fitted[name]
+    for ask in (router.predict, router.predict_cost, router.route):
+        with pytest.raises(error, match=message):
+            ask(prompts)
+
+
+BAD_PICKS = [
+    (dict(wtp="10"), TypeError, r"wtp \(willingness to pay\) must be a number, got str '10'"),
+    (dict(wtp=float("nan")), ValueError, r"wtp .* must be a finite number >= 0, got nan"),
+    (dict(wtp=float("inf")), ValueError, r"wtp .* must be a finite number >= 0, got inf"),
+    (dict(wtp=-1), ValueError, r"wtp .* must be a finite number >= 0, got -1"),
+    (dict(max_cost=float("nan")), ValueError, "max_cost must be a finite number >= 0, got nan"),
+    (dict(max_cost=-1), ValueError, "max_cost must be a finite number >= 0, got -1"),
+    (dict(max_cost=float("inf")), ValueError, "max_cost must be a finite number >= 0, got inf"),
+    (dict(max_cost="0.01"), TypeError, "max_cost must be a number, got str"),
+    (dict(max_cost=[0.01, 0.02]), ValueError, "max_cost must have 40 values, got 2"),
+    (dict(max_cost=[0.01] * 39 + [float("nan")]), ValueError,
+     r"max_cost\[39\] must be a finite number >= 0, got nan"),
+    (dict(max_cost=[[0.01]] * 40), ValueError, r"flat list of numbers, got shape \(40, 1\)"),
+    (dict(max_cost=[None] * 40), TypeError, "max_cost must be a list of numbers"),
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("options,error,message", BAD_PICKS)
+def test_pick_options_are_checked_by_the_pick_rule(name, sample, fitted, options, error,
+                                                   message):
+    """``max_cost=nan`` ignored the budget, -1 was accepted, ``wtp="10"`` and a budget of the
+    wrong length raised numpy errors; reference routers ignore wtp but refuse a bad one."""
+    _, test = sample
+    router = fitted[name]
+    with pytest.raises(error, match=message):
+        router.route_records(test, **options)
+    s, c = router.predict_records(test), router.predict_cost_records(test)
+    with pytest.raises(error, match=message):
+        router.choose(s, c, **options)
+    if not router.reference:
+        with pytest.raises(error, match=message):
+            router.route(test.text_of(test.prompts), **options)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_budget_per_prompt_is_kept(name, sample, fitted):
+    _, test = sample
+    router = fitted[name]
+    costs = router.predict_cost_records(test)
+    budget = np.sort(costs, axis=1)[:, 1]  # the second-cheapest cost of each prompt
+    picks = router.route_records(test, max_cost=budget)
+    spent = costs[np.arange(test.n_prompts), [router.models_.index(p) for p in picks]]
+    assert np.all(spent <= budget)
+    assert router.route_records(test, max_cost=budget.tolist()) == picks
+    assert router.route_records(test, max_cost=0) == [  # nothing fits: the cheapest
+        router.models_[j] for j in costs.argmin(axis=1)]
+
+
+def _dense_users():
+    """(module, name) of every routing module that imports ``dense_observed``."""
+    import sys
+
+    return [(mod, "dense_observed") for key, mod in list(sys.modules.items())
+            if key.startswith("routerrec.routing") and hasattr(mod, "dense_observed")]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dense_training_is_declared_and_bounded_before_any_work(name, sample, monkeypatch):
+    """The observed-cell mask allocated 93 GiB after 54 s of featurising: a router that fits
+    on dense scores says so (``dense_training``) and ``fit`` checks their size first."""
+    train, _ = sample
+    router = make_router(name, **FAST_PARAMS[name])
+    if not router.dense_training:  # then it must never build the dense arrays
+        for mod, attr in _dense_users():
+            monkeypatch.setattr(mod, attr, lambda m: pytest.fail("dense_observed called"))
+        router.fit(train)
+        return
+    monkeypatch.setenv("ROUTERREC_MAX_ARRAY_BYTES", str(48 * 200 * 18 - 1))
+    monkeypatch.setattr("routerrec.routing.base.CostModel.fit",
+                        lambda *a, **k: pytest.fail("work started before the size check"))
+    with pytest.raises(ValueError, match=rf"fitting the {name} router on 200 prompts x 18 models"
+                                         r" .* would need .*; fit on a sample of the prompts"):
+        router.fit(train)
+
+
+def _rewrite(directory, change):
+    """Apply ``change(manifest, arrays)`` to a saved router directory, in place."""
+    manifest = json.loads((directory / "manifest.json").read_text())
+    with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
+        arrays = dict(npz)
+    change(manifest, arrays)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    np.savez(directory / "arrays.npz", **arrays)
+
+
+def _damages(arrays):
+    """(label, change) pairs: each array dropped, grown by a row, or (floats) poisoned."""
+    out = []
+    for key, a in arrays.items():
+        out.append((f"{key} dropped", lambda m, x, k=key: x.pop(k)))
+        out.append((f"{key} grown", lambda m, x, k=key: x.update(
+            {k: np.concatenate([x[k], x[k][:1]]) if x[k].ndim else x[k][None]})))
+        if a.dtype.kind == "f":
+            out.append((f"{key} NaN", lambda m, x, k=key: x[k].flat.__setitem__(0, np.nan)))
+        out.append((f"{key} text", lambda m, x, k=key: x.update({k: x[k].astype(str)})))
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_damaged_router_directories_are_refused_naming_them(name, fitted, tmp_path):
+    """Each array missing, of another shape, holding NaN or text; the models list cut; each
+    saved value gone: ``RouterFileError`` naming the directory, never a traceback from inside
+    or a router that routes on NaN."""
+    good = tmp_path / "good"
+    fitted[name].save(good)
+    with np.load(good / "arrays.npz") as npz:
+        arrays = dict(npz)
+    manifest = json.loads((good / "manifest.json").read_text())
+    damages = [d for d in _damages(arrays) if not d[0].startswith("enc.ids")]
+    damages.append(("models cut", lambda m, x: m.update(models=m["models"][:-1])))
+    damages.append(("models one string", lambda m, x: m.update(models="".join(m["models"]))))
+    damages.append(("models repeated", lambda m, x: m["models"].__setitem__(1, m["models"][0])))
+    for part in ("cost_model", "state"):
+        for key in manifest[part]:
+            damages.append((f"{part}.{key} gone", lambda m, x, p=part, k=key: m[p].pop(k)))
+    for i, (label, change) in enumerate(damages):
+        bad = tmp_path / f"bad{i}"
+        shutil.copytree(good, bad)
+        _rewrite(bad, change)
+        with pytest.raises(RouterFileError, match=re.escape(str(bad))) as err:
+            load_router(bad)
+        assert "Traceback" not in str(err.value), label
