@@ -20,14 +20,16 @@ from hypothesis import strategies as st
 
 import routerrec
 from properties import PROFILE
+from routerrec.methods.model import load_model
 from routerrec.routing.base import RouterFileError
 from routerrec.routing.registry import ROUTERS, load_router, make_router
 
 SMALL = dict(encoder_params=dict(dim=8))
-PARAMS = {"mf": dict(method_params=dict(rank=2), **SMALL), "lightfm": dict(rank=2, epochs=2, **SMALL),
-          "knn": dict(ks=(5,), **SMALL), "linear": SMALL,
-          "ensemble": dict(routers=("linear", "knn"), router_params={"knn": dict(ks=(5,))}, **SMALL),
-          "oracle-p": dict(p=0.5)}
+PARAMS = {"mf": dict(method_params=dict(rank=2), **SMALL),
+          "lightfm": dict(rank=2, epochs=2, **SMALL), "knn": dict(ks=(5,), **SMALL),
+          "linear": SMALL, "oracle-p": dict(p=0.5),
+          "ensemble": dict(routers=("linear", "knn"), router_params={"knn": dict(ks=(5,))},
+                           **SMALL)}
 
 pytestmark = pytest.mark.timeout(300)  # a hang fails the run instead of stopping it
 
@@ -35,7 +37,8 @@ pytestmark = pytest.mark.timeout(300)  # a hang fails the run instead of stoppin
 @pytest.fixture(scope="module")
 def sample():
     records = routerrec.load_sample()
-    return records.filter(prompts=records.prompts[:120]), records.filter(prompts=records.prompts[-5:])
+    return (records.filter(prompts=records.prompts[:120]),
+            records.filter(prompts=records.prompts[-5:]))
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +108,7 @@ def test_parts_that_do_not_fit_together_are_refused(saved, tmp_path):
     refused at load, not at the first route."""
     swapped = tmp_path / "swapped"
     shutil.copytree(saved["mf"], swapped)
-    completion = load_model_of(saved["mf"])
+    completion = load_model(saved["mf"] / "completion")
     completion.models = completion.models[::-1]
     shutil.rmtree(swapped / "completion")
     completion.save(swapped / "completion")
@@ -120,12 +123,6 @@ def test_parts_that_do_not_fit_together_are_refused(saved, tmp_path):
     arrays["enc.components"] = arrays["enc.components"][:, :-1]
     np.savez(narrow / "arrays.npz", **arrays)
     assert _load_traced(narrow).startswith(f"{narrow}: corrupt or unusable router (")
-
-
-def load_model_of(router_dir):
-    from routerrec.methods.model import load_model
-
-    return load_model(router_dir / "completion")
 
 
 def _paths(value, prefix=()):

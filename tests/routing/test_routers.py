@@ -134,8 +134,9 @@ def test_dense_training_on_big_records_is_refused_at_once(monkeypatch):
     monkeypatch.delenv("ROUTERREC_MAX_ARRAY_BYTES", raising=False)  # the default limit
     rng = np.random.default_rng(0)
     n, m = 100_000, 2_000
+    models = np.r_[np.arange(m), rng.integers(0, m, n - m)]  # every model observed
     frame = pl.DataFrame({"prompt": [f"p{i}" for i in range(n)],
-                          "model": [f"m{j}" for j in np.r_[np.arange(m), rng.integers(0, m, n - m)]],
+                          "model": [f"m{j}" for j in models],
                           "score": rng.random(n), "text": [f"prompt number {i}" for i in range(n)]})
     records = records_from_frame(frame, text="text")
     assert records.n_models == m
