@@ -23,13 +23,13 @@ from threadpoolctl import threadpool_limits
 
 from ..util.progress import progress_bar
 from .model import Model
-from .registry import SEED, count, factor_memory, number, register_link, register_method
+from .registry import count, factor_memory, number, register_link, register_method, seed
 
 __all__ = ["fit", "fold_in", "DEFAULTS", "PARAMS"]
 
 DEFAULTS = dict(rank=32, reg=0.01, iterations=15, alpha=1.0, seed=0, num_threads=0)
 PARAMS = dict(rank=count(1), reg=number(0), iterations=count(1), alpha=number(0, low_open=True),
-              seed=SEED, num_threads=count(0))
+              seed=seed(32), num_threads=count(0))
 
 
 def fold_in(model, side, index, values):

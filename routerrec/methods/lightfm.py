@@ -25,15 +25,15 @@ import scipy.sparse as sp
 
 from ..util.progress import progress_bar
 from .model import Model
-from .registry import (FLAG, SEED, count, factor_memory, number, register_method,
-                       register_model_kind, unchecked)
+from .registry import (FLAG, count, factor_memory, number, register_method, register_model_kind,
+                       seed, unchecked)
 
 __all__ = ["fit", "LightFMModel", "DEFAULTS", "PARAMS"]
 
 DEFAULTS = dict(rank=32, reg=1e-6, iterations=20, learning_rate=0.05, seed=0, num_threads=1)
 # prompt_features (None, "text" or a matrix) is checked where it is built, by _features
 PARAMS = dict(rank=count(1), reg=number(0), iterations=count(1),
-              learning_rate=number(0, low_open=True), seed=SEED, num_threads=count(1),
+              learning_rate=number(0, low_open=True), seed=seed(32), num_threads=count(1),
               prompt_features=unchecked, identity=FLAG)
 
 _NO_FOLD_IN = (

@@ -117,10 +117,10 @@ class Model:
 
     @classmethod
     def saved_shapes(cls, manifest: Mapping) -> dict:
-        """The shapes of the arrays a saved model of this kind holds, from the manifest's ids
-        (``read_artifact``'s ``expect``: a file claiming more is refused before reading)."""
-        n_p = len(validate.texts("prompts", manifest["prompts"]))
-        n_m = len(validate.texts("models", manifest["models"]))
+        """The shapes of the arrays a saved model of this kind holds, from the ids of a
+        manifest ``check_manifest`` passed (``read_artifact``'s ``expect``: a file claiming
+        more is refused before reading)."""
+        n_p, n_m = len(manifest["prompts"]), len(manifest["models"])
         return {"prompt_bias": (n_p,), "model_bias": (n_m,), "prompt_factors": (n_p, "rank"),
                 "model_factors": (n_m, "rank")}
 
@@ -128,6 +128,8 @@ class Model:
     def check_manifest(cls, manifest: Mapping) -> None:
         """Raise TypeError / ValueError naming the first manifest field a model cannot be
         built from or would predict NaN (or a silently clipped constant) with."""
+        for side in ("prompts", "models"):
+            _unique_ids(side, manifest[side])
         validate.real("global_mean", manifest["global_mean"])
         validate.choice("link", manifest["link"], sorted(LINKS))
         if manifest["clip"] is not None:
@@ -145,10 +147,12 @@ class Model:
             METHODS[method].check_params({k: v for k, v in params.items() if k in declared})
         if not isinstance(manifest.get("metrics") or {}, dict):
             raise TypeError("metrics must be a JSON object")
-        labels = manifest.get("prompt_benchmark") or []
-        if not isinstance(labels, list) or not all(b is None or isinstance(b, str)
-                                                   for b in labels):
-            raise TypeError("prompt_benchmark must be a list of benchmark names or nulls")
+        labels = manifest.get("prompt_benchmark")
+        if labels is not None and (
+                not isinstance(labels, list) or len(labels) != len(manifest["prompts"])
+                or not all(b is None or isinstance(b, str) for b in labels)):
+            raise ValueError("prompt_benchmark must be a list of benchmark names or nulls, "
+                             "one per prompt")
 
     @classmethod
     def from_saved(cls, manifest: Mapping, arrays: Mapping, **extra) -> "Model":
@@ -381,6 +385,15 @@ class Model:
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``manifest.json`` + ``arrays.npz`` atomically: a failed save keeps the old copy."""
         return write_artifact(directory, self.manifest(), self.arrays(), error=ModelFileError)
+
+
+def _unique_ids(what: str, ids) -> list[str]:
+    ids = validate.texts(what, ids)
+    if len(set(ids)) != len(ids):
+        seen: set = set()
+        twice = next(i for i in ids if i in seen or seen.add(i))
+        raise ValueError(f"{what} must be unique ids, {twice!r} appears twice")
+    return ids
 
 
 class _BadManifest(Exception):

@@ -30,7 +30,7 @@ from ..util.limits import check_bytes
 __all__ = ["Method", "Link", "METHODS", "LINKS", "MODEL_KINDS", "FEEDBACK_KINDS",
            "DEFAULT_ENGINE", "register_method", "register_link", "register_model_kind",
            "check_feedback", "check_records", "count", "number", "one_of", "unchecked",
-           "SEED", "FLAG", "factor_memory"]
+           "seed", "SEED", "FLAG", "factor_memory"]
 
 # explicit: a stored value is a score, a missing cell is unknown; implicit: a stored value is
 # a confidence that the pair was chosen, a missing cell means "not chosen"
@@ -63,7 +63,13 @@ def unchecked(what: str, value):
     return value
 
 
-SEED = count(0)  # numpy's generators take any non-negative integer
+def seed(bits: int | None = None) -> Check:
+    """A non-negative integer, below ``2**bits`` for a generator that takes no more
+    (numpy's legacy RandomState: 32; Spark's Java long: 63)."""
+    return functools.partial(validate.integer, low=0, high=None if bits is None else 2**bits - 1)
+
+
+SEED = seed()  # numpy's default_rng takes any non-negative integer
 FLAG = validate.flag
 _COMMON = {"progress": FLAG}  # every fitter takes progress= (a progress bar or none)
 

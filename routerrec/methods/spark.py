@@ -30,7 +30,7 @@ from ..kernels.als import als_sweeps
 from ..util.progress import progress_bar
 from .als import DEFAULTS, PARAMS, training_residual_var
 from .model import Model
-from .registry import factor_memory, register_method, unchecked
+from .registry import factor_memory, register_method, seed, unchecked
 
 __all__ = ["fit", "spark_session", "fit_biases", "BIAS_SWEEPS"]
 
@@ -74,8 +74,8 @@ def _factors_from_spark(frame, n_rows: int, rank: int, path: Path) -> np.ndarray
 
 
 # master (a Spark master URL), spark (a SparkSession) and tmp_dir are Spark's to check
-@register_method("als", engine="spark", params={**PARAMS, "master": unchecked, "spark": unchecked,
-                                                "tmp_dir": unchecked},
+@register_method("als", engine="spark", params={**PARAMS, "seed": seed(63), "master": unchecked,
+                                                "spark": unchecked, "tmp_dir": unchecked},
                  memory=factor_memory(row_solves=False))
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],

@@ -124,6 +124,10 @@ def test_check_params_validates_without_records():
         methods.check_params("als", {"members": 3}, engine="spark")
     with pytest.raises(ValueError, match="unknown method"):
         methods.check_params(["als"], {})
+    assert methods.check_params("als", {"seed": 2**40}) == {"seed": 2**40}  # numpy: any size
+    with pytest.raises(ValueError, match=r"lightfm parameter seed must be an integer >= 0 and "
+                                         r"<= 4294967295"):  # RandomState: 32 bits
+        methods.check_params("lightfm", {"seed": 2**40})
 
 
 def test_cli_rejects_bad_parameters_before_fitting(tmp_path):
@@ -253,6 +257,8 @@ def saved_kinds(sample):
     (dict(manifest={"params": [1]}), "manifest.json", "params must be a JSON object"),
     (dict(manifest={"kind": "zzz"}), "manifest.json", "unknown model kind 'zzz'"),
     (dict(manifest={"prompt_benchmark": [[1]]}), "manifest.json", "prompt_benchmark must be"),
+    (dict(manifest={"models": ["m"] * 20}), "manifest.json",
+     "models must be unique ids, 'm' appears twice"),
 ])
 def test_damaged_model_files_fail_at_load_naming_file_and_field(saved_kinds, tmp_path, kind,
                                                                 damage, where, message):
@@ -285,7 +291,8 @@ def test_damaged_parameters_and_arrays_of_each_kind(saved_kinds, tmp_path):
 def test_arrays_larger_than_the_manifest_are_refused_before_reading(saved_kinds, tmp_path, kind):
     """read_artifact(expect=...) for every kind: the shapes follow from the manifest's ids."""
     model = saved_kinds[kind]
-    path = _save(model, tmp_path / kind, manifest={"prompts": model.prompts[:-1]})
+    path = _save(model, tmp_path / kind, manifest={"prompts": model.prompts[:-1],
+                                                   "prompt_benchmark": model.prompt_benchmark[:-1]})
     with pytest.raises(ModelFileError, match="the manifest implies"):
         routerrec.load_model(path)
     if kind == "knn":
