@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import (SEED, Real, emit, fail, reported_as, format_table, learned_router_names,
+from .options import (SEED, Real, check_out_parent, emit, fail, reported_as, format_table, learned_router_names,
                       load_cli_records, method_options, method_params, parse_seeds,
                       records_options, split_list, strategy_names)
 from ..evaluation.pools import (CROSS_VALIDATED, CV_FOLDS, DEFAULT_ROUTERS, GROUPS, POOL_SIZES,
@@ -105,6 +105,7 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
     except ValueError as exc:
         fail(f"--seeds: {exc}")
     group_names, router_names = split_list(groups, "--groups"), split_list(routers, "--routers")
+    check_out_parent(out)
     records = _load(data, kw)
     if not records.benchmarks:
         fail(f"{records.source}: no benchmark column; the sweep splits and pools per benchmark "
@@ -158,6 +159,7 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
     from ..evaluation.routerbench import evaluate_routerbench, write_report as write_routerbench
     from ..routing.registry import ROUTERS
 
+    check_out_parent(out)
     names, learned = split_list(routers, "--routers"), learned_router_names()
     bad = [r for r in names if r not in learned]
     if bad:
@@ -226,6 +228,7 @@ def coldstart(**kw):
     bad = [s for s in strategies if s not in known]
     if bad or not strategies:
         fail(f"--strategies: unknown {bad!r}; choose from {', '.join(known)}")
+    check_out_parent(kw["out"])
     params = method_params(kw)
     records = load_cli_records(kw)
     with reported_as("evaluate coldstart"):

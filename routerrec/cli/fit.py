@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .options import (SEED, LazyChoice, Real, check_out_dir, emit, engine_names, fail,
+from .options import (SEED, LazyChoice, Real, check_out_dir, check_out_parent, emit, engine_names, fail,
                       format_table, learned_router_names, load_cli_model, load_cli_records,
                       method_options, method_params, read_user_table, read_user_text,
                       records_options, reported_as, split_list)
@@ -49,7 +49,6 @@ def fit(**kw):
       routerrec fit --router mf --data ../shared/data/routerbench/mbpp_train.csv --out out/mf
     """
     from ..methods import fit as fit_method
-    from ..evaluation.metrics import heldout_report
 
     check_out_dir(kw["out"])
     params = method_params(kw)
@@ -81,6 +80,8 @@ def fit(**kw):
     text = (f"fitted {method} on {train.n_records:,} records "
             f"({len(model.prompts):,} prompts x {len(model.models):,} models) in {seconds:.2f} s")
     if test is not None:
+        from ..evaluation.metrics import heldout_report  # scikit-learn: only when needed
+
         report = heldout_report(model, train, test)
         model.metrics["heldout"] = {"share": holdout, "seed": kw["holdout_seed"], **report}
         payload["heldout"] = report
@@ -121,12 +122,15 @@ def predict(model_dir, prompts_file, models, top, limit, out, as_json):
         fail("give --out FILE.parquet|csv to write predictions, or --top K to print them")
     if out is not None and Path(out).suffix not in (".parquet", ".csv"):
         fail(f"--out {out}: use a .parquet or .csv file name")
+    if out is not None:
+        check_out_parent(out)
     model_ids = split_list(models, "--models") or None
     prompts = _read_prompt_ids(Path(prompts_file)) if prompts_file else None
     model = load_cli_model(model_dir)
     if top is not None:
         prompts = (prompts or model.prompts)[:limit]
-    with reported_as("predict"):
+    source = "predict" + (f" --prompts {prompts_file}" if prompts_file else "")
+    with reported_as(source + (f" --models {models}" if model_ids else "")):
         scores = model.predict(prompts, model_ids)
     prompts = prompts if prompts is not None else model.prompts
     model_ids = model_ids or model.models

@@ -21,7 +21,7 @@ from ..util.validate import real
 
 __all__ = ["emit", "fail", "reported_as", "format_table", "Real", "SEED", "LazyChoice", "learned_router_names",
            "strategy_names", "engine_names", "duplicate_modes", "read_user_text",
-           "read_user_table", "check_out_dir", "records_options", "load_cli_records",
+           "read_user_table", "check_out_parent", "check_out_dir", "records_options", "load_cli_records",
            "load_cli_model", "method_options", "method_params", "read_tuned", "parse_value",
            "parse_seeds", "split_list"]
 
@@ -87,6 +87,11 @@ class LazyChoice(click.Choice):
     def choices(self) -> tuple:
         return tuple(self._load())
 
+    def convert(self, value, param, ctx):
+        if param is not None and value is param.default:
+            return value  # ours: checked by the tests, not worth importing the registry for
+        return super().convert(value, param, ctx)
+
 
 def _method_names() -> list[str]:
     from ..methods import METHODS
@@ -148,11 +153,22 @@ def read_user_table(path, option: str):
              f"({type(exc).__name__}: {exc})")
 
 
+def check_out_parent(path, option: str = "--out") -> None:
+    """Refuse, before any work, an output path that cannot be created: one whose nearest
+    existing ancestor is not a directory (``--out notes.txt/model``)."""
+    ancestor = Path(path).absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        fail(f"{option} {path}: cannot be created, {ancestor} is not a directory")
+
+
 def check_out_dir(path) -> None:
     """Refuse, before any loading or fitting, an ``--out`` that a save must not replace (a
-    file, or a directory that is not routerrec's; an empty one is fine)."""
+    file, or a directory that is not routerrec's; an empty one is fine) or cannot create."""
     from ..util.artifacts import ArtifactError, check_target
 
+    check_out_parent(path)
     try:
         check_target(path)
     except ArtifactError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import (SEED, LazyChoice, check_out_dir, Real, emit, fail, format_table, load_cli_model,
+from .options import (SEED, LazyChoice, check_out_dir, check_out_parent, Real, emit, fail, format_table, load_cli_model,
                       read_user_table, reported_as, split_list, strategy_names)
 from ..util.files import atomic_write
 
@@ -42,6 +42,8 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
     from ..coldstart.probes import select_probes
 
     chosen = split_list(benchmarks, "--benchmarks") or None
+    if out:
+        check_out_parent(out)
     model = load_cli_model(model_dir)
     with reported_as("probes"):
         ids = select_probes(model, k, strategy=strategy, benchmarks=chosen, seed=seed,

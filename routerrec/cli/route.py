@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .options import Real, emit, fail, format_table, read_user_text, reported_as, split_list
+from .options import Real, check_out_parent, emit, fail, format_table, read_user_text, reported_as, split_list
 from ..util.files import atomic_write
 from ..util.progress import progress_bar
 
@@ -143,6 +143,8 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
         fail("give prompt texts as arguments, or a batch file with --prompts (not both)")
     if out and not prompts_file:
         fail("--out is for batch routing with --prompts")
+    if out:
+        check_out_parent(out)
     pool = split_list(models, "--models") or None
     ids, texts = _read_prompts(Path(prompts_file)) if prompts_file else (list(range(len(texts))), list(texts))
     router = load_router(router_dir)

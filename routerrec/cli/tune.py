@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .options import (SEED, Real, emit, fail, format_table, load_cli_records, method_params,
+from .options import (SEED, Real, check_out_parent, emit, fail, format_table, load_cli_records, method_params,
                       parse_value, records_options, reported_as)
 from ..util.files import atomic_write, strict_json
 
@@ -65,6 +65,9 @@ def tune_command(**kw):
 
     if kw["method"] not in METHODS:
         fail(f"--method {kw['method']}: unknown; choose one of {', '.join(sorted(METHODS))}")
+    check_out_parent(kw["out"])
+    if kw["table_path"]:
+        check_out_parent(kw["table_path"], "--table")
     grid = _parse_grid(kw["grid_items"]) or None
     fixed = method_params({"extra": kw["fixed_items"]})  # --param KEY=VALUE, as for fit
     records = load_cli_records(kw)

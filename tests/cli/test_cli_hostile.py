@@ -4,11 +4,20 @@ is loaded or any model fitted, and nothing the user has is touched."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from cli_helpers import run, run_many, write_tiny
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    run("fit", "--data", write_tiny(folder), "--rank", 2, "--iterations", 2, "--out",
+        folder / "m", "--quiet")
+    return folder / "m"
 
 
 def assert_clear_error(proc, *words) -> str:
@@ -123,12 +132,29 @@ def test_coldstart_budget_beyond_the_prompts_is_a_clear_error(tmp_path):
     assert not (tmp_path / "cs").exists()
 
 
-def test_predict_json_is_strict_even_for_a_damaged_model(tmp_path):
+def test_outputs_that_cannot_be_created_are_refused_before_any_work(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    under = tmp_path / "notes.txt" / "out"
+    absent = tmp_path / "absent.csv"
+    for proc in run_many(["fit", "--data", absent, "--out", under],
+                         ["tune", "--method", "als", "--data", absent, "--out", under],
+                         ["evaluate", "coldstart", "--data", absent, "--out", under]):
+        assert_clear_error(proc, "--out", "notes.txt", "not a directory")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_predict_names_the_prompts_file_of_an_unknown_id(tiny_model, tmp_path):
+    (tmp_path / "ids.txt").write_text("a\nnope\n")
+    proc = run("predict", "--model", tiny_model, "--prompts", tmp_path / "ids.txt", "--top", 1,
+               ok=False)
+    assert_clear_error(proc, "--prompts", "ids.txt", "unknown prompt id 'nope'")
+
+
+def test_predict_json_is_strict_even_for_a_damaged_model(tiny_model, tmp_path):
     """A model file with NaN factors printed bare ``NaN`` under ``--json``: now it is either
     refused in one line or printed as strict JSON."""
     model = tmp_path / "m"
-    run("fit", "--data", write_tiny(tmp_path), "--rank", 2, "--iterations", 2, "--out", model,
-        "--quiet")
+    shutil.copytree(tiny_model, model)
     with np.load(model / "arrays.npz") as saved:
         arrays = dict(saved)
     arrays["prompt_factors"][0] = np.nan
