@@ -13,12 +13,12 @@ routerrec.data.records.RecordsError: <frame>, column 'score', row 2: score is no
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import polars as pl
 
+from ..util import validate
 from .readers.columns import ROW, validate_long
 from .readers.layout import ReadOptions
 from .readers.registry import layout_for
@@ -77,10 +77,19 @@ def load_records(
     RecordsError
         On any bad input; the message names the file, and the column and
         1-based data row where there is one.
+    TypeError
+        When ``path`` is not a path or a list of paths (``None``, a number), or
+        an option has the wrong type.
     """
-    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    if isinstance(path, (list, tuple)):
+        paths = [validate.path(f"path[{i}]", p) for i, p in enumerate(path)]
+    else:
+        paths = [validate.path("path", path)]
     if not paths:
         raise RecordsError("no files given", path="[]")
+    if not (format is None or isinstance(format, str)):
+        raise TypeError(f"format= must be a layout name (str) or None, got {type(format).__name__}")
+    _check_mode(on_duplicate)
     options = ReadOptions(prompt=prompt, model=model, score=score, cost=cost, benchmark=benchmark, text=text,
                           trust_pickle=trust_pickle)
     parts = [layout_for(p, format).read(p, options) for p in paths]
@@ -106,14 +115,18 @@ def records_from_frame(
     """
     if not isinstance(df, pl.DataFrame):
         raise RecordsError(f"expected a polars DataFrame, got {type(df).__name__}", path=source)
+    _check_mode(on_duplicate)
     options = ReadOptions(prompt=prompt, model=model, score=score, cost=cost, benchmark=benchmark, text=text)
     return _assemble([validate_long(df, source, options)], [source], on_duplicate)
 
 
+def _check_mode(on_duplicate) -> None:
+    if not isinstance(on_duplicate, str) or on_duplicate not in DUPLICATE_MODES:
+        raise ValueError(f"on_duplicate must be one of {DUPLICATE_MODES}, got {on_duplicate!r:.60}")
+
+
 def _assemble(parts: list, labels: list, on_duplicate: str) -> Records:
     """Concatenate validated parts (one per file, named by ``labels``), resolve duplicate pairs."""
-    if on_duplicate not in DUPLICATE_MODES:
-        raise ValueError(f"on_duplicate must be one of {DUPLICATE_MODES}, got {on_duplicate!r}")
     has_cost = any("cost" in part.rows.columns for part in parts)
     table = _concat(parts, has_cost)
     coding = code_rows(table)

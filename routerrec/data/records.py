@@ -31,6 +31,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from ..util import validate
 from .splits import held_out_cells, held_out_prompts
 
 __all__ = ["UNKNOWN_BENCHMARK", "Records", "RecordsError", "Matrix", "Coding", "code_rows"]
@@ -341,8 +342,10 @@ class Records:
         train. So train covers every prompt and model id (test never holds an
         id unseen in train). If fewer unprotected cells exist than requested,
         all of them go to test and a warning is issued. The result does not
-        depend on the row order of ``table``.
+        depend on the row order of ``table``. ``fraction`` must be strictly between 0 and 1, and
+        a split that would hold out no cell (tiny data) is refused with a ``ValueError``.
         """
+        fraction, seed = validate.fraction("fraction", fraction), validate.integer("seed", seed, low=0)
         pos, model_codes, indptr = self._canonical
         test_rows = np.zeros(self.n_records, dtype=bool)
         test_rows[pos[held_out_cells(model_codes, indptr, self.n_models, fraction, seed)]] = True
@@ -356,8 +359,11 @@ class Records:
         benchmark form one group) contributes ``round(fraction * size)`` of its
         prompts; otherwise ``round(fraction * n_prompts)`` prompts are drawn
         overall. Seeded with ``numpy.random.default_rng(seed)``; independent of
-        row order. Test prompts have no record in train.
+        row order. Test prompts have no record in train. ``fraction`` must be strictly between
+        0 and 1, and a split that would leave either side without a prompt is refused with a
+        ``ValueError``.
         """
+        fraction, seed = validate.fraction("fraction", fraction), validate.integer("seed", seed, low=0)
         prompts = self._prompt_list
         if stratify_by_benchmark:
             pb = self._prompt_benchmark

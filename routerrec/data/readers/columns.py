@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import polars as pl
 
 from ..records import RecordsError
@@ -21,6 +22,11 @@ __all__ = ["ROW", "SCORE_FROM", "COST_FROM", "resolve_columns", "number_rows", "
 ROW = "_row"
 SCORE_FROM = "_scol"
 COST_FROM = "_ccol"
+# scores and costs are stored as float32 (Records.matrix): a larger one would become inf
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_PLURAL = {"prompt": "prompt ids", "model": "model ids", "score": "scores", "cost": "costs",
+           "benchmark": "benchmark names", "text": "texts"}
+_BEYOND = " is beyond float32's range (3.4e38), where it would become infinite"
 
 
 def resolve_columns(columns: Sequence[str], path: str, options: ReadOptions) -> dict:
@@ -56,63 +62,87 @@ def validate_long(df: pl.DataFrame, path: str, options: ReadOptions) -> Part:
     return validate(number_rows(df, path, mapping), path, mapping)
 
 
-def _as_id(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    return expr if dtype == pl.String else expr.cast(pl.String)
+def _values(dtype: pl.DataType) -> str:
+    """A column's type in a few words (the name of a deeply nested type is itself deep)."""
+    base = dtype.base_type()
+    return {pl.List: "lists", pl.Array: "lists", pl.Struct: "objects"}.get(base, f"{base.__name__} values")
 
 
-def _as_float(name: str, dtype: pl.DataType, path: str, column: str) -> pl.Expr:
-    e = pl.col(name)
+def _refuse_type(raw: pl.DataFrame, canon: str, expected: str, path: str, column: str):
+    """Raise naming the first row that holds a value of the column's wrong type."""
+    first = raw.select(pl.arg_where(pl.col(canon).is_not_null()).first()).item()
+    row = None if first is None else int(raw.get_column(ROW)[first])
+    raise RecordsError(f"{_PLURAL[canon]} must be {expected}, got {_values(raw.schema[canon])}",
+                       path=path, column=column, row=row)
+
+
+def _as_id(raw: pl.DataFrame, canon: str, path: str, column: str) -> pl.Expr:
+    """Text or integers as text: a float, a date or a list would become a different id."""
+    dtype = raw.schema[canon]
+    if not (dtype in (pl.String, pl.Categorical, pl.Null) or dtype == pl.Enum or dtype.is_integer()):
+        _refuse_type(raw, canon, "text or integers", path, column)
+    return pl.col(canon) if dtype == pl.String else pl.col(canon).cast(pl.String)
+
+
+def _as_float(raw: pl.DataFrame, canon: str, path: str, column: str) -> pl.Expr:
+    dtype = raw.schema[canon]
     if dtype == pl.String:
-        return e.str.strip_chars().cast(pl.Float64, strict=False)
-    if dtype.is_numeric() or dtype == pl.Boolean:
-        return e.cast(pl.Float64)
-    if dtype == pl.Null:
-        return e.cast(pl.Float64)
-    raise RecordsError(f"has type {dtype}, expected numbers", path=path, column=column)
+        return pl.col(canon).str.strip_chars().cast(pl.Float64, strict=False)
+    if not (dtype.is_numeric() or dtype in (pl.Boolean, pl.Null)):
+        _refuse_type(raw, canon, "numbers", path, column)
+    return pl.col(canon).cast(pl.Float64)
 
 
 def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
-    """Type and check one file's raw long rows (``mapping``: canonical -> source column, for errors)."""
-    schema = raw.schema
+    """Type and check one file's raw long rows (``mapping``: canonical -> source column, for errors).
+
+    Surrounding white space is stripped from ids (``"p1 "`` is ``"p1"``), so an id that is
+    only white space is missing, and a blank benchmark is unknown.
+    """
     has_wide = SCORE_FROM in raw.columns
 
     def colname(canon):
         return mapping.get(canon, canon)
 
-    score_f = _as_float("score", schema["score"], path, colname("score"))
+    def as_id(canon):
+        return _as_id(raw, canon, path, colname(canon))
+
+    has_cost = "cost" in raw.columns
     exprs = [
         pl.col(ROW),
-        _as_id(pl.col("prompt"), schema["prompt"]).alias("prompt"),
-        _as_id(pl.col("model"), schema["model"]).alias("model"),
-        score_f.alias("score"),
+        as_id("prompt").str.strip_chars().alias("prompt"),
+        as_id("model").str.strip_chars().alias("model"),
+        _as_float(raw, "score", path, colname("score")).alias("score"),
     ]
-    has_cost = "cost" in raw.columns
     if has_cost:
-        exprs.append(_as_float("cost", schema["cost"], path, colname("cost")).alias("cost"))
+        exprs.append(_as_float(raw, "cost", path, colname("cost")).alias("cost"))
     if "benchmark" in raw.columns:
-        exprs.append(_as_id(pl.col("benchmark"), schema["benchmark"]).alias("benchmark"))
+        bench = as_id("benchmark").str.strip_chars()
+        exprs.append(pl.when(bench.str.len_bytes() > 0).then(bench).alias("benchmark"))
     else:
         exprs.append(pl.lit(None, dtype=pl.String).alias("benchmark"))
     if "text" in raw.columns:
-        exprs.append(_as_id(pl.col("text"), schema["text"]).alias("text"))
+        exprs.append(as_id("text").alias("text"))
     if has_wide:
         exprs += [pl.col(SCORE_FROM), pl.col(COST_FROM)]
     typed = raw.select(exprs)
 
     # the checks, each a boolean "row is bad" expression (vectorised)
     checks = [
-        ("prompt", "prompt id is missing (null or empty)",
+        ("prompt", "prompt id is missing (null, empty or white space)",
          pl.col("prompt").is_null() | (pl.col("prompt").str.len_bytes() == 0)),
-        ("model", "model id is missing (null or empty)",
+        ("model", "model id is missing (null, empty or white space)",
          pl.col("model").is_null() | (pl.col("model").str.len_bytes() == 0)),
         ("score", "score is not a finite number",
          pl.col("score").is_null() | pl.col("score").is_nan() | pl.col("score").is_infinite()),
+        ("score", "score" + _BEYOND, pl.col("score").abs() > _FLOAT32_MAX),
     ]
     if has_cost:
         checks.append(("cost", "cost is not a finite number",
                        (pl.col("cost").is_null() & pl.col("_cost_raw_present"))
                        | pl.col("cost").is_nan() | pl.col("cost").is_infinite()))
         checks.append(("cost", "cost is negative", pl.col("cost") < 0))
+        checks.append(("cost", "cost" + _BEYOND, pl.col("cost") > _FLOAT32_MAX))
         typed_chk = typed.with_columns(raw.get_column("cost").is_not_null().alias("_cost_raw_present"))
     else:
         typed_chk = typed
@@ -128,8 +158,8 @@ def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
             column = raw.get_column(SCORE_FROM if canon == "score" else COST_FROM)[idx]
         else:
             column = colname(canon)
-        value = raw.get_column(canon)[idx]
-        raise RecordsError(f"{reason}: {value!r}", path=path, column=column, row=row)
+        value = repr(raw.get_column(canon)[idx])
+        raise RecordsError(f"{reason}: {value[:80]}", path=path, column=column, row=row)
 
     texts = None
     if "text" in typed.columns:

@@ -9,6 +9,8 @@ import polars as pl
 
 __all__ = ["ReadOptions", "Part", "Layout"]
 
+_OPTIONAL = ("cost", "benchmark", "text")
+
 
 @dataclass(frozen=True)
 class ReadOptions:
@@ -24,6 +26,16 @@ class ReadOptions:
     benchmark: Optional[str] = None
     text: Optional[str] = None
     trust_pickle: bool = False
+
+    def __post_init__(self):
+        """Refuse a wrong type here, not as a ``KeyError`` deep inside a reader."""
+        for canon in ("prompt", "model", "score", "cost", "benchmark", "text"):
+            value = getattr(self, canon)
+            if not (isinstance(value, str) or (value is None and canon in _OPTIONAL)):
+                kind = "a column name (str)" + (" or None" if canon in _OPTIONAL else "")
+                raise TypeError(f"{canon}= must be {kind}, got {type(value).__name__} {value!r:.60}")
+        if not isinstance(self.trust_pickle, bool):
+            raise TypeError(f"trust_pickle= must be True or False, got {self.trust_pickle!r:.60}")
 
 
 class Part(NamedTuple):
