@@ -18,11 +18,20 @@ from scipy.stats import norm
 
 from ..data.records import UNKNOWN_BENCHMARK
 from ..kernels.linalg import psd_cholesky
+from ..methods.model import Model
 
-__all__ = ["Design", "BatchState"]
+__all__ = ["Design", "BatchState", "fitted_model"]
 
 _MIN_CELL_VAR = 0.01  # floor of a binary cell's p(1-p): predictions are never certain
 _NEWTON_STEPS = 8
+
+
+def fitted_model(model) -> Model:
+    """``model`` when it is a fitted ``Model`` (what every cold-start entry point takes)."""
+    if not isinstance(model, Model):
+        raise TypeError(f"cold start needs a fitted routerrec Model (routerrec.fit, "
+                        f"load_model), got {type(model).__name__}")
+    return model
 
 
 class Design:
@@ -35,7 +44,7 @@ class Design:
     """
 
     def __init__(self, model):
-        if model.model_factors.shape[0] < model.rank + 3:
+        if fitted_model(model).model_factors.shape[0] < model.rank + 3:
             raise ValueError(f"cold start needs more trained models ({len(model.models)}) than "
                              f"rank + 2 ({model.rank + 2}) to estimate the population prior")
         self.model = model

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..kernels.linalg import blas_one_thread
+from ..util import validate
 from .design import BatchState, Design
 
 __all__ = ["FoldInResult", "fold_in_model"]
@@ -45,13 +46,14 @@ def fold_in_model(model, name: str, results: Mapping[str, float], *, level: floa
     model alone is ``model.add_model(name, results)``; this also returns the estimates.
     """
     t0 = time.perf_counter()
+    level = validate.fraction("level", level)
     with blas_one_thread():  # tiny matrices: threaded BLAS only adds contention (400x measured)
         return _fold_in_model(model, name, results, level, benchmarks, t0)
 
 
 def _fold_in_model(model, name, results, level, benchmarks, t0) -> FoldInResult:
+    design = Design(model)  # refuses what is not a Model, or cannot give a prior
     model.new_id("model", name)
-    design = Design(model)
     q, b, cov = model.model_posterior(results)  # solved once: the new row and its posterior
     new = model.add_model_row(name, q, b)
     scope = np.ones((1, len(model.prompts)), dtype=bool)

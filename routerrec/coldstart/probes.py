@@ -29,7 +29,8 @@ from typing import Mapping
 import numpy as np
 
 from ..methods.registry import LINKS
-from .design import BatchState, Design
+from ..util import validate
+from .design import BatchState, Design, fitted_model
 from .foldin import FoldInResult, fold_in_model
 
 __all__ = ["STRATEGIES", "select_probes", "anchor_points", "ProbeSession"]
@@ -38,7 +39,7 @@ STRATEGIES = ("random", "stratified", "dopt", "info", "anchors", "adaptive")
 
 
 def _candidates(model, benchmarks, exclude) -> np.ndarray:
-    mask = np.ones(len(model.prompts), dtype=bool)
+    mask = np.ones(len(fitted_model(model).prompts), dtype=bool)
     if benchmarks is not None:
         wanted = set([benchmarks] if isinstance(benchmarks, str) else benchmarks)
         unknown = wanted - set(model.prompt_benchmark)
@@ -52,8 +53,11 @@ def _candidates(model, benchmarks, exclude) -> np.ndarray:
 
 
 def _cost_array(model, costs, cost_weight) -> np.ndarray:
+    cost_weight = validate.real("cost_weight", cost_weight, low=0)
     if costs is None:
         return np.ones(len(model.prompts))
+    if not isinstance(costs, Mapping):
+        raise TypeError(f"costs must be a dict {{prompt id: cost}}, got {type(costs).__name__}")
     c = np.array([float(costs.get(p, np.nan)) for p in model.prompts])
     known = c[np.isfinite(c) & (c > 0)]
     fill = np.median(known) if known.size else 1.0
@@ -110,6 +114,7 @@ def anchor_points(model, k: int, *, benchmarks=None, exclude=None, seed: int = 0
     proportional allocation) and their weights (cluster size / benchmark size)."""
     from sklearn.cluster import KMeans
 
+    k = validate.integer("k", k, low=1)
     design = Design(model)
     cand = _candidates(model, benchmarks, exclude)
     cost = _cost_array(model, costs, cost_weight)
@@ -147,6 +152,7 @@ def select_probes(model, k: int, *, strategy: str = "dopt", benchmarks=None, exc
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
     if allocation not in ("proportional", "equal"):
         raise ValueError(f"allocation must be 'proportional' or 'equal', not {allocation!r}")
+    k, seed = validate.integer("k", k, low=1), validate.integer("seed", seed, low=0)
     cand = _candidates(model, benchmarks, exclude)
     if k < 1 or k > cand.sum():
         raise ValueError(f"k={k}: choose between 1 and the {int(cand.sum())} candidate prompts")
@@ -191,9 +197,10 @@ class ProbeSession:
                  benchmarks=None, exclude=None, costs: Mapping[str, float] | None = None,
                  cost_weight: float = 1.0, level: float = 0.95):
         self.model = model
-        self.budget = int(budget)
-        self.target_width = target_width
-        self.level = level
+        self.budget = validate.integer("budget", budget, low=1)
+        self.target_width = (None if target_width is None else
+                             validate.real("target_width", target_width, low=0, low_open=True))
+        self.level = validate.fraction("level", level)
         cand = _candidates(model, benchmarks, exclude)
         self.state = BatchState(Design(model), cand[None, :],
                                 cost=_cost_array(model, costs, cost_weight))
