@@ -237,6 +237,9 @@ class Model:
         except KeyError as exc:
             raise KeyError(f"unknown {kind} id {exc.args[0]!r}: the model was not fitted "
                            f"on it (use add_{kind} to fold it in)") from None
+        except TypeError:  # not sized, not iterable, or an unhashable item
+            raise TypeError(f"{kind}s must be a list of ids (strings), got "
+                            f"{type(ids).__name__}") from None
 
     # ----------------------------------------------------------- prediction
     def apply_link(self, linear: np.ndarray) -> np.ndarray:
@@ -384,7 +387,8 @@ class Model:
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``manifest.json`` + ``arrays.npz`` atomically: a failed save keeps the old copy."""
-        return write_artifact(directory, self.manifest(), self.arrays(), error=ModelFileError)
+        return write_artifact(validate.path("save's directory", directory), self.manifest(),
+                              self.arrays(), error=ModelFileError)
 
 
 def _unique_ids(what: str, ids) -> list[str]:

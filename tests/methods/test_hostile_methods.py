@@ -313,6 +313,16 @@ def test_load_model_of_what_is_not_a_path(directory, error):
         routerrec.load_model(directory)
 
 
+def test_ids_and_directories_of_the_wrong_type_are_type_errors(fitted):
+    for ids in (5, [["p"]], [{"p": 1}]):
+        with pytest.raises(TypeError, match="prompts must be a list of ids"):
+            fitted.predict(ids)
+    with pytest.raises(TypeError, match="models must be a list of ids"):
+        fitted.predict(models=iter(fitted.models))
+    with pytest.raises(TypeError, match="save's directory must be a path"):
+        fitted.save(None)
+
+
 def test_a_saved_model_still_loads_and_predicts_the_same(saved_kinds, tmp_path):
     for kind, model in saved_kinds.items():
         loaded = routerrec.load_model(model.save(tmp_path / kind))
