@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..util.validate import real, reals
+from ..util.validate import choice, real, reals
 
 __all__ = ["CostModel", "check_wtp", "choose"]
 
@@ -93,9 +93,7 @@ class CostModel:
     def from_state(cls, params: dict, arrays: dict) -> "CostModel":
         """The saved cost model (from a file: every value is checked)."""
         self = cls(kind=params["kind"], min_r2=real("cost min_r2", params["min_r2"]))
-        self.kind_ = params["kind_"]
-        if self.kind_ not in ("none", "mean", "length"):
-            raise ValueError(f"cost kind_ must be 'none', 'mean' or 'length', got {self.kind_!r}")
+        self.kind_ = choice("cost kind_", params["kind_"], ("none", "mean", "length"))
         self.mean_length_ = real("cost mean_length_", params["mean_length_"], low=0)
         self.r2_ = float("nan") if params["r2_"] is None else real("cost r2_", params["r2_"])
         self.intercept_, self.slope_ = arrays["intercept"], arrays["slope"]
