@@ -84,7 +84,8 @@ def classify(case: Case, returncode: int | None, stderr: str) -> str:
         return "internal error"
     if case.expect == "ok":
         return "unexpected error"
-    return "clear error" if all(w.lower() in lines[0].lower() for w in case.names) else "vague error"
+    named = all(word.lower() in lines[0].lower() for word in case.names)
+    return "clear error" if named else "vague error"
 
 
 def _row(case: Case, outcome: str, error: str | None = None) -> dict:

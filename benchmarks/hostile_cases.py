@@ -38,8 +38,9 @@ class Case:
 
 # ---------------------------------------------------------------- the cases
 
-TINY, SMALL, CONT, NOCOST = "{fix}/tiny.csv", "{fix}/small.parquet", "{fix}/cont.csv", "{fix}/nocost.csv"
-MODEL, ROUTER = "{fix}/model", "{fix}/router"
+TINY, SMALL, CONT = "{fix}/tiny.csv", "{fix}/small.parquet", "{fix}/cont.csv"
+NOCOST, MODEL, ROUTER = "{fix}/nocost.csv", "{fix}/model", "{fix}/router"
+STRING_RANK = json.dumps({"method": "als", "best": {"params": {"rank": "8"}}})
 
 
 def _fit(*args, data=TINY):
@@ -51,16 +52,18 @@ def _fit_params(name: str) -> list:
     return ["fit", "--data", TINY, "--quiet", "--out", "m", "--params", name]
 
 
+def _options(group: str, command: list, table: list) -> list[Case]:
+    """Cases ``command + args`` from rows (name, args, words the error must hold)."""
+    return [Case(name, group, [*command, *args], names=words) for name, args, words in table]
+
+
 def option_cases() -> list[Case]:
-    cases = []
-    for option, value, data in [("--reg", "nan", TINY), ("--reg", "inf", TINY), ("--reg", "-1", TINY),
-                                ("--reg", "0", TINY), ("--reg", "abc", TINY),
-                                ("--holdout", "nan", TINY), ("--holdout", "1.0", TINY),
-                                ("--holdout", "-0.1", TINY), ("--rank", "0", TINY),
-                                ("--rank", "2.5", TINY), ("--iterations", "0", TINY),
-                                ("--seed", "-1", TINY), ("--holdout-seed", "-5", TINY)]:
-        cases.append(Case(f"fit {option} {value}", "options",
-                          _fit("--out", "m", option, value, data=data), names=(option,)))
+    fit_values = [("--reg", "nan"), ("--reg", "inf"), ("--reg", "-1"), ("--reg", "0"),
+                  ("--reg", "abc"), ("--holdout", "nan"), ("--holdout", "1.0"),
+                  ("--holdout", "-0.1"), ("--rank", "0"), ("--rank", "2.5"), ("--iterations", "0"),
+                  ("--seed", "-1"), ("--holdout-seed", "-5")]
+    cases = [Case(f"fit {option} {value}", "options", _fit("--out", "m", option, value),
+                  names=(option,)) for option, value in fit_values]
     cases.append(Case("fit --rank 100000 on the sample", "options",
                       ["fit", "--rank", "100000", "--iterations", "1", "--out", "m", "--quiet"],
                       names=("rank",)))
@@ -68,22 +71,18 @@ def option_cases() -> list[Case]:
                        ("rank=true", "rank"), ("noequals", "--param")]:
         cases.append(Case(f"fit --param {item}", "options", _fit("--out", "m", "--param", item),
                           names=(word,)))
-    for name, content in [("string-rank", {"method": "als", "best": {"params": {"rank": "8"}}}),
-                          ("a-list", [1, 2]), ("unknown-method", {"method": "nope", "best": {"params": {}}}),
-                          ("inf-rank", '{"method": "als", "best": {"params": {"rank": 1e400}}}')]:
-        text = content if isinstance(content, str) else json.dumps(content)
-        cases.append(Case(f"fit --params {name}", "options",
-                          _fit_params(f"{name}.json"),
+    for name, text in [("string-rank", STRING_RANK), ("a-list", "[1, 2]"),
+                       ("unknown-method", '{"method": "nope", "best": {"params": {}}}'),
+                       ("inf-rank", '{"method": "als", "best": {"params": {"rank": 1e400}}}'),
+                       ("latin-1", b"\xff{}"), ("empty", b"")]:
+        cases.append(Case(f"fit --params {name}", "options", _fit_params(f"{name}.json"),
                           setup=write(f"{name}.json", text), names=(f"{name}.json",)))
     cases += [
-        Case("fit --params latin-1", "options", _fit_params("p.json"),
-             setup=write("p.json", b"\xff{}"), names=("p.json", "UTF-8")),
-        Case("fit --params empty", "options", _fit_params("p.json"),
-             setup=write("p.json", b""), names=("p.json",)),
         Case("fit --engine spark --method knn", "options",
              _fit("--out", "m", "--engine", "spark", "--method", "knn")),
         Case("fit --feedback implicit --holdout 0.1", "options",
-             _fit("--out", "m", "--feedback", "implicit", "--holdout", "0.1"), names=("--holdout",)),
+             _fit("--out", "m", "--feedback", "implicit", "--holdout", "0.1"),
+             names=("--holdout",)),
         Case("fit --holdout 0.5 on tiny data", "options", _fit("--out", "m", "--holdout", "0.5"),
              expect="any"),
         Case("fit --holdout 0.5 on one-prompt data", "options",
@@ -95,79 +94,61 @@ def option_cases() -> list[Case]:
         Case("fit --router linear --param alpha=-1", "options",
              ["fit", "--router", "linear", "--data", SMALL, "--param", "alpha=-1", "--out", "r"],
              names=("alpha",)),
-        Case("route --wtp nan", "options", ["route", "--router", ROUTER, "--wtp", "nan", "hi"], names=("--wtp",)),
-        Case("route --wtp inf", "options", ["route", "--router", ROUTER, "--wtp", "inf", "hi"], names=("--wtp",)),
-        Case("route --wtp -1", "options", ["route", "--router", ROUTER, "--wtp", "-1", "hi"], names=("--wtp",)),
-        Case("route --max-cost nan", "options", ["route", "--router", ROUTER, "--max-cost", "nan", "hi"],
-             names=("--max-cost",)),
-        Case("route --max-cost -1", "options", ["route", "--router", ROUTER, "--max-cost", "-1", "hi"],
-             names=("--max-cost",)),
-        Case("route --wtp and --max-cost", "options",
-             ["route", "--router", ROUTER, "--wtp", "1", "--max-cost", "1", "hi"]),
-        Case("route --models twice", "options",
-             ["route", "--router", ROUTER, "--models", "acme-8b,acme-8b", "hi"], names=("--models",)),
-        Case("route --models unknown", "options",
-             ["route", "--router", ROUTER, "--models", "nope", "hi"], names=("nope",)),
-        Case("route --n-jobs 0", "options", ["route", "--router", ROUTER, "--n-jobs", "0", "hi"]),
-        Case("route without prompts", "options", ["route", "--router", ROUTER]),
         Case("route an empty prompt", "options", ["route", "--router", ROUTER, ""], expect="any"),
-        Case("predict --models twice", "options",
-             ["predict", "--model", MODEL, "--top", "1", "--models", "acme-8b,acme-8b"], names=("--models",)),
-        Case("predict --models unknown", "options",
-             ["predict", "--model", MODEL, "--top", "1", "--models", "nope"], names=("nope",)),
-        Case("predict --out .txt", "options", ["predict", "--model", MODEL, "--out", "p.txt"],
-             names=("p.txt",)),
-        Case("predict --top 0", "options", ["predict", "--model", MODEL, "--top", "0"]),
-        Case("predict without --out or --top", "options", ["predict", "--model", MODEL]),
-        Case("probes --k 0", "options", ["probes", "--model", MODEL, "--k", "0"]),
-        Case("probes --k 1000000", "options", ["probes", "--model", MODEL, "--k", "1000000"], expect="any"),
-        Case("probes --benchmarks bogus", "options", ["probes", "--model", MODEL, "--benchmarks", "bogus"],
-             names=("bogus",)),
-        Case("tune --metric auc on continuous scores", "options",
-             ["tune", "--method", "als", "--data", CONT, "--metric", "auc", "--grid", "rank=2",
-              "--param", "iterations=1", "--out", "t.json", "--quiet"], names=("auc",)),
+        Case("probes --k 1000000", "options", ["probes", "--model", MODEL, "--k", "1000000"],
+             expect="any"),
         Case("tune on a tiny validation set", "options",
-             ["tune", "--method", "als", "--data", TINY, "--validation", "0.01", "--grid", "rank=2",
-              "--param", "iterations=1", "--out", "t.json", "--quiet"], expect="any"),
-        Case("tune --grid rank=a", "options",
-             ["tune", "--method", "als", "--data", TINY, "--grid", "rank=a", "--out", "t.json", "--quiet"],
-             names=("rank",)),
-        Case("tune --validation nan", "options",
-             ["tune", "--method", "als", "--data", TINY, "--validation", "nan", "--out", "t.json"],
-             names=("--validation",)),
-        Case("tune --method bogus", "options",
-             ["tune", "--method", "bogus", "--data", TINY, "--out", "t.json"], names=("bogus",)),
-    ]
-    cold = ["evaluate", "coldstart", "--rank", "2", "--iterations", "1", "--out", "cs", "--quiet"]
-    cases += [
-        Case("coldstart --budgets 100000", "options", [*cold, "--budgets", "100000"], names=("100000",)),
-        Case("coldstart --param bogus=1", "options", [*cold, "--param", "bogus=1"], names=("bogus",)),
-        Case("coldstart --budgets 0", "options", [*cold, "--budgets", "0"], names=("--budgets",)),
-        Case("coldstart --budgets abc", "options", [*cold, "--budgets", "abc"], names=("--budgets",)),
-        Case("coldstart --holdout-models nan", "options", [*cold, "--holdout-models", "nan"],
-             names=("--holdout-models",)),
-        Case("coldstart --strategies bogus", "options", [*cold, "--strategies", "bogus"],
-             names=("bogus",)),
+             ["tune", "--method", "als", "--data", TINY, "--validation", "0.01", "--grid",
+              "rank=2", "--param", "iterations=1", "--out", "t.json", "--quiet"], expect="any"),
         Case("coldstart --params string rank", "options",
              ["evaluate", "coldstart", "--params", "p.json", "--out", "cs", "--quiet"],
-             setup=write("p.json", json.dumps({"method": "als", "best": {"params": {"rank": "8"}}})),
-             names=("rank",)),
-        Case("routerbench without costs", "options",
-             ["evaluate", "routerbench", "--data", NOCOST, "--routers", "linear", "--bootstrap", "0",
-              "--out", "rb", "--quiet"], names=("cost",)),
-        Case("routerbench --routers bogus", "options",
-             ["evaluate", "routerbench", "--data", SMALL, "--routers", "bogus", "--out", "rb"],
-             names=("bogus",)),
-        Case("routerbench --test-fraction nan", "options",
-             ["evaluate", "routerbench", "--data", SMALL, "--test-fraction", "nan", "--out", "rb"],
-             names=("--test-fraction",)),
-        Case("pools --pools abc", "options",
-             ["evaluate", "pools", "--data", SMALL, "--pools", "abc", "--out", "p"], names=("--pools",)),
-        Case("pools --seeds 0", "options",
-             ["evaluate", "pools", "--data", SMALL, "--seeds", "0", "--out", "p"], names=("--seeds",)),
-        Case("pools on records without benchmarks", "options",
-             ["evaluate", "pools", "--data", TINY, "--out", "p", "--quiet"], names=("benchmark",)),
+             setup=write("p.json", STRING_RANK), names=("rank",)),
     ]
+    cases += _options("options", ["route", "--router", ROUTER, "hi"], [
+        ("route --wtp nan", ["--wtp", "nan"], ("--wtp",)),
+        ("route --wtp inf", ["--wtp", "inf"], ("--wtp",)),
+        ("route --wtp -1", ["--wtp", "-1"], ("--wtp",)),
+        ("route --max-cost nan", ["--max-cost", "nan"], ("--max-cost",)),
+        ("route --max-cost -1", ["--max-cost", "-1"], ("--max-cost",)),
+        ("route --wtp and --max-cost", ["--wtp", "1", "--max-cost", "1"], ("--max-cost",)),
+        ("route --models twice", ["--models", "acme-8b,acme-8b"], ("--models",)),
+        ("route --models unknown", ["--models", "nope"], ("nope",)),
+        ("route --n-jobs 0", ["--n-jobs", "0"], ("--n-jobs",))])
+    cases.append(Case("route without prompts", "options", ["route", "--router", ROUTER]))
+    cases += _options("options", ["predict", "--model", MODEL], [
+        ("predict --models twice", ["--top", "1", "--models", "acme-8b,acme-8b"], ("--models",)),
+        ("predict --models unknown", ["--top", "1", "--models", "nope"], ("nope",)),
+        ("predict --out .txt", ["--out", "p.txt"], ("p.txt",)),
+        ("predict --top 0", ["--top", "0"], ("--top",)),
+        ("predict without --out or --top", [], ("--out",))])
+    cases += _options("options", ["probes", "--model", MODEL], [
+        ("probes --k 0", ["--k", "0"], ("--k",)),
+        ("probes --benchmarks bogus", ["--benchmarks", "bogus"], ("bogus",))])
+    cases += _options("options", ["tune", "--method", "als", "--out", "t.json", "--quiet"], [
+        ("tune --metric auc on continuous scores", ["--data", CONT, "--metric", "auc", "--grid",
+                                                    "rank=2", "--param", "iterations=1"],
+         ("auc",)),
+        ("tune --grid rank=a", ["--data", TINY, "--grid", "rank=a"], ("rank",)),
+        ("tune --validation nan", ["--data", TINY, "--validation", "nan"], ("--validation",)),
+        ("tune --method bogus", ["--data", TINY, "--method", "bogus"], ("bogus",))])
+    cases += _options("options", ["evaluate", "coldstart", "--rank", "2", "--iterations", "1",
+                                  "--out", "cs", "--quiet"], [
+        ("coldstart --budgets 100000", ["--budgets", "100000"], ("100000",)),
+        ("coldstart --param bogus=1", ["--param", "bogus=1"], ("bogus",)),
+        ("coldstart --budgets 0", ["--budgets", "0"], ("--budgets",)),
+        ("coldstart --budgets abc", ["--budgets", "abc"], ("--budgets",)),
+        ("coldstart --holdout-models nan", ["--holdout-models", "nan"], ("--holdout-models",)),
+        ("coldstart --strategies bogus", ["--strategies", "bogus"], ("bogus",))])
+    cases += _options("options", ["evaluate", "routerbench", "--out", "rb", "--quiet"], [
+        ("routerbench without costs", ["--data", NOCOST, "--routers", "linear", "--bootstrap",
+                                       "0"], ("cost",)),
+        ("routerbench --routers bogus", ["--data", SMALL, "--routers", "bogus"], ("bogus",)),
+        ("routerbench --test-fraction nan", ["--data", SMALL, "--test-fraction", "nan"],
+         ("--test-fraction",))])
+    cases += _options("options", ["evaluate", "pools", "--out", "p", "--quiet"], [
+        ("pools --pools abc", ["--data", SMALL, "--pools", "abc"], ("--pools",)),
+        ("pools --seeds 0", ["--data", SMALL, "--seeds", "0"], ("--seeds",)),
+        ("pools on records without benchmarks", ["--data", TINY], ("benchmark",))])
     return cases
 
 
@@ -180,7 +161,8 @@ def record_cases() -> list[Case]:
         ("nan score", "r.csv", csv_file("r.csv", head + "a,x,1\nb,x,nan\n"), ("row",)),
         ("inf score", "r.csv", csv_file("r.csv", head + "a,x,1\nb,x,inf\n"), ("row",)),
         ("score 1e39", "r.csv", csv_file("r.csv", head + "a,x,1\nb,x,1e39\n"), ("row",)),
-        ("cost 1e39", "r.csv", csv_file("r.csv", "prompt,model,score,cost\na,x,1,1e39\n"), ("row",)),
+        ("cost 1e39", "r.csv", csv_file("r.csv", "prompt,model,score,cost\na,x,1,1e39\n"),
+         ("row",)),
         ("utf-16 csv", "r.csv", csv_file("r.csv", head + "a,x,1\n", "utf-16"), ("UTF-8",)),
         ("latin-1 csv", "r.csv", csv_file("r.csv", head + "caf\xe9,x,1\n", "latin-1"), ("UTF-8",)),
         ("empty csv", "r.csv", write("r.csv", b""), ()),
@@ -202,7 +184,8 @@ def record_cases() -> list[Case]:
         ("truncated parquet", "r.parquet", truncated_parquet, ()),
         ("random bytes parquet", "r.parquet", write("r.parquet", os.urandom(4096)), ()),
         ("routerbench text score", "rb.csv",
-         csv_file("rb.csv", "sample_id,prompt,eval_name,m1,m1|total_cost\ns1,\"['hi']\",e,abc,0.1\n"),
+         csv_file("rb.csv", "sample_id,prompt,eval_name,m1,m1|total_cost\n"
+                            "s1,\"['hi']\",e,abc,0.1\n"),
          ("m1",)),
         ("routerbench pickle untrusted", "rb.pkl", write("rb.pkl", b"\x80\x04N."), ("pickle",)),
         ("scores-json text score", "s.json",
@@ -210,7 +193,8 @@ def record_cases() -> list[Case]:
         ("scores-json scores not an object", "s.json",
          write("s.json", '[{"question": "q", "scores": [1, 2]}]'), ()),
         ("matrix text cell", "mx.csv",
-         csv_file("mx.csv", "item,m1,m2\n" + "".join(f"q{i},1,0\n" for i in range(200)) + "qx,abc,1\n"),
+         csv_file("mx.csv", "item,m1,m2\n" + "".join(f"q{i},1,0\n" for i in range(200))
+                  + "qx,abc,1\n"),
          ("m1",)),
         ("unknown suffix", "r.xyz", csv_file("r.xyz", head + "a,x,1\n"), ("r.xyz",)),
     ]
@@ -219,7 +203,8 @@ def record_cases() -> list[Case]:
     cases += [Case(f"fit: {label}", "records", _fit("--out", "m", data=name), setup=setup,
                    names=(name,)) for label, name, setup, words in files[:6]]
     cases += [
-        Case("data info: missing file", "records", ["data", "info", "absent.csv"], names=("absent.csv",)),
+        Case("data info: missing file", "records", ["data", "info", "absent.csv"],
+             names=("absent.csv",)),
         Case("data info: a directory", "records", ["data", "info", "."]),
         Case("data info: --prompt-col absent", "records",
              ["data", "info", TINY, "--prompt-col", "item"], names=("item",)),
@@ -236,7 +221,8 @@ def prompt_cases() -> list[Case]:
              ("deep.jsonl", b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"),
              ("invalid.jsonl", b'{"text": "hi"}\n{oops\n'),
              ("null-text.jsonl", b'{"text": null}\n'), ("p.csv", b"text\nhi\n")]
-    cases = [Case(f"route --prompts {name}", "prompts", ["route", "--router", ROUTER, "--prompts", name],
+    cases = [Case(f"route --prompts {name}", "prompts",
+                  ["route", "--router", ROUTER, "--prompts", name],
                   setup=write(name, data), names=(name,)) for name, data in files]
     cases += [Case(f"predict --prompts {name}", "prompts",
                    ["predict", "--model", MODEL, "--prompts", name, "--top", "1"],
@@ -262,7 +248,8 @@ def _results(scores: list, prompts: list | None = None, repeat: bool = False):
 
 def add_model_cases() -> list[Case]:
     return [
-        Case("add-model scores 5 and -3", "add-model", _add("--name", "new", "--results", "res.csv"),
+        Case("add-model scores 5 and -3", "add-model",
+             _add("--name", "new", "--results", "res.csv"),
              setup=_results([5.0, -3.0]), names=("score",)),
         Case("add-model --name ''", "add-model", _add("--name", "", "--results", "res.csv"),
              setup=_results([1.0, 0.0])),
@@ -277,7 +264,8 @@ def add_model_cases() -> list[Case]:
              setup=_results(["a", "b"]), names=("score",)),
         Case("add-model unknown prompt", "add-model", _add("--name", "new", "--results", "res.csv"),
              setup=_results([1.0], prompts=["nope"]), names=("nope",)),
-        Case("add-model repeated prompt", "add-model", _add("--name", "new", "--results", "res.csv"),
+        Case("add-model repeated prompt", "add-model",
+             _add("--name", "new", "--results", "res.csv"),
              setup=_results([1.0, 0.0], repeat=True), names=("res.csv", "repeated")),
         Case("add-model no answers", "add-model", _add("--name", "new", "--results", "res.csv"),
              setup=write("res.csv", "prompt,score\n")),
@@ -343,7 +331,8 @@ ROUTER_DAMAGES = [
 
 
 def directory_cases() -> list[Case]:
-    cases = [Case(f"predict --model: {label}", "model dir", ["predict", "--model", "d", "--top", "1"],
+    cases = [Case(f"predict --model: {label}", "model dir",
+                  ["predict", "--model", "d", "--top", "1"],
                   setup=copy_of("model", damage)) for label, damage in DAMAGES + MODEL_DAMAGES]
     cases += [Case(f"route --router: {label}", "router dir", ["route", "--router", "d", "hi"],
                    setup=copy_of("router", damage)) for label, damage in DAMAGES + ROUTER_DAMAGES]
@@ -383,7 +372,8 @@ API = [
     ("route(wtp=nan)", _ROUTER + "router.route(['a'], wtp=math.nan)"),
     ("route(max_cost=nan)", _ROUTER + "router.route(['a'], max_cost=math.nan)"),
     ("route(max_cost=-1)", _ROUTER + "router.route(['a'], max_cost=-1)"),
-    ("route(max_cost of the wrong length)", _ROUTER + "router.route(['a', 'b'], max_cost=np.ones(5))"),
+    ("route(max_cost of the wrong length)",
+     _ROUTER + "router.route(['a', 'b'], max_cost=np.ones(5))"),
     ("predict('abc')", _ROUTER + "router.predict('abc')"),
     ("make_router('linear', bogus=1)", "routerrec.make_router('linear', bogus=1)"),
     ("make_router('nope')", "routerrec.make_router('nope')"),
@@ -392,12 +382,15 @@ API = [
     ("add_model(None, ...)", _MODEL + "model.add_model(None, {model.prompts[0]: 1.0})"),
     ("add_model scores 5 and -3", _MODEL + "model.add_model('n', {model.prompts[0]: 5.0, "
                                            "model.prompts[1]: -3.0})"),
-    ("fold_in_model scores 5", _MODEL + "routerrec.fold_in_model(model, 'n', {model.prompts[0]: 5.0})"),
+    ("fold_in_model scores 5",
+     _MODEL + "routerrec.fold_in_model(model, 'n', {model.prompts[0]: 5.0})"),
     ("predict unknown prompt", _MODEL + "model.predict(['nope'])"),
     ("select_probes(model, 0)", _MODEL + "routerrec.select_probes(model, 0)"),
-    ("select_probes(strategy='bogus')", _MODEL + "routerrec.select_probes(model, 3, strategy='bogus')"),
+    ("select_probes(strategy='bogus')",
+     _MODEL + "routerrec.select_probes(model, 3, strategy='bogus')"),
     ("evaluate_coldstart(budgets=(100000,))",
-     "routerrec.evaluate_coldstart(routerrec.load_sample(), budgets=(100000,), params={'rank': 2})"),
+     "routerrec.evaluate_coldstart(routerrec.load_sample(), budgets=(100000,), "
+     "params={'rank': 2})"),
 ]
 
 

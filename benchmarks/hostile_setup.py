@@ -58,7 +58,10 @@ def frame(name: str, **columns) -> Callable[[Path], None]:
     """A setup writing a table (CSV or Parquet by suffix)."""
     def setup(folder: Path) -> None:
         df = pl.DataFrame(columns)
-        df.write_parquet(folder / name) if name.endswith(".parquet") else df.write_csv(folder / name)
+        if name.endswith(".parquet"):
+            df.write_parquet(folder / name)
+        else:
+            df.write_csv(folder / name)
     return setup
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from .options import (SEED, Real, check_out_parent, emit, fail, reported_as, format_table, learned_router_names,
-                      load_cli_records, method_options, method_params, parse_seeds,
-                      records_options, split_list, strategy_names)
+from .options import (SEED, Real, check_out_parent, emit, fail, format_table,
+                      learned_router_names, load_cli_records, method_options, method_params,
+                      parse_seeds, records_options, reported_as, split_list, strategy_names)
 from ..evaluation.pools import (CROSS_VALIDATED, CV_FOLDS, DEFAULT_ROUTERS, GROUPS, POOL_SIZES,
                                 VALIDATED, VALIDATED_POOLED, evaluate_pools,
                                 write_report as write_pools)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .options import (SEED, LazyChoice, Real, check_out_dir, check_out_parent, emit, engine_names, fail,
-                      format_table, learned_router_names, load_cli_model, load_cli_records,
+from .options import (SEED, LazyChoice, Real, check_out_dir, check_out_parent, emit, engine_names,
+                      fail, format_table, learned_router_names, load_cli_model, load_cli_records,
                       method_options, method_params, read_user_table, read_user_text,
                       records_options, reported_as, split_list)
 from .route import fit_router

@@ -19,11 +19,11 @@ from .errors import fail, reported_as
 from ..util.files import strict_json
 from ..util.validate import real
 
-__all__ = ["emit", "fail", "reported_as", "format_table", "Real", "SEED", "LazyChoice", "learned_router_names",
-           "strategy_names", "engine_names", "duplicate_modes", "read_user_text",
-           "read_user_table", "check_out_parent", "check_out_dir", "records_options", "load_cli_records",
-           "load_cli_model", "method_options", "method_params", "read_tuned", "parse_value",
-           "parse_seeds", "split_list"]
+__all__ = ["emit", "fail", "reported_as", "format_table", "Real", "SEED", "LazyChoice",
+           "learned_router_names", "strategy_names", "engine_names", "duplicate_modes",
+           "read_user_text", "read_user_table", "check_out_parent", "check_out_dir",
+           "records_options", "load_cli_records", "load_cli_model", "method_options",
+           "method_params", "read_tuned", "parse_value", "parse_seeds", "split_list"]
 
 # Method options shared by every command that fits a completion model. None = method default.
 _METHOD_PARAMS = ("rank", "reg", "iterations", "seed")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .options import (SEED, LazyChoice, check_out_dir, check_out_parent, Real, emit, fail, format_table, load_cli_model,
-                      read_user_table, reported_as, split_list, strategy_names)
+from .options import (SEED, LazyChoice, Real, check_out_dir, check_out_parent, emit, fail,
+                      format_table, load_cli_model, read_user_table, reported_as, split_list,
+                      strategy_names)
 from ..util.files import atomic_write
 
 __all__ = ["probes", "add_model_command"]
@@ -54,7 +55,8 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
     if data:
         texts = read_user_table(data, "--data")
         if not {"prompt", "text"} <= set(texts.columns):
-            fail(f"--data {data}: need columns 'prompt' and 'text' (columns: {', '.join(texts.columns)})")
+            fail(f"--data {data}: need columns 'prompt' and 'text' "
+                 f"(columns: {', '.join(texts.columns)})")
         texts = texts.select(pl.col("prompt").cast(pl.String), pl.col("text").cast(pl.String))
         frame = frame.join(texts.unique("prompt"), on="prompt", how="left")
     if out:

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .options import Real, check_out_parent, emit, fail, format_table, read_user_text, reported_as, split_list
+from .options import (Real, check_out_parent, emit, fail, format_table, read_user_text,
+                      reported_as, split_list)
 from ..util.files import atomic_write
 from ..util.progress import progress_bar
 
@@ -45,17 +46,17 @@ def _read_prompts(path: Path) -> tuple[list, list]:
     if path.suffix not in (".jsonl", ".ndjson", ".txt"):
         fail(f"--prompts {path}: use a .jsonl file (one {{\"text\": ...}} a line) or a .txt "
              "file (one prompt a line)")
-    text = read_user_text(path, "--prompts")
-    if not text.strip():
+    content = read_user_text(path, "--prompts")
+    if not content.strip():
         fail(f"--prompts {path}: no prompts (the file is empty or holds only blank lines)")
     if path.suffix == ".txt":
-        texts = [line for line in text.splitlines() if line.strip()]
+        texts = [line for line in content.splitlines() if line.strip()]
         return list(range(len(texts))), texts
     fast = _read_jsonl_fast(path)
     if fast is not None:
         return fast
     ids, texts = [], []
-    for row, line in enumerate(text.splitlines(), start=1):
+    for row, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -146,7 +147,8 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
     if out:
         check_out_parent(out)
     pool = split_list(models, "--models") or None
-    ids, texts = _read_prompts(Path(prompts_file)) if prompts_file else (list(range(len(texts))), list(texts))
+    ids, texts = (_read_prompts(Path(prompts_file)) if prompts_file
+                  else (list(range(len(texts))), list(texts)))
     router = load_router(router_dir)
     if hasattr(getattr(router, "encoder_", None), "n_jobs"):
         router.encoder_.n_jobs = n_jobs

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from .options import (SEED, Real, check_out_parent, emit, fail, format_table, load_cli_records, method_params,
-                      parse_value, records_options, reported_as)
+from .options import (SEED, Real, check_out_parent, emit, fail, format_table, load_cli_records,
+                      method_params, parse_value, records_options, reported_as)
 from ..util.files import atomic_write, strict_json
 
 __all__ = ["tune_command"]

@@ -78,7 +78,8 @@ def test_errors_raised_on_purpose_are_messages_and_slips_are_bugs(tmp_path):
 
     assert user_message(_caught(real, "--reg", float("nan"))) == \
         "--reg must be a finite number, got nan"
-    assert user_message(_raise(RecordsError, "a.csv, row 2: bad\nscore")) == "a.csv, row 2: bad score"
+    two_lines = _raise(RecordsError, "a.csv, row 2: bad\nscore")
+    assert user_message(two_lines) == "a.csv, row 2: bad score"
     assert user_message(_raise(ModelFileError, "m: corrupt")) == "m: corrupt"
     missing = _caught(open, tmp_path / "absent.csv")
     assert user_message(missing) == f"{tmp_path / 'absent.csv'}: No such file or directory"
