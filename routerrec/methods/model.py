@@ -18,7 +18,8 @@ from ..kernels.als import solve_side
 from ..util import validate
 from ..util.artifacts import FORMAT_VERSION, ArtifactError, read_artifact, write_artifact
 from ..util.limits import check_bytes
-from .registry import LINKS, METHODS, MODEL_KINDS, DEFAULT_ENGINE, register_link, register_model_kind
+from .registry import (DEFAULT_ENGINE, LINKS, METHODS, MODEL_KINDS, register_link,
+                       register_model_kind)
 
 __all__ = ["Model", "ModelFileError", "load_model", "population_prior", "FORMAT_VERSION"]
 

@@ -148,10 +148,11 @@ def register_method(name: str, *, feedback: str = "explicit", engine: str = DEFA
     """Decorator registering ``fit`` as method ``name`` run by ``engine``.
 
     ``params`` declares every keyword parameter of ``fit`` (name -> check: ``count``,
-    ``number``, ``one_of``, ``SEED``, ``FLAG``, ``unchecked`` or any check of
-    ``routerrec.util.validate``) but ``progress``, which every fitter takes; ``memory(n_prompts, n_models, n_records, params)`` returns
-    the bytes a fit with ``params`` (defaults filled in) would allocate and what to do
-    instead when that is too much. The function it returns checks the records (type and
+    ``number``, ``one_of``, ``seed``, ``FLAG``, ``unchecked`` or any check of
+    ``routerrec.util.validate``) but ``progress``, which every fitter takes.
+    ``memory(n_prompts, n_models, n_records, params)`` returns the bytes a fit with
+    ``params`` (defaults filled in) would allocate and what to do instead when that is too
+    much. The function it returns checks the records (type and
     feedback kind), the parameters and the memory before calling ``fit``, so the rules hold
     however the method is reached (``routerrec.fit`` or its module's ``fit``).
     """
