@@ -84,8 +84,10 @@ def row_prior(model: Model, side: str):
 
 
 def sigmoid(linear: np.ndarray) -> np.ndarray:
-    """The logistic link's inverse: probabilities (float32) from linear predictors."""
-    return (1.0 / (1.0 + np.exp(-linear))).astype(np.float32)
+    """The logistic link's inverse: probabilities (float32) from linear predictors (exp
+    overflows to inf below about -88 in float32, which gives the right 0)."""
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-linear))).astype(np.float32)
 
 
 def fold_in(model: Model, side: str, index, values):
