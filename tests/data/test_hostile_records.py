@@ -108,6 +108,15 @@ def test_a_score_column_of_lists_is_refused_naming_the_first_row(tmp_path):
     refused("column 'score', row 2: scores must be numbers, got lists", path)
 
 
+def test_two_options_naming_one_column_are_refused(tmp_path):
+    path = text_file(tmp_path, "r.csv", "p,cost,s\nq1,0.5,1\n")
+    refused("column 'p': prompt= and model= both name the column 'p'", path,
+            prompt="p", model="p", score="s", format="csv")
+    # a default (cost) does not take a column an option named: 'cost' is the model here
+    rec = load_records(path, prompt="p", model="cost", score="s", format="csv")
+    assert rec.models == ["0.5"] and not rec.has_costs
+
+
 # ----------------------------------------------------------------------------- numbers
 
 
@@ -126,6 +135,12 @@ def test_routerbench_cost_beyond_float32_names_the_model_column(tmp_path):
 
 
 # ----------------------------------------------------------------------------- structure
+
+
+def test_a_routerbench_file_without_an_evaluated_cell_is_refused(tmp_path):
+    path = text_file(tmp_path, "rb.csv", "sample_id,prompt,eval_name,m1,m1|total_cost\n"
+                                         "s1,\"['hi']\",arc,,0.1\n")
+    refused(r"has no evaluated cell: every score cell of \['m1'\] is empty", path)
 
 
 def test_deeply_nested_jsonl_is_a_records_error(tmp_path):

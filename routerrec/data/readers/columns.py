@@ -20,6 +20,7 @@ from .layout import Part, ReadOptions
 __all__ = ["ROW", "SCORE_FROM", "COST_FROM", "resolve_columns", "number_rows", "validate", "validate_long"]
 
 ROW = "_row"
+_CANONICAL = ("prompt", "model", "score", "cost", "benchmark", "text")
 SCORE_FROM = "_scol"
 COST_FROM = "_ccol"
 # scores and costs are stored as float32 (Records.matrix): a larger one would become inf
@@ -30,22 +31,29 @@ _BEYOND = " is beyond float32's range (3.4e38), where it would become infinite"
 
 
 def resolve_columns(columns: Sequence[str], path: str, options: ReadOptions) -> dict:
-    """Map canonical names -> source column names; raise on missing required ones."""
-    mapping, missing = {}, []
-    for canon in ("prompt", "model", "score", "cost", "benchmark", "text"):
-        name = getattr(options, canon)
-        if name is None:  # optional, taken when a column of the canonical name is there
-            if canon in columns:
-                mapping[canon] = canon
-        elif name in columns:
-            mapping[canon] = name
-        else:  # a column the caller named must exist
-            missing.append(f"{canon}={name!r}" if name != canon else repr(name))
-    if missing:
+    """Map canonical names -> source column names; raise on missing required ones.
+
+    Two options naming one column is refused (``model=`` given the prompt column would make
+    every prompt its own model); a default (``cost``, ``benchmark``, ``text`` left ``None``)
+    does not take a column an option named.
+    """
+    named = {canon: getattr(options, canon) for canon in _CANONICAL if getattr(options, canon) is not None}
+    twice = [(a, b) for i, a in enumerate(named) for b in list(named)[i + 1:] if named[a] == named[b]]
+    if twice:
+        (a, b), column = twice[0], named[twice[0][0]]
+        raise RecordsError(f"{a}= and {b}= both name the column {column!r}; each must name its own",
+                           path=path, column=column)
+    mapping = {canon: name for canon, name in named.items() if name in columns}
+    for canon in _CANONICAL:  # optional, taken when a column of the canonical name is there
+        if canon not in named and canon in columns and canon not in named.values():
+            mapping[canon] = canon
+    missing = [f"{canon}={name!r}" if name != canon else repr(name)
+               for canon, name in named.items() if name not in columns]
+    if missing:  # a column the caller named must exist
         raise RecordsError(
             f"missing required column(s) {', '.join(missing)}; columns present: {list(columns)}", path=path
         )
-    return mapping
+    return {canon: mapping[canon] for canon in _CANONICAL if canon in mapping}
 
 
 def number_rows(df: pl.DataFrame, path: str, mapping: dict) -> pl.DataFrame:

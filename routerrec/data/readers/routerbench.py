@@ -87,6 +87,8 @@ def _melt(df: pl.DataFrame, path: str) -> tuple:
         parts = [p.with_columns(pl.col("score", "cost").cast(pl.String)) for p in parts]
     long = pl.concat(parts, how="vertical")
     long = long.filter(pl.col("score").is_not_null())  # empty wide cell = not evaluated
+    if long.height == 0:
+        raise RecordsError(f"has no evaluated cell: every score cell of {models} is empty", path=path)
     txt = (
         df.select(pl.col("sample_id").cast(pl.String).alias("prompt"), pl.col("prompt").cast(pl.String).alias("raw"))
         .filter(pl.col("prompt").is_not_null())
