@@ -27,7 +27,8 @@ FAST_PARAMS: dict[str, dict] = {
     "lightfm": dict(rank=4, epochs=5, encoder_params=dict(dim=16)),
     "knn": dict(ks=(5, 20), encoder_params=dict(dim=16)),
     "linear": dict(encoder_params=dict(dim=16)),
-    "ensemble": dict(routers=("linear", "knn"), router_params={"knn": dict(ks=(5, 20))},
+    # mf as a member: its completion model is a saved sub-directory (m1/completion)
+    "ensemble": dict(routers=("linear", "mf"), router_params={"mf": dict(method_params=dict(rank=4))},
                      encoder_params=dict(dim=16)),
     "oracle": {},
     "random": {},

@@ -81,6 +81,7 @@ class EnsembleRouter(LearnedRouter):
         self.members_ = []
         for i, (name, own) in enumerate(zip(self.routers, extra["members"])):
             member = self._member(name)
+            member.models_ = self.models_  # members check their parts against the router's models
             prefix = f"m{i}."
             member._set_model_state(own, {k[len(prefix):]: v for k, v in arrays.items()
                                           if k.startswith(prefix)}, directory / f"m{i}")
