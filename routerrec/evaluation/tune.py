@@ -4,6 +4,11 @@ Regularisation alone moves held-out error by 2x on planted data (tests/test_tune
 the defaults are a start, not an answer: ``tune`` fits every candidate on the training
 part of ``records.split_cells(validation, seed)`` and scores it on the held-out part with
 the same metrics as every report (``metrics.heldout_report``).
+
+``fit --holdout SHARE --holdout-seed S`` later scores on ``records.split_cells(SHARE, S)``;
+choosing parameters on those very cells would flatter that score. So ``tune`` first removes
+the same holdout (``holdout``, ``holdout_seed``: the same split) and splits its validation
+cells from the rest only; the output says which cells were set aside (``excluded_holdout``).
 """
 from __future__ import annotations
 
@@ -86,14 +91,28 @@ def _refusal(method: str, params: dict) -> str | None:
     return None
 
 
+def _without_holdout(records, holdout, holdout_seed):
+    """``(records minus fit's holdout cells, what was set aside)``: ``fit --holdout
+    --holdout-seed`` draws exactly these cells (the same ``split_cells``)."""
+    if holdout is None:
+        return records, None
+    rest, held = records.split_cells(holdout, holdout_seed)
+    return rest, {"share": holdout, "seed": holdout_seed, "cells": held.n_records,
+                  "note": "these cells (fit --holdout SHARE --holdout-seed SEED's test cells) "
+                          "were set aside before the validation split: tuning never saw them"}
+
+
 def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
          fixed: Mapping | None = None, trials: int | None = None, validation: float = 0.1,
-         seed: int = 0, metric: str = "rmse", progress: bool = False) -> dict:
+         seed: int = 0, metric: str = "rmse", holdout: float | None = 0.1,
+         holdout_seed: int = 0, progress: bool = False) -> dict:
     """Search ``grid`` (default ``GRIDS[method]``) for the best ``metric`` on held-out cells.
 
     ``fixed`` parameters go to every fit; ``trials`` < grid size samples that many
-    combinations (seeded). Returns ``{"method", "metric", "best": {params, score},
-    "trials": [{params, metrics, fit_seconds}], "baselines", "validation", "seed"}``;
+    combinations (seeded). ``holdout``/``holdout_seed``: the cells ``fit --holdout
+    --holdout-seed`` will score on are set aside first and never used (None: tune on all
+    cells). Returns ``{"method", "metric", "best": {params, score}, "trials": [{params,
+    metrics, fit_seconds}], "baselines", "validation", "seed", "excluded_holdout"}``;
     a trial that fails (bad combination) is recorded with its error, not raised. Every
     argument is checked before any fit: each candidate's parameters against the method's
     declaration (when none passes, nothing is fitted), the validation split (enough cells,
@@ -113,6 +132,9 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
         validate.integer("trials", trials, low=1)
     validate.fraction("validation", validation)
     validate.integer("seed", seed, low=0)
+    if holdout is not None:
+        validate.fraction("holdout", holdout)
+    validate.integer("holdout_seed", holdout_seed, low=0)
     if metric in BINARY_METRICS and records.score_kind != "binary":
         raise ValueError(f"metric {metric!r} needs binary (0/1) scores; these records' "
                          "scores are graded (not all 0 or 1): use rmse or mae")
@@ -121,8 +143,9 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
     refused = [_refusal(method, {**fixed, **params}) for params in candidates]
     if all(refused):
         raise ValueError(f"every trial failed; first error: {refused[0]}")
-    train, valid = records.split_cells(validation, seed)
-    _check_validation(valid, metric, validation, records.n_records)
+    tunable, excluded = _without_holdout(records, holdout, holdout_seed)
+    train, valid = tunable.split_cells(validation, seed)
+    _check_validation(valid, metric, validation, tunable.n_records)
     sign = -1.0 if METRICS[metric] else 1.0
     results, best = [], None
     baselines = baseline_report(train, valid)  # the same for every trial: fitted once
@@ -153,4 +176,5 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
                          "the validation cells"
                          + (f", {len(errors)} failed (first error: {errors[0]})" if errors else ""))
     return {"method": method, "metric": metric, "best": best, "trials": results,
-            "baselines": baselines, "validation": validation, "seed": seed}
+            "baselines": baselines, "validation": validation, "seed": seed,
+            "excluded_holdout": excluded}

@@ -98,3 +98,40 @@ def test_cli_tune_errors_are_clear(tmp_path):
     bad = _run("fit", "--params", "junk.json", "--out", "m", cwd=tmp_path)
     assert bad.returncode != 0 and "not a file written by `routerrec tune`" in bad.stderr
     assert not (tmp_path / "b.json").exists()
+
+
+def _cells(records) -> set:
+    return set(zip(records.table.get_column("prompt"), records.table.get_column("model")))
+
+
+@pytest.mark.parametrize("share,holdout_seed", [(0.1, 0), (0.2, 3)])
+def test_tune_never_sees_the_cells_fit_holdout_scores_on(sparse_planted, monkeypatch,
+                                                        share, holdout_seed):
+    """Issue 12: ``tune`` then ``fit --holdout 0.1`` used to choose parameters on the very
+    cells fit scored on (both split_cells(0.1, seed 0)). The cells tune fits and validates on
+    are now disjoint from fit's held-out cells, and the output says so."""
+    import routerrec.evaluation.tune as tune_module
+
+    seen = []
+    real_fit, real_score = tune_module.fit, tune_module.score_model
+    monkeypatch.setattr(tune_module, "fit",
+                        lambda train, **kw: seen.append(_cells(train)) or real_fit(train, **kw))
+    monkeypatch.setattr(tune_module, "score_model",
+                        lambda model, valid: seen.append(_cells(valid)) or real_score(model, valid))
+    result = tune(sparse_planted, method="als", grid={"reg": [0.01, 0.1]},
+                  fixed={"rank": 3, "iterations": 3}, holdout=share, holdout_seed=holdout_seed)
+    fit_test = _cells(sparse_planted.split_cells(share, holdout_seed)[1])
+    assert len(seen) == 4 and all(cells and not cells & fit_test for cells in seen)
+    assert set().union(*seen) | fit_test == _cells(sparse_planted)
+    excluded = result["excluded_holdout"]
+    assert (excluded["share"], excluded["seed"], excluded["cells"]) == (share, holdout_seed,
+                                                                        len(fit_test))
+    assert "never saw" in excluded["note"]
+
+
+def test_tune_without_holdout_uses_every_cell(sparse_planted):
+    result = tune(sparse_planted, method="als", grid={"reg": [0.1]},
+                  fixed={"rank": 3, "iterations": 3}, holdout=None)
+    assert result["excluded_holdout"] is None
+    with pytest.raises(ValueError, match="holdout"):
+        tune(sparse_planted, method="als", grid={"reg": [0.1]}, holdout=1.5)
