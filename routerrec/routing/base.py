@@ -92,10 +92,11 @@ class Router:
 
     # -- parameters (sklearn style)
     def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in self._param_names()}
+        return {k: getattr(self, k) for k in self.param_names()}
 
     @classmethod
-    def _param_names(cls) -> list[str]:
+    def param_names(cls) -> list[str]:
+        """The keyword parameters of the constructor (what ``make_router`` accepts)."""
         import inspect
 
         return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]

@@ -4,13 +4,12 @@ imported (each router module registers its classes with ``register_router``; imp
 and every list of routers (CLI choices, evaluators, the shared test suite) go through it."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from . import learned, reference  # noqa: F401  (importing them registers every router)
 from .base import ROUTERS, Router, RouterFileError
 from .cost import CostModel
 from ..util.artifacts import read_artifact
-from ..util.validate import finite, texts as check_texts
+from ..util.validate import finite, path, texts as check_texts
 
 __all__ = ["ROUTERS", "learned_routers", "make_router", "load_router"]
 
@@ -27,6 +26,10 @@ def make_router(name: str, **params) -> Router:
         cls = ROUTERS[name]
     except KeyError:
         raise ValueError(f"unknown router {name!r}; choose one of {sorted(ROUTERS)}") from None
+    unknown = sorted(set(params) - set(cls.param_names()))
+    if unknown:
+        raise TypeError(f"router {name!r} has no parameter {unknown[0]!r}; its parameters are "
+                        f"{', '.join(cls.param_names())}")
     return cls(**params)
 
 
@@ -38,7 +41,7 @@ def load_router(directory) -> Router:
     so a damaged or hostile directory raises ``RouterFileError`` naming it, never a traceback
     from deep inside or a router that routes on NaN.
     """
-    d = Path(directory)
+    d = path("load_router's directory", directory)
     manifest, arrays = read_artifact(
         d, fmt="routerrec-router", what="router", error=RouterFileError, expect=_saved_shapes,
         hints={"routerrec-model": " (a completion model: refit with `routerrec fit --router mf`)"})

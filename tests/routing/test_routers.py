@@ -233,3 +233,10 @@ def test_precomputed_vectors_route_by_prompt_id(train, tmp_path):
     router.save(tmp_path / "r")
     (tmp_path / "v.parquet").unlink()  # the vectors travel with the router
     assert load_router(tmp_path / "r").route(["new-code"], models=["mathy", "coder"]) == ["coder"]
+
+
+def test_make_router_names_an_unknown_parameter_and_load_router_wants_a_path():
+    with pytest.raises(TypeError, match=r"router 'linear' has no parameter 'alpha'; its parameters are alphas"):
+        make_router("linear", alpha=-1)
+    with pytest.raises(TypeError, match="load_router's directory must be a path"):
+        load_router(None)
