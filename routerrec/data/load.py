@@ -129,13 +129,23 @@ def _assemble(parts: list, labels: list, on_duplicate: str) -> Records:
     """Concatenate validated parts (one per file, named by ``labels``), resolve duplicate pairs."""
     has_cost = any("cost" in part.rows.columns for part in parts)
     table = _concat(parts, has_cost)
-    coding = code_rows(table)
+    coding = code_rows(table, *_distinct_ids(parts))
     table, coding = _resolve_duplicates(table, coding, labels, on_duplicate, has_cost)
     cols = ["prompt", "model", "score"] + (["cost"] if has_cost else []) + ["benchmark"]
     texts = [part.texts for part in parts if part.texts is not None]
     source = labels[0] if len(labels) == 1 else "[" + ", ".join(labels) + "]"
     return Records(table.select(cols), pl.concat(texts, how="vertical") if texts else None, source,
                    coding=coding)
+
+
+def _distinct_ids(parts: list) -> tuple:
+    """The sorted distinct (prompts, models) of all parts from what validation found, or
+    ``(None, None)`` (code_rows then finds them) when a part lacks them."""
+    if any(part.ids is None for part in parts):
+        return None, None
+    if len(parts) == 1:
+        return parts[0].ids
+    return tuple(pl.concat([part.ids[i] for part in parts]).unique().sort() for i in (0, 1))
 
 
 def _concat(parts: list, has_cost: bool) -> pl.DataFrame:

@@ -44,6 +44,10 @@ def test_white_space_around_ids_is_stripped_so_p1_and_p1_space_are_one_prompt(tm
     assert err.row == 2
     rec = load_records(path, on_duplicate="mean")
     assert rec.prompts == ["p1", "p2"] and rec.models == ["a"] and rec.n_records == 2
+    other = text_file(tmp_path, "other.csv", "prompt,model,score\n\tp2\u3000,b,1\n")
+    both = load_records([path, other], on_duplicate="last")
+    assert both.prompts == ["p1", "p2"] and both.models == ["a", "b"]
+    assert both.matrix().shape == (2, 2) and both.matrix().scores.nnz == 3
 
 
 @pytest.mark.parametrize("blank", ["   ", "\t", " \u00a0 "])

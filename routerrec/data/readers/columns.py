@@ -101,6 +101,26 @@ def _as_float(raw: pl.DataFrame, canon: str, path: str, column: str) -> pl.Expr:
     return pl.col(canon).cast(pl.Float64)
 
 
+def _strip_ids(typed: pl.DataFrame, columns: tuple) -> tuple:
+    """``typed`` with surrounding white space stripped from the id ``columns``, and the sorted
+    distinct ids of each column (nulls left out).
+
+    Ids repeat, so each distinct id is stripped once (the distinct values of all the columns in
+    one parallel pass); a column without such an id is left as it is.
+    """
+    distinct = typed.select(pl.col(c).unique().drop_nulls().implode() for c in columns)
+    fixes, found = [], []
+    for column in columns:
+        values = distinct.get_column(column).explode().drop_nulls()
+        clean = values.str.strip_chars()
+        changed = values != clean
+        if changed.any():
+            fixes.append(pl.col(column).replace(values.filter(changed), clean.filter(changed)))
+            values = clean.unique()
+        found.append(values.sort())
+    return (typed.with_columns(fixes) if fixes else typed), tuple(found)
+
+
 def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
     """Type and check one file's raw long rows (``mapping``: canonical -> source column, for errors).
 
@@ -118,15 +138,14 @@ def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
     has_cost = "cost" in raw.columns
     exprs = [
         pl.col(ROW),
-        as_id("prompt").str.strip_chars().alias("prompt"),
-        as_id("model").str.strip_chars().alias("model"),
+        as_id("prompt").alias("prompt"),
+        as_id("model").alias("model"),
         _as_float(raw, "score", path, colname("score")).alias("score"),
     ]
     if has_cost:
         exprs.append(_as_float(raw, "cost", path, colname("cost")).alias("cost"))
     if "benchmark" in raw.columns:
-        bench = as_id("benchmark").str.strip_chars()
-        exprs.append(pl.when(bench.str.len_bytes() > 0).then(bench).alias("benchmark"))
+        exprs.append(as_id("benchmark").alias("benchmark"))
     else:
         exprs.append(pl.lit(None, dtype=pl.String).alias("benchmark"))
     if "text" in raw.columns:
@@ -134,6 +153,10 @@ def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
     if has_wide:
         exprs += [pl.col(SCORE_FROM), pl.col(COST_FROM)]
     typed = raw.select(exprs)
+    typed, (prompts, models, _) = _strip_ids(typed, ("prompt", "model", "benchmark"))
+    blank = pl.col("benchmark").str.len_bytes() == 0
+    if typed.select(blank.any()).item():
+        typed = typed.with_columns(pl.when(~blank).then(pl.col("benchmark")).alias("benchmark"))
 
     # the checks, each a boolean "row is bad" expression (vectorised)
     checks = [
@@ -175,4 +198,4 @@ def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
         typed = typed.drop("text")
     if has_wide:
         typed = typed.drop(SCORE_FROM, COST_FROM)
-    return Part(typed, texts)
+    return Part(typed, texts, (prompts.rename("prompt"), models.rename("model")))

@@ -43,11 +43,14 @@ class Part(NamedTuple):
 
     ``rows``: ``_row`` (1-based data row of the file), ``prompt``, ``model``, ``score``,
     ``cost`` (when the file has costs) and ``benchmark``. ``texts``: ``prompt``, ``text``, or
-    ``None`` when the file has no texts.
+    ``None`` when the file has no texts. ``ids``: ``(prompts, models)``, the sorted distinct ids
+    of exactly these ``rows`` when validation found them (the loader then need not look for
+    them again), else ``None``; a reader that changes the rows must drop them.
     """
 
     rows: pl.DataFrame
     texts: Optional[pl.DataFrame]
+    ids: Optional[tuple] = None
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def _melt(df: pl.DataFrame, path: str) -> tuple:
 
 def _wide_part(df: pl.DataFrame, path: str) -> Part:
     raw, texts = _melt(df, path)
-    return Part(validate(raw, path, _MAPPING).rows, texts)
+    return validate(raw, path, _MAPPING)._replace(texts=texts)
 
 
 def _table_kind(path: Path) -> str:
