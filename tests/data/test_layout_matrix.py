@@ -85,3 +85,16 @@ def test_bad_cells_name_the_model_column_and_the_row(tmp_path):
     assert (err.column, err.row) == ("item", 1) and "prompt id is missing" in str(err)
     path = _csv(tmp_path / "narrow.csv", "item\nq1\n")
     assert "at least one model column" in str(_error(path, format="matrix"))
+
+
+def test_matrix_options_naming_one_column_twice_and_a_model_called_prompt(tmp_path):
+    path = tmp_path / "m.parquet"
+    pl.DataFrame({"prompt": ["a", "b"], "m1": [1.0, 0.0], "m2": [0.0, 1.0],
+                  "benchmark": ["x", "y"]}).write_parquet(path)
+    with pytest.raises(RecordsError, match="name one column twice"):
+        load_records(path, format="matrix", benchmark="prompt")
+    wide = tmp_path / "w.csv"
+    pl.DataFrame({"item": ["a", "b"], "prompt": [1.0, 0.0], "m2": [0.0, 1.0],
+                  "benchmark": ["x", "y"]}).write_csv(wide)
+    records = load_records(wide, prompt="item", format="matrix")
+    assert records.models == ["m2", "prompt"] and records.benchmarks == ["x", "y"]

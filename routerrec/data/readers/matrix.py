@@ -38,6 +38,7 @@ PEEK_ROWS = 200  # rows claims() looks at
 _LONG_NAMES = ("model", "score")  # a file with these columns is the long layout
 _ROUTERBENCH_COST = "|total_cost"
 _CELL_BYTES = 64  # memory of one long row while melting (ids are views, scores 8 bytes)
+_ID, _BENCH = "\x00prompt", "\x00benchmark"  # reserved names while melting
 
 
 def _kind(path: Path) -> str:
@@ -58,7 +59,15 @@ def _roles(columns: list, options: ReadOptions, path: Path) -> tuple:
     ident = options.prompt if options.prompt in columns else columns[0]
     text = _optional(columns, options.text, "text", "text", path)
     bench = _optional(columns, options.benchmark, "benchmark", "benchmark", path)
-    models = [c for c in columns if c not in (ident, text, bench)]
+    named = [c for c in (ident, text, bench) if c is not None]
+    if len(set(named)) != len(named):
+        raise RecordsError(f"the id, text and benchmark options name one column twice ({named})",
+                           path=path)
+    reserved = [c for c in columns if c in (ROW, SCORE_FROM, _ID, _BENCH)]
+    if reserved:
+        raise RecordsError(f"column name(s) {reserved} are reserved by the reader; rename them",
+                           path=path)
+    models = [c for c in columns if c not in named]
     return ident, text, bench, models
 
 
@@ -85,10 +94,12 @@ def _read(path: Path, options: ReadOptions) -> Part:
         raise RecordsError(f"no model columns left beside {ident!r}, {text!r} and {bench!r}", path=path)
     check_bytes(df.height * len(models) * _CELL_BYTES, f"melting {df.height} rows x {len(models)} model columns",
                 advice="split the file by rows", error=partial(RecordsError, path=path))
-    keep = [pl.col(ident).alias("prompt")] + ([pl.col(bench).alias("benchmark")] if bench else [])
+    # the id and benchmark travel under reserved names: a model column may be called "prompt"
+    keep = [pl.col(ident).alias(_ID)] + ([pl.col(bench).alias(_BENCH)] if bench else [])
     wide = _as_cells(df.with_row_index(ROW, offset=1).select(pl.col(ROW), *keep, pl.col(models)), models)
-    long = wide.unpivot(on=models, index=[ROW, "prompt"] + (["benchmark"] if bench else []),
-                        variable_name=SCORE_FROM, value_name="score")
+    long = wide.unpivot(on=models, index=[ROW, _ID] + ([_BENCH] if bench else []),
+                        variable_name=SCORE_FROM, value_name="score"
+                        ).rename({_ID: "prompt", **({_BENCH: "benchmark"} if bench else {})})
     empty = pl.col("score").is_null()
     if long.schema["score"] == pl.String:
         empty = empty | (pl.col("score").str.strip_chars() == "")
@@ -133,7 +144,8 @@ def _claims(path: Path) -> bool:
         if _kind(path) == "parquet":
             return all(schema[m].is_numeric() or schema[m] in (pl.Boolean, pl.Null) for m in models)
         return head.height > 0 and all(_numeric_text(head.get_column(m)) for m in models)
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError, ValueError):
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, UnicodeDecodeError,
+            ValueError):
         return False
 
 
