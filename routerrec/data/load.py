@@ -20,6 +20,7 @@ import polars as pl
 
 from ..util import validate
 from .readers.columns import ROW, validate_long
+from .readers.file_benchmark import with_file_benchmark
 from .readers.layout import ReadOptions
 from .readers.registry import layout_for
 from .records import Coding, Records, RecordsError, code_rows
@@ -42,6 +43,7 @@ def load_records(
     format: Optional[str] = None,
     on_duplicate: str = "error",
     trust_pickle: bool = False,
+    benchmark_from_name: bool = False,
 ) -> Records:
     """Load evaluation records from a file or a list of files.
 
@@ -57,7 +59,8 @@ def load_records(
         uses a column named ``cost`` / ``benchmark`` / ``text`` if present.
     format : str, optional
         A layout name of :func:`routerrec.data.readers.registry.layouts`: ``"csv"``,
-        ``"parquet"``, ``"jsonl"`` (the long layout), ``"routerbench"`` or ``"routerbench-pkl"``.
+        ``"parquet"``, ``"jsonl"`` (the long layout), ``"routerbench"``, ``"routerbench-pkl"``,
+        ``"scores-json"``, ``"matrix"``, ``"routereval"`` or ``"lm-eval"`` (docs/records.md).
         ``None`` infers it from the suffix (``.csv``, ``.parquet``/``.pq``,
         ``.jsonl``/``.ndjson``/``.json``, ``.pkl``/``.pickle``) and detects
         RouterBench's wide layout from the columns (``sample_id``, ``prompt``,
@@ -69,8 +72,13 @@ def load_records(
         What to do with repeated (prompt, model) pairs: raise naming both rows,
         average score and cost, or keep the last one.
     trust_pickle : bool
-        RouterBench's ``routerbench_0shot.pkl`` is a pandas pickle, and
-        unpickling runs arbitrary code. It is only read when this is True.
+        RouterBench's ``routerbench_0shot.pkl`` and RouterEval's score files are
+        pickles, and unpickling runs arbitrary code. They are only read when this
+        is True.
+    benchmark_from_name : bool
+        Label every row of each file with the file's name less its suffixes and a
+        trailing split word (``mmlu_train.json`` -> ``mmlu``), replacing the
+        file's own benchmark (``readers.file_benchmark``).
 
     Raises
     ------
@@ -93,6 +101,8 @@ def load_records(
     options = ReadOptions(prompt=prompt, model=model, score=score, cost=cost, benchmark=benchmark, text=text,
                           trust_pickle=trust_pickle)
     parts = [layout_for(p, format).read(p, options) for p in paths]
+    if validate.flag("benchmark_from_name", benchmark_from_name):
+        parts = [with_file_benchmark(part, p) for part, p in zip(parts, paths)]
     return _assemble(parts, [str(p) for p in paths], on_duplicate)
 
 

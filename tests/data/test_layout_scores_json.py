@@ -173,3 +173,15 @@ def test_hostile_values_are_refused_with_the_row(tmp_path, line, column, words):
     emoji = tmp_path / "emoji.jsonl"
     emoji.write_text('{"question": "a\\ud83d\\ude00", "scores": {"m": 1}}\n')  # a whole pair is text
     assert load_records(emoji).texts["text"].to_list() == ["a\U0001F600"]
+
+
+def test_several_files_take_their_benchmark_from_their_names(tmp_path):
+    rows = [{"question": "What is 2+2?", "scores": {"m1": 1, "m2": 0}},
+            {"question": "Name a prime.", "scores": {"m1": 0, "m2": 1}}]
+    (tmp_path / "mmlu_train.json").write_text(json.dumps(rows[:1]))
+    (tmp_path / "gsm8k-test.json").write_text(json.dumps(rows[1:]))
+    records = load_records([tmp_path / "mmlu_train.json", tmp_path / "gsm8k-test.json"],
+                           benchmark_from_name=True)
+    assert sorted(records.prompt_benchmark.values()) == ["gsm8k", "mmlu"]
+    with pytest.raises(TypeError, match="benchmark_from_name must be True or False"):
+        load_records(tmp_path / "mmlu_train.json", benchmark_from_name="yes")
