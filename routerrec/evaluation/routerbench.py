@@ -18,13 +18,28 @@ routers compared (zero router and oracle included), in two definitions:
 
 Intervals: percentile bootstrap over the eval's test prompts (same resamples for every
 router, so differences are paired). Test prompts missing a score or cost for any model are
-dropped (counted in the report), so every router is judged on the same prompts.
+dropped from AIQ (counted in the report), so every router is judged on the same prompts.
+The gap closed is also given **pooled** over all test prompts (one curve over all evals),
+beside the per-eval shares and their unweighted mean.
+
+**Max quality** (with or without costs; most research data has no prices): each router's
+pick with no willingness to pay (``router.choose(..., wtp=None)``: best predicted score,
+cheaper on ties) among the models with a true score on the prompt, beside ``best-single``
+(the model best on the training prompts: the ``best-single`` reference router),
+``task-best`` (per task, the model best on that task's training prompts; a model never seen
+on the task ranks by its overall training mean, a task absent from training falls back to
+best-single) and ``oracle``. Per eval and pooled: the mean true score, each router's
+difference to the stronger of best-single and task-best with a paired bootstrap interval
+(the stronger one taken in each resample), and the share of that baseline → oracle gap
+closed. AIQ needs costs: without them the report holds the max-quality tables only.
 """
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import numpy as np
+
+import polars as pl
 
 from ..data.records import UNKNOWN_BENCHMARK
 from ..routing.base import true_matrices
@@ -111,6 +126,101 @@ def _complete(records, models, name):
             int((~complete).sum()))
 
 
+def _task_means(train, models, overall) -> dict:
+    """``{task: per-model mean training score on it}`` (task-best's scores); a model never
+    scored on the task keeps its overall training mean."""
+    col = {m: j for j, m in enumerate(models)}
+    table = (train.table.filter(pl.col("model").is_in(models))
+             .with_columns(pl.col("benchmark").fill_null(UNKNOWN_BENCHMARK))
+             .group_by("benchmark", "model").agg(pl.col("score").mean()))
+    out = {}
+    for task, model, mean in table.iter_rows():
+        out.setdefault(task, overall.copy())[col[model]] = mean
+    return out
+
+
+def _scored(records, models, name):
+    """``(records, truth, n_dropped)`` of one eval's test prompts with a true score for at
+    least one model; an eval with none is refused before any router is fitted."""
+    truth, _ = true_matrices(records, models)
+    scored = ~np.isnan(truth).all(axis=1)
+    if not scored.any():
+        raise ValueError(f"eval {name!r}: none of its {records.n_prompts} test prompts has a "
+                         f"score for any of the {len(models)} models of train and test")
+    keep = [p for p, ok in zip(records.prompts, scored) if ok]
+    return records.filter(prompts=keep), truth[scored], int((~scored).sum())
+
+
+def _quality_scores(routers, sub, truth, models, references) -> dict:
+    """The true score of each router's max-quality pick among the models scored on each
+    prompt of ``sub``, then best-single's, task-best's and the oracle's."""
+    best, overall, tasks, task = references
+    cost = true_matrices(sub, models)[1]
+    known = ~np.isnan(truth)
+    true_cost = np.where(np.isnan(cost), 0.0, cost)
+    rows = np.arange(len(truth))
+
+    def picked(router, scores, costs):
+        return truth[rows, router.choose(np.where(known, scores, np.nan), costs)]
+
+    out = {name: picked(r, r.predict_records(sub, models=models),
+                        r.predict_cost_records(sub, models=models))
+           for name, r in routers.items()}
+    out["best-single"] = picked(best, best.truth_scores(truth, overall), true_cost)
+    out["task-best"] = picked(best, best.truth_scores(truth, tasks.get(task, overall)), true_cost)
+    out["oracle"] = truth[rows, make_router("oracle").truth_picks(truth, true_cost)]
+    return out
+
+
+def _quality_table(scores: dict, routers, bootstrap: int, rng) -> dict:
+    """Mean true score per entry; each router's (and the oracle's) difference to the stronger
+    of best-single and task-best, with a paired percentile bootstrap interval; gap closed."""
+    names = list(scores)
+    v = np.column_stack([scores[k] for k in names])
+    n, j = len(v), {k: i for i, k in enumerate(names)}
+    mean = v.mean(axis=0)
+    boot = np.array([v[rng.integers(n, size=n)].mean(axis=0) for _ in range(bootstrap)])
+    base = max(mean[j["best-single"]], mean[j["task-best"]])
+    base_b = (np.maximum(boot[:, j["best-single"]], boot[:, j["task-best"]])
+              if bootstrap else None)
+    span = mean[j["oracle"]] - base
+    return {
+        "n_prompts": n,
+        "baseline": "best-single" if mean[j["best-single"]] >= mean[j["task-best"]]
+        else "task-best",
+        "mean_score": {k: float(mean[i]) for k, i in j.items()},
+        "minus_baseline": {
+            r: {"diff": float(mean[j[r]] - base),
+                "ci": [float(np.percentile(boot[:, j[r]] - base_b, q)) for q in (2.5, 97.5)]
+                if bootstrap else None}
+            for r in [*routers, "oracle"]},
+        "gap_closed": {r: float((mean[j[r]] - base) / span) if span > 0 else float("nan")
+                       for r in routers},
+    }
+
+
+def _max_quality(fitted, scored, models, train, bootstrap, seed) -> dict:
+    """The max-quality tables: one per eval and one pooled over all test prompts. Its own
+    bootstrap stream (seeded from ``seed``) leaves the AIQ intervals as they were."""
+    best = make_router("best-single").fit(train)
+    overall = best.train_means_[[best.models_.index(m) for m in models]]
+    tasks = _task_means(train, models, overall)
+    rng = np.random.default_rng([seed, 12])
+    evals, pooled, dropped = {}, {}, 0
+    for name, (sub, truth, n_dropped) in scored.items():
+        scores = _quality_scores(fitted, sub, truth, models, (best, overall, tasks, name))
+        evals[name] = {**_quality_table(scores, fitted, bootstrap, rng),
+                       "n_dropped_unscored": n_dropped, "task_seen_in_training": name in tasks}
+        for k, v in scores.items():
+            pooled.setdefault(k, []).append(v)
+        dropped += n_dropped
+    pooled = {k: np.concatenate(v) for k, v in pooled.items()}
+    return {"evals": evals, "pooled": {**_quality_table(pooled, fitted, bootstrap, rng),
+                                       "n_dropped_unscored": dropped},
+            "best_single": models[int(np.argmax(overall))],
+            "task_best": {t: models[int(np.argmax(m))] for t, m in sorted(tasks.items())}}
+
+
 def _eval_one(routers, sub, truth, cost, n_dropped, models, lambdas, boot_weights):
     n = len(truth)
     rows = np.arange(n)
@@ -176,7 +286,9 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
     ``test`` prompts are grouped by their benchmark (RouterBench's ``eval_name``); models are
     the training records' models; ``routers`` are learned routers of the registry
     (``routing.registry.learned_routers()``). Returns the report dict that ``write_report``
-    saves.
+    saves: ``max_quality`` always; ``evals`` (AIQ per eval) and ``pooled`` (AIQ over all
+    test prompts) only when both train and test have costs (``settings.costs``), else ``{}``
+    and None.
     """
     check_records("train", train)
     check_records("test", test)
@@ -192,12 +304,7 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
             raise ValueError(f"{name!r} is not a learned router (choose from {sorted(learned)}); "
                              "the oracle and single models are always in the report")
     params = check_router_params(router_params, routers)
-    for part, records in (("train", train), ("test", test)):
-        if not records.has_costs:
-            raise ValueError(f"the {part} records ({records.source}) have no costs; AIQ is the "
-                             "area under cost-quality curves, so every record needs one: load a "
-                             "cost column (load_records(cost=COLUMN); CLI --cost-col) or "
-                             "RouterBench's wide CSV, whose MODEL|total_cost columns hold them")
+    costed = train.has_costs and test.has_costs
     in_test = set(test.models)
     models = [m for m in train.models if m in in_test]
     if not models:
@@ -205,8 +312,10 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
     groups = {}
     for p, b in test.prompt_benchmark.items():
         groups.setdefault(b if b is not None else UNKNOWN_BENCHMARK, []).append(p)
-    complete = {name: _complete(test.filter(prompts=groups[name]), models, name)
-                for name in sorted(groups)}
+    complete = ({name: _complete(test.filter(prompts=groups[name]), models, name)
+                 for name in sorted(groups)} if costed else {})
+    scored = {name: _scored(test.filter(prompts=groups[name]), models, name)
+              for name in sorted(groups)}
     fitted = {}
     with progress_bar(len(routers), "fitting routers", enabled=progress) as bar:
         for name in routers:
@@ -214,8 +323,9 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
             bar.update(1)
     rng = np.random.default_rng(seed)
 
-    def boot_weights(n):
-        return [rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64) for _ in range(bootstrap)]
+    def boot_weights(n, rng=rng):
+        return [rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
+                for _ in range(bootstrap)]
 
     evals = {}
     with progress_bar(len(complete), "evals", enabled=progress) as bar:
@@ -223,30 +333,67 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
             evals[name] = _eval_one(fitted, records, truth, cost, n_dropped, models, lambdas,
                                     boot_weights)
             bar.update(1)
-    summary = {r: {"mean_aiq_code": float(np.mean([e["aiq"][r]["code"] for e in evals.values()])),
-                   "mean_gap_closed": float(np.mean([e["gap_closed"][r]["share"]
-                                                     for e in evals.values()])),
-                   "beats_zero_on": [k for k, e in evals.items()
-                                     if e["aiq"][r]["code"] >= e["aiq"]["zero"]["code"]]}
+    quality = _max_quality(fitted, scored, models, train, bootstrap, seed)
+    pooled = None
+    if costed:  # one curve over every eval's complete prompts; its own bootstrap stream
+        keep = [p for records, *_ in complete.values() for p in records.prompts]
+        pool_rng = np.random.default_rng([seed, 1])
+        pooled = _eval_one(fitted, *_complete(test.filter(prompts=keep), models, "all"),
+                           models, lambdas, lambda n: boot_weights(n, pool_rng))
+        pooled = {k: pooled[k] for k in ("n_prompts", "aiq", "gap_closed")}
+    summary = {r: ({"mean_aiq_code": float(np.mean([e["aiq"][r]["code"] for e in evals.values()])),
+                    "mean_gap_closed": float(np.mean([e["gap_closed"][r]["share"]
+                                                      for e in evals.values()])),
+                    "pooled_gap_closed": pooled["gap_closed"][r]["share"],
+                    "beats_zero_on": [k for k, e in evals.items()
+                                      if e["aiq"][r]["code"] >= e["aiq"]["zero"]["code"]]}
+                   if costed else {})
+               | {"max_quality": {"pooled_mean_score": quality["pooled"]["mean_score"][r],
+                                  "pooled_minus_baseline": quality["pooled"]["minus_baseline"][r],
+                                  "pooled_gap_closed": quality["pooled"]["gap_closed"][r]}}
                for r in routers}
     given = {n: params[n] for n in router_params or {}}
     return {"settings": {"routers": list(routers), "router_params": given,
                          "models": models, "n_lambdas": int(len(lambdas)),
                          "lambda_range": [float(lambdas.min()), float(lambdas.max())],
                          "includes_routerbench_lambdas": bool(np.isin(ROUTERBENCH_LAMBDAS, lambdas).all()),
-                         "bootstrap": bootstrap, "seed": seed, "aiq_reported": "code",
+                         "bootstrap": bootstrap, "seed": seed,
+                         "costs": costed, "aiq_reported": "code" if costed else None,
                          "train": train.source, "test": test.source,
                          "train_prompts": train.n_prompts, "test_prompts": test.n_prompts,
                          "router_details": {n: r.summary() for n, r in fitted.items()}},
-            "evals": evals, "summary": summary}
+            "evals": evals, "pooled": pooled, "max_quality": quality, "summary": summary}
+
+
+def _quality_lines(title: str, t: dict) -> list:
+    """One max-quality table: mean true score, difference to the baseline, gap closed."""
+    dropped = t["n_dropped_unscored"]
+    lines = [f"### {title} ({t['n_prompts']} test prompts"
+             + (f", {dropped} without any score dropped" if dropped else "") + ")", "",
+             f"| router | mean true score | − {t['baseline']} | 95% interval | "
+             f"gap {t['baseline']}→oracle closed |", "|---|---|---|---|---|"]
+    for r, m in t["mean_score"].items():
+        d = t["minus_baseline"].get(r)
+        g = t["gap_closed"].get(r)
+        lines.append(f"| {r} | {m:.4f} | " + (f"{d['diff']:+.4f}" if d else "") + " | "
+                     + (f"[{d['ci'][0]:+.4f}, {d['ci'][1]:+.4f}]" if d and d["ci"] else "")
+                     + " | " + (f"{g:.1%}" if g is not None else "") + " |")
+    return lines + [""]
 
 
 def markdown_report(report: dict) -> str:
-    """One table per eval: AIQ (code, with 95% interval), AIQ (paper), share of the gap closed."""
-    lines = ["# RouterBench-style evaluation", "",
-             f"AIQ computed jointly per eval; reported definition: `code` (RouterBench's code). "
-             f"{report['settings']['n_lambdas']} willingness-to-pay values (RouterBench's 32 included); "
-             f"{report['settings']['bootstrap']} bootstrap resamples of the test prompts.", ""]
+    """With costs: one table per eval (AIQ (code, with 95% interval), AIQ (paper), share of
+    the gap closed) and a summary; always: the max-quality tables, per eval and pooled."""
+    s = report["settings"]
+    lines = ["# RouterBench-style evaluation", ""]
+    if s["costs"]:
+        lines += [f"AIQ computed jointly per eval; reported definition: `code` (RouterBench's code). "
+                  f"{s['n_lambdas']} willingness-to-pay values (RouterBench's 32 included); "
+                  f"{s['bootstrap']} bootstrap resamples of the test prompts.", ""]
+    else:
+        lines += [f"The records have no costs, so no AIQ: each router's max-quality picks "
+                  f"against best-single, task-best and the oracle; {s['bootstrap']} bootstrap "
+                  "resamples of the test prompts.", ""]
     for name, e in report["evals"].items():
         lines += [f"## {name} ({e['n_prompts']} test prompts"
                   + (f", {e['n_dropped_incomplete']} dropped as incomplete" if e["n_dropped_incomplete"] else "")
@@ -260,16 +407,29 @@ def markdown_report(report: dict) -> str:
                          + (f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "") + f" | {a['paper']:.4f} | "
                          + (f"{g['share']:.1%}" if g else "") + " |")
         lines.append("")
-    lines += ["## Summary", "", "| router | mean AIQ (code) | mean gap closed | AIQ ≥ zero router on |",
-              "|---|---|---|---|"]
-    for r, s in report["summary"].items():
-        lines.append(f"| {r} | {s['mean_aiq_code']:.4f} | {s['mean_gap_closed']:.1%} | "
-                     f"{', '.join(s['beats_zero_on']) or 'none'} |")
-    return "\n".join(lines) + "\n"
+    if s["costs"]:
+        lines += ["## Summary", "",
+                  "| router | mean AIQ (code) | mean gap closed | pooled gap closed | "
+                  "AIQ ≥ zero router on |", "|---|---|---|---|---|"]
+        for r, x in report["summary"].items():
+            lines.append(f"| {r} | {x['mean_aiq_code']:.4f} | {x['mean_gap_closed']:.1%} | "
+                         f"{x['pooled_gap_closed']:.1%} | "
+                         f"{', '.join(x['beats_zero_on']) or 'none'} |")
+        lines.append("")
+    q = report["max_quality"]
+    lines += ["## Max quality (no willingness to pay)", "",
+              f"best-single: {q['best_single']}; task-best: "
+              + ", ".join(f"{t} → {m}" for t, m in q["task_best"].items()) + ".", ""]
+    lines += _quality_lines("all test prompts (pooled)", q["pooled"])
+    for name, t in q["evals"].items():
+        lines += _quality_lines(name + ("" if t["task_seen_in_training"]
+                                        else ", task absent from training"), t)
+    return "\n".join(lines)
 
 
 def report_figures(report: dict):
-    """``(name, figure)`` per eval: cost (log axis) vs quality, hulls, single models, oracle."""
+    """``(name, figure)`` per eval: cost (log axis) vs quality, hulls, single models, oracle.
+    None without costs (``report["evals"]`` is empty): a table says it all."""
     plt = pyplot()
     for name, e in report["evals"].items():
         fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)

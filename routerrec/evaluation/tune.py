@@ -66,14 +66,15 @@ def _check_grid(grid) -> dict:
     return dict(grid)
 
 
-def _check_validation(valid, metric: str, share: float, cells: int) -> None:
+def _check_validation(valid, metric: str, share: float, cells: int, excluded) -> None:
     """The validation cells must let ``metric`` be computed (AUC: both classes), and be at
     least ``MIN_VALIDATION_CELLS``: otherwise every trial would score NaN or noise."""
     n = valid.n_records
     advice = "raise validation (CLI: --validation) or tune on more records"
     if n < MIN_VALIDATION_CELLS:
-        raise ValueError(f"validation={share} holds out {n} of the {cells} cells; tuning needs "
-                         f"at least {MIN_VALIDATION_CELLS} to compare trials: {advice}")
+        left = f" left after fit's holdout of {excluded['cells']}" if excluded else ""
+        raise ValueError(f"validation={share} holds out {n} of the {cells} cells{left}; "
+                         f"tuning needs at least {MIN_VALIDATION_CELLS} to compare trials: {advice}")
     if metric == "auc":
         ones = int(valid.table.get_column("score").sum())
         if not 0 < ones < n:
@@ -96,7 +97,10 @@ def _without_holdout(records, holdout, holdout_seed):
     --holdout-seed`` draws exactly these cells (the same ``split_cells``)."""
     if holdout is None:
         return records, None
-    rest, held = records.split_cells(holdout, holdout_seed)
+    try:
+        rest, held = records.split_cells(holdout, holdout_seed)
+    except ValueError as exc:
+        raise ValueError(f"holdout={holdout}: {exc} (or tune on every cell: holdout=None)") from exc
     return rest, {"share": holdout, "seed": holdout_seed, "cells": held.n_records,
                   "note": "these cells (fit --holdout SHARE --holdout-seed SEED's test cells) "
                           "were set aside before the validation split: tuning never saw them"}
@@ -145,7 +149,7 @@ def tune(records, *, method: str, grid: Mapping[str, Sequence] | None = None,
         raise ValueError(f"every trial failed; first error: {refused[0]}")
     tunable, excluded = _without_holdout(records, holdout, holdout_seed)
     train, valid = tunable.split_cells(validation, seed)
-    _check_validation(valid, metric, validation, tunable.n_records)
+    _check_validation(valid, metric, validation, tunable.n_records, excluded)
     sign = -1.0 if METRICS[metric] else 1.0
     results, best = [], None
     baselines = baseline_report(train, valid)  # the same for every trial: fitted once

@@ -70,14 +70,23 @@ def test_tune_refuses_a_validation_split_too_small_to_compare_trials(no_fitting)
     tiny = records_from_frame(binary_frame(n_prompts=3, n_models=3))
     with pytest.raises(ValueError, match=rf"validation=0.1 holds out 1 of the 9 cells; tuning "
                                          rf"needs at least {MIN_VALIDATION_CELLS}"):
+        tune(tiny, method="als", metric="auc", grid={"rank": [2]}, holdout=None)
+    # by default fit's holdout (0.1, seed 0: 1 cell) is set aside first, and the error says so
+    with pytest.raises(ValueError, match=r"holds out 1 of the 8 cells left after fit's holdout "
+                                         r"of 1; tuning needs"):
         tune(tiny, method="als", metric="auc", grid={"rank": [2]})
+    two = records_from_frame(binary_frame(n_prompts=2, n_models=2))
+    with pytest.raises(ValueError, match=r"holdout=0.1: split_cells\(0.1\) would hold out no "
+                                         r"cell.*holdout=None"):
+        tune(two, method="als", grid={"rank": [2]})
 
 
 def test_tune_refuses_auc_on_validation_cells_of_one_class(no_fitting):
     ones = score_train_cells(binary_frame().with_columns(score=pl.lit(1.0)), 0.0)
     with pytest.raises(ValueError, match=r"needs validation cells of both classes; the 32 "
                                          r"held out are all 1"):
-        tune(records_from_frame(ones), method="logistic", metric="auc", grid={"rank": [2]})
+        tune(records_from_frame(ones), method="logistic", metric="auc", grid={"rank": [2]},
+             holdout=None)  # score_train_cells marks split_cells(0.1, 0), as tune draws it then
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -164,13 +173,16 @@ def priced():
     return topic_records(30, seed=1), topic_records(12, seed=2, prefix="t")
 
 
-def test_routerbench_without_costs_says_which_column_gives_them(priced, no_fitting):
-    train, test = priced
-    free = records_from_frame(test.table.drop("cost"))
-    with pytest.raises(ValueError, match=r"the test records \(<frame>\) have no costs; AIQ is "
-                                         r"the area under cost-quality curves.*--cost-col.*"
-                                         r"MODEL\|total_cost"):
-        evaluate_routerbench(train, free, routers=("linear",))
+def test_routerbench_refuses_an_eval_without_one_scored_prompt(priced, no_fitting):
+    """Without costs (issue 12: no longer refused) an eval needs one prompt with a score for a
+    model of train and test; the refusal comes before any fit."""
+    table = priced[1].table.drop("cost")
+    other = records_from_frame(table.with_columns(  # "math" scored only by an unknown model
+        model=pl.when(pl.col("benchmark") == "math").then("new-" + pl.col("model"))
+        .otherwise("model")))
+    with pytest.raises(ValueError, match="eval 'math': none of its 4 test prompts has a score "
+                                         "for any of the 4 models of train and test"):
+        evaluate_routerbench(priced[0], other, routers=("linear",))
 
 
 def test_routerbench_refuses_an_eval_without_one_complete_prompt(priced, no_fitting):
@@ -297,7 +309,8 @@ def test_cli_fit_with_heldout_metrics_that_are_nan_saves_the_model(tmp_path):
 
 def test_cli_refusals_are_one_line_before_anything_is_written(tmp_path):
     """``tune --metric auc`` on graded or tiny records and ``evaluate routerbench`` on records
-    without costs, as the real command: one ``Error:`` line with the counts, exit status 2."""
+    without texts (without costs they are evaluated since issue 12), as the real command: one
+    ``Error:`` line with the counts, exit status 2."""
     graded = score_train_cells(binary_frame(), 0.5, n=1)
     graded.write_csv(tmp_path / "graded.csv")
     binary_frame(n_prompts=3, n_models=3).write_csv(tmp_path / "tiny.csv")
@@ -318,6 +331,7 @@ def test_cli_refusals_are_one_line_before_anything_is_written(tmp_path):
         assert proc.returncode == 2 and "Traceback" not in err, err
         (errors[name],) = [line for line in err.splitlines() if line.startswith("Error:")]
     assert "metric 'auc' needs binary (0/1) scores" in errors["graded"]
-    assert "validation=0.1 holds out 1 of the 9 cells" in errors["tiny"]
-    assert "have no costs" in errors["free"] and "--cost-col" in errors["free"]
+    assert ("validation=0.1 holds out 1 of the 8 cells left after fit's holdout of 1"
+            in errors["tiny"])
+    assert "21 prompt(s) have no text in free.csv" in errors["free"]
     assert not (tmp_path / "best.json").exists() and not (tmp_path / "rb").exists()
