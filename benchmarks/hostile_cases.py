@@ -140,11 +140,13 @@ def option_cases() -> list[Case]:
         ("coldstart --holdout-models nan", ["--holdout-models", "nan"], ("--holdout-models",)),
         ("coldstart --strategies bogus", ["--strategies", "bogus"], ("bogus",))])
     cases += _options("options", ["evaluate", "routerbench", "--out", "rb", "--quiet"], [
-        ("routerbench without costs", ["--data", NOCOST, "--routers", "linear", "--bootstrap",
-                                       "0"], ("cost",)),
         ("routerbench --routers bogus", ["--data", SMALL, "--routers", "bogus"], ("bogus",)),
         ("routerbench --test-fraction nan", ["--data", SMALL, "--test-fraction", "nan"],
          ("--test-fraction",))])
+    # records without costs are evaluated at maximum quality (no AIQ): a success
+    cases.append(Case("routerbench without costs", "options",
+                      ["evaluate", "routerbench", "--out", "rb", "--quiet", "--data", NOCOST,
+                       "--routers", "linear", "--bootstrap", "0"], expect="ok"))
     cases += _options("options", ["evaluate", "pools", "--out", "p", "--quiet"], [
         ("pools --pools abc", ["--data", SMALL, "--pools", "abc"], ("--pools",)),
         ("pools --seeds 0", ["--data", SMALL, "--seeds", "0"], ("--seeds",)),

@@ -143,12 +143,15 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
               help="Bootstrap resamples of the test prompts for intervals (0: none).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Split and bootstrap seed.")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Folder for report.json, report.md and one PNG per eval.")
+              help="Folder for report.json, report.md and (with costs) one PNG per eval.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed, out, as_json,
                 quiet, **kw):
     """RouterBench-style evaluation: cost-quality hulls, zero router, oracle, AIQ.
+
+    Every report has the max-quality table (each router's mean true score beside best-single,
+    task-best and the oracle, with paired bootstrap intervals); AIQ and the PNGs need costs.
 
     \b
     Example:
@@ -179,14 +182,22 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
         report = evaluate_routerbench(train, test, routers=names, bootstrap=bootstrap, seed=seed,
                                       progress=not (quiet or as_json))
     files = write_routerbench(report, Path(out))
-    rows = []
-    for ev, e in report["evals"].items():
-        for r, a in e["aiq"].items():
-            rows.append({"eval": ev, "router": r, "aiq_code": a["code"], "aiq_paper": a["paper"],
-                         "gap_closed": e["gap_closed"][r]["share"] if r in e["gap_closed"] else ""})
+    if report["settings"]["costs"]:
+        columns = ["eval", "router", "aiq_code", "aiq_paper", "gap_closed"]
+        rows = [{"eval": ev, "router": r, "aiq_code": a["code"], "aiq_paper": a["paper"],
+                 "gap_closed": e["gap_closed"][r]["share"] if r in e["gap_closed"] else ""}
+                for ev, e in report["evals"].items() for r, a in e["aiq"].items()]
+    else:  # no costs, no AIQ: each router's mean true score at maximum quality
+        columns = ["eval", "router", "mean_score", "minus_baseline", "gap_closed"]
+        quality = report["max_quality"]
+        rows = [{"eval": ev, "router": r, "mean_score": score,
+                 "minus_baseline": t["minus_baseline"].get(r, {}).get("diff", ""),
+                 "gap_closed": t["gap_closed"].get(r, "")}
+                for ev, t in [("all", quality["pooled"]), *quality["evals"].items()]
+                for r, score in t["mean_score"].items()]
     emit({"summary": report["summary"], "files": {k: [str(p) for p in v] if isinstance(v, list)
                                                   else str(v) for k, v in files.items()}},
-         as_json, format_table(rows, ["eval", "router", "aiq_code", "aiq_paper", "gap_closed"])
+         as_json, format_table(rows, columns)
          + f"\nwrote {files['json']}, {files['markdown']} and {len(files['plots'])} plot(s)")
 
 
