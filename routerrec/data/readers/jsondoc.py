@@ -17,24 +17,14 @@ from typing import Iterator, Optional
 
 from ...util.limits import check_bytes, max_array_bytes
 from ..records import RecordsError
+from .tables import check_file
 
-__all__ = ["PARSE_FACTOR", "read_document", "iter_lines", "first_record", "check_file"]
+__all__ = ["PARSE_FACTOR", "read_document", "iter_lines", "first_record"]
 
 # memory of the parsed objects per byte of JSON text (a conservative estimate)
 PARSE_FACTOR = 10
 _PEEK_BYTES = 1 << 20  # how much of a file claims() looks at
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def check_file(path: Path) -> None:
-    """Refuse a path that is missing, a folder or empty, naming it."""
-    if not path.exists():
-        raise RecordsError("file does not exist", path=path)
-    if not path.is_file():
-        raise RecordsError("is a directory, not a file" if path.is_dir() else "is not a regular file",
-                           path=path)
-    if path.stat().st_size == 0:
-        raise RecordsError("file is empty", path=path)
 
 
 def _loads(raw: bytes, path: Path, row: Optional[int]):

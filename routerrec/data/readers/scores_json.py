@@ -32,7 +32,8 @@ import polars as pl
 
 from ..records import RecordsError
 from .columns import COST_FROM, ROW, SCORE_FROM, validate
-from .jsondoc import check_file, first_record, iter_lines, read_document
+from .jsondoc import first_record, iter_lines, read_document
+from .tables import check_file
 from .layout import Layout, Part, ReadOptions
 
 __all__ = ["LAYOUTS", "TEXT_FIELDS", "ID_FIELDS", "TASK_FIELDS", "text_id"]

@@ -21,7 +21,7 @@ import polars as pl
 from ...util.limits import check_bytes
 from ..records import RecordsError
 
-__all__ = ["SUFFIXES", "read_table", "read_columns", "refuse_json_containers"]
+__all__ = ["SUFFIXES", "check_file", "read_table", "read_columns", "refuse_json_containers"]
 
 # table kind -> the file name endings read as that kind
 SUFFIXES = {
@@ -122,8 +122,8 @@ def _first_bad_json_line(path: Path) -> tuple:
     return None, ""
 
 
-def read_table(path: Path, kind: str) -> pl.DataFrame:
-    """The whole file as a frame (``kind`` is a key of :data:`SUFFIXES`)."""
+def check_file(path: Path) -> None:
+    """Refuse a path that is missing, a folder or empty, naming it."""
     if not path.exists():
         raise RecordsError("file does not exist", path=path)
     if not path.is_file():
@@ -131,6 +131,11 @@ def read_table(path: Path, kind: str) -> pl.DataFrame:
                            path=path)
     if path.stat().st_size == 0:
         raise RecordsError("file is empty", path=path)
+
+
+def read_table(path: Path, kind: str) -> pl.DataFrame:
+    """The whole file as a frame (``kind`` is a key of :data:`SUFFIXES`)."""
+    check_file(path)
     if kind == "parquet":
         _check_parquet_rows(path)
     else:
