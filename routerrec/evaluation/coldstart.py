@@ -108,10 +108,7 @@ def evaluate_coldstart(records, *, holdout_models: float = 0.2,
     check_records("records", records)
     holdout_models = validate.fraction("holdout_models", holdout_models)
     budgets = validate.integers("budgets", budgets, low=1)
-    strategies = [validate.choice(f"strategies[{i}]", s, STRATEGIES)
-                  for i, s in enumerate(validate.texts("strategies", strategies))]
-    if not strategies:
-        raise ValueError(f"strategies must name at least one of {list(STRATEGIES)}, got none")
+    strategies = validate.choices("strategies", strategies, STRATEGIES)
     seed = validate.integer("seed", seed, low=0)
     level = validate.fraction("level", level)
     if max_models is not None:

@@ -21,7 +21,7 @@ from typing import Iterable
 import numpy as np
 
 __all__ = ["real", "reals", "integer", "integers", "fraction", "texts", "name", "path", "choice",
-           "flag", "instance", "finite"]
+           "choices", "flag", "instance", "finite"]
 
 
 def _show(value) -> str:
@@ -162,6 +162,15 @@ def choice(what: str, value, options) -> str:
         raise ValueError(f"{what} must be one of {', '.join(map(repr, options))}, "
                          f"got {_show(value)}")
     return value
+
+
+def choices(what: str, values, options) -> list[str]:
+    """A non-empty list of strings from ``options`` (strategies, groups), each bad one named by
+    position."""
+    items = texts(what, values)
+    if not items:
+        raise ValueError(f"{what} must name at least one of {list(options)}, got none")
+    return [choice(f"{what}[{i}]", item, options) for i, item in enumerate(items)]
 
 
 def flag(what: str, value) -> bool:

@@ -133,3 +133,12 @@ def test_finite_names_the_first_bad_value_by_index():
         finite("bias", [0.0, float("nan")])
     with pytest.raises(TypeError, match="numeric array, got dtype <U1"):
         finite("bias", ["a"])
+
+
+def test_choices_is_a_non_empty_list_of_options_each_named_by_position():
+    from routerrec.util.validate import choices
+    assert choices("groups", ("a", "b"), ("a", "b", "c")) == ["a", "b"]
+    with pytest.raises(ValueError, match=r"groups must name at least one of \['a', 'b'\]"):
+        choices("groups", [], ("a", "b"))
+    with pytest.raises(ValueError, match=r"groups\[1\] must be one of 'a', 'b', got 'z'"):
+        choices("groups", ["a", "z"], ("a", "b"))

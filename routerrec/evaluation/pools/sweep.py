@@ -89,10 +89,7 @@ def evaluate_pools(records, *, benchmarks: Sequence[str] | None = None,
         seeds = list(range(validate.integer("seeds (a count)", seeds, low=1)))
     seeds = validate.integers("seeds", seeds, low=0)
     pools = validate.integers("pools", pools, low=2)
-    groups = [validate.choice(f"groups[{i}]", g, GROUPS)
-              for i, g in enumerate(validate.texts("groups", groups))]
-    if not groups:
-        raise ValueError(f"groups must name at least one of {list(GROUPS)}, got none")
+    groups = validate.choices("groups", groups, GROUPS)
     draws = validate.integer("draws", draws, low=1)
     candidates = validate.integer("candidates", candidates, low=1)
     validate.choice("select_on", select_on, ("train", "all"))
