@@ -39,10 +39,13 @@ def emit(payload: dict, as_json: bool, text: str) -> None:
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:
-    """A plain aligned text table (floats to 4 decimals)."""
+    """A plain aligned text table: floats to 4 decimals, or 3 significant digits below 0.001
+    (a cost of $0.00003 a call must not print as 0.0000)."""
     def cell(v):
         if isinstance(v, float):
-            return "nan" if math.isnan(v) else f"{v:.4f}"
+            if math.isnan(v):
+                return "nan"
+            return f"{v:.3g}" if 0 < abs(v) < 1e-3 else f"{v:.4f}"
         return str(v)
     body = [[cell(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(b[i]) for b in body)) if body else len(c)

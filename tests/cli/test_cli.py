@@ -56,3 +56,9 @@ def test_parse_seeds_reads_a_count_or_a_list():
     for bad in ("0", "x", ",", "1.5"):
         with pytest.raises(ValueError, match="count or comma-separated"):
             parse_seeds(bad)
+
+
+def test_tables_show_small_costs_with_significant_digits():
+    from routerrec.cli.options import format_table
+    table = format_table([{"model": "m", "cost": 3.2e-05, "score": 0.91234}], ["model", "cost", "score"])
+    assert "3.2e-05" in table and "0.9123" in table and "0.0000" not in table
