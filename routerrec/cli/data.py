@@ -36,7 +36,7 @@ def data_sample(out, seed, as_json):
 
 
 @data.command("info")
-@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.argument("path", required=False, type=click.Path())
 @records_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def data_info(path, **kw):

@@ -102,6 +102,13 @@ def _method_names() -> list[str]:
     return sorted(METHODS)
 
 
+def layout_names() -> tuple[str, ...]:
+    """The record layouts ``load_records`` reads (``format=``), imported on first use."""
+    from ..data.readers.registry import layouts
+
+    return tuple(layouts())
+
+
 def engine_names() -> tuple[str, ...]:
     """The engines of ``routerrec.methods`` (where a method can run), imported on first use."""
     from ..methods import ENGINES
@@ -181,9 +188,18 @@ def check_out_dir(path) -> None:
 def records_options(fn):
     """``--data`` plus column mapping options; resolved by ``load_cli_records``."""
     opts = [
-        click.option("--data", "data", multiple=True, type=click.Path(dir_okay=False),
-                     help="Records file (CSV, Parquet, JSONL or RouterBench wide CSV); "
-                          "repeat for several. Default: the embedded sample."),
+        click.option("--data", "data", multiple=True, type=click.Path(),
+                     help="Records file (long CSV/Parquet/JSONL, RouterBench wide, scores-json, "
+                          "matrix, RouterEval pickle) or an lm-eval --log_samples folder; repeat "
+                          "for several. Default: the embedded sample."),
+        click.option("--layout", type=LazyChoice(layout_names), default=None,
+                     help="Read --data as this layout (default: detected from each file)."),
+        click.option("--benchmark-from-name", is_flag=True,
+                     help="Each file's benchmark is its name (mmlu_train.json -> mmlu)."),
+        click.option("--prices", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Per-model USD per million input/output tokens (LLMRouter's llm.json or "
+                          "CSV model,input_price,output_price): costs from token counts estimated "
+                          "from the prompt texts (docs/records.md)."),
         click.option("--prompt-col", default="prompt", show_default=True,
                      help="Column with prompt ids."),
         click.option("--model-col", default="model", show_default=True,
@@ -198,7 +214,8 @@ def records_options(fn):
                      default="error", show_default=True,
                      help="What to do with repeated (prompt, model) pairs."),
         click.option("--trust-pickle", is_flag=True,
-                     help="Allow reading a RouterBench .pkl (unpickling runs code: only files you trust)."),
+                     help="Allow reading a RouterBench or RouterEval pickle (unpickling runs code: "
+                          "only files you trust)."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -210,14 +227,19 @@ def load_cli_records(kw: dict):
     from ..data.load import load_records
     from ..data.sample import load_sample
 
-    data = kw.pop("data")
+    data, prices = kw.pop("data"), kw.pop("prices")
     mapping = dict(prompt=kw.pop("prompt_col"), model=kw.pop("model_col"),
                    score=kw.pop("score_col"), cost=kw.pop("cost_col"),
                    benchmark=kw.pop("benchmark_col"), text=kw.pop("text_col"),
-                   on_duplicate=kw.pop("on_duplicate"), trust_pickle=kw.pop("trust_pickle"))
-    if not data:
-        return load_sample()
-    return load_records(list(data) if len(data) > 1 else data[0], **mapping)
+                   on_duplicate=kw.pop("on_duplicate"), trust_pickle=kw.pop("trust_pickle"),
+                   format=kw.pop("layout"), benchmark_from_name=kw.pop("benchmark_from_name"))
+    records = (load_records(list(data) if len(data) > 1 else data[0], **mapping) if data
+               else load_sample())
+    if prices:
+        from ..data.prices import with_prices
+
+        records = with_prices(records, prices)
+    return records
 
 
 def load_cli_model(model_dir):

@@ -20,3 +20,25 @@ def test_data_sample_regenerates_the_embedded_sample_byte_for_byte(tmp_path):
     for entry in payload["files"]:
         written = Path(entry["path"])
         assert written.read_bytes() == (SAMPLE / written.name).read_bytes(), written.name
+
+
+def test_published_layouts_from_the_command_line(tmp_path):
+    """An lm-eval folder, a forced layout, benchmarks from file names and costs from prices."""
+    for model, answers in (("org__m1", (1.0, 0.0)), ("org__m2", (0.0, 1.0))):
+        folder = tmp_path / "lm" / model
+        folder.mkdir(parents=True)
+        lines = [json.dumps({"doc_id": i, "doc": {"question": f"Question {i}?"}, "acc": a})
+                 for i, a in enumerate(answers)]
+        (folder / "samples_arc_easy_2024-06-25T13-40-43.jsonl").write_text("\n".join(lines))
+    info = json.loads(run("data", "info", tmp_path / "lm", "--json").stdout)
+    assert (info["n_prompts"], info["n_models"]) == (2, 2) and list(info["benchmarks"]) == ["arc_easy"]
+
+    rows = [{"question": "What is 2+2?", "scores": {"m1": 1, "m2": 0}}]
+    (tmp_path / "mmlu_train.json").write_text(json.dumps(rows))
+    (tmp_path / "prices.csv").write_text("model,input_price,output_price\nm1,1,2\nm2,0.5,1\n")
+    info = json.loads(run("data", "info", tmp_path / "mmlu_train.json", "--layout", "scores-json",
+                          "--benchmark-from-name", "--prices", tmp_path / "prices.csv",
+                          "--json").stdout)
+    assert list(info["benchmarks"]) == ["mmlu"] and info["cost_coverage"] == 1.0
+    bad = run("data", "info", tmp_path / "mmlu_train.json", "--layout", "matrix", ok=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "mmlu_train.json" in bad.stderr
