@@ -227,12 +227,13 @@ def load_cli_records(kw: dict):
     from ..data.load import load_records
     from ..data.sample import load_sample
 
-    data, prices = kw.pop("data"), kw.pop("prices")
+    data, prices = kw.pop("data"), kw.pop("prices", None)  # commands may offer fewer options
     mapping = dict(prompt=kw.pop("prompt_col"), model=kw.pop("model_col"),
                    score=kw.pop("score_col"), cost=kw.pop("cost_col"),
                    benchmark=kw.pop("benchmark_col"), text=kw.pop("text_col"),
                    on_duplicate=kw.pop("on_duplicate"), trust_pickle=kw.pop("trust_pickle"),
-                   format=kw.pop("layout"), benchmark_from_name=kw.pop("benchmark_from_name"))
+                   format=kw.pop("layout", None),
+                   benchmark_from_name=kw.pop("benchmark_from_name", False))
     records = (load_records(list(data) if len(data) > 1 else data[0], **mapping) if data
                else load_sample())
     if prices:
