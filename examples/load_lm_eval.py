@@ -17,7 +17,8 @@ import polars as pl
 import routerrec
 from routerrec.data.sample import load_sample
 from routerrec.data.shared import load_mmlu_pro, shared_data_dir
-from routerrec.evaluation.metrics import heldout_report
+
+from layout_summary import summarise
 
 DATE = "2025-01-31T12-00-00.000000"
 
@@ -43,10 +44,4 @@ with tempfile.TemporaryDirectory() as tmp:
     print(f"wrote {sum(1 for _ in out.glob('*/samples_*.jsonl'))} samples files under {out.name}/")
     records = routerrec.load_records(out)
 
-info = records.info()
-info["benchmarks"] = {name: b["prompts"] for name, b in info["benchmarks"].items()}  # prompts each
-print(json.dumps(info, indent=1))
-train, test = records.split_cells(0.1, seed=0)
-report = heldout_report(routerrec.fit(train, method="als"), train, test)
-print(f"held-out RMSE: als {report['als']['rmse']:.4f}, model-mean {report['model-mean']['rmse']:.4f}, "
-      f"prompt-mean {report['prompt-mean']['rmse']:.4f}")
+summarise(records)

@@ -19,7 +19,8 @@ from routerrec.data.prices import with_prices
 from routerrec.data.readers.registry import layout_for
 from routerrec.data.sample import load_sample
 from routerrec.data.shared import load_mmlu_pro, shared_data_dir
-from routerrec.evaluation.metrics import heldout_report
+
+from layout_summary import summarise
 
 if shared_data_dir("mmlu-pro") is not None:
     source = load_mmlu_pro()
@@ -41,12 +42,6 @@ with tempfile.TemporaryDirectory() as tmp:
     (Path(tmp) / "llm.json").write_text(json.dumps(prices))
     records = with_prices(records, Path(tmp) / "llm.json")  # tokens: 4 characters each, 256 out
 
-info = records.info()
-info["benchmarks"] = {name: b["prompts"] for name, b in info["benchmarks"].items()}  # prompts each
-print(json.dumps(info, indent=1))
-train, test = records.split_cells(0.1, seed=0)
-report = heldout_report(routerrec.fit(train, method="als"), train, test)
-print(f"held-out RMSE: als {report['als']['rmse']:.4f}, model-mean {report['model-mean']['rmse']:.4f}, "
-      f"prompt-mean {report['prompt-mean']['rmse']:.4f}")
+summarise(records)
 print(records.table.group_by("model").agg(pl.col("cost").mean().alias("mean USD per call"))
       .sort("model").head(3))

@@ -8,7 +8,6 @@ Builds the pickle from ../shared/data/mmlu-pro (3,000 questions x 29 LLMs, one s
 per category) when it is there, else from the embedded synthetic sample; everything is
 written to a temporary folder. Prompt ids become '<sub>-<item index>'.
 """
-import json
 import pickle
 import tempfile
 from pathlib import Path
@@ -19,7 +18,8 @@ import routerrec
 from routerrec.data.records import RecordsError
 from routerrec.data.sample import load_sample
 from routerrec.data.shared import load_mmlu_pro, shared_data_dir
-from routerrec.evaluation.metrics import heldout_report
+
+from layout_summary import summarise
 
 if shared_data_dir("mmlu-pro") is not None:
     source = load_mmlu_pro()
@@ -46,10 +46,4 @@ with tempfile.TemporaryDirectory() as tmp:
         print("without trust:", e)
     records = routerrec.load_records(path, trust_pickle=True)  # we wrote this file ourselves
 
-info = records.info()
-info["benchmarks"] = {name: b["prompts"] for name, b in info["benchmarks"].items()}  # prompts each
-print(json.dumps(info, indent=1))
-train, test = records.split_cells(0.1, seed=0)
-report = heldout_report(routerrec.fit(train, method="als"), train, test)
-print(f"held-out RMSE: als {report['als']['rmse']:.4f}, model-mean {report['model-mean']['rmse']:.4f}, "
-      f"prompt-mean {report['prompt-mean']['rmse']:.4f}")
+summarise(records)

@@ -13,7 +13,8 @@ from pathlib import Path
 import routerrec
 from routerrec.data.sample import load_sample
 from routerrec.data.shared import load_mmlu_pro, shared_data_dir
-from routerrec.evaluation.metrics import heldout_report
+
+from layout_summary import summarise
 
 if shared_data_dir("mmlu-pro") is not None:
     source = load_mmlu_pro()
@@ -34,10 +35,4 @@ with tempfile.TemporaryDirectory() as tmp:
     # a question text may repeat (MMLU-Pro has a few): its scores are averaged
     records = routerrec.load_records(path, on_duplicate="mean")
 
-info = records.info()
-info["benchmarks"] = {name: b["prompts"] for name, b in info["benchmarks"].items()}  # prompts each
-print(json.dumps(info, indent=1))
-train, test = records.split_cells(0.1, seed=0)
-report = heldout_report(routerrec.fit(train, method="als"), train, test)
-print(f"held-out RMSE: als {report['als']['rmse']:.4f}, model-mean {report['model-mean']['rmse']:.4f}, "
-      f"prompt-mean {report['prompt-mean']['rmse']:.4f}")
+summarise(records)
