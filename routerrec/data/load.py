@@ -61,10 +61,11 @@ def load_records(
         A layout name of :func:`routerrec.data.readers.registry.layouts`: ``"csv"``,
         ``"parquet"``, ``"jsonl"`` (the long layout), ``"routerbench"``, ``"routerbench-pkl"``,
         ``"scores-json"``, ``"matrix"``, ``"routereval"`` or ``"lm-eval"`` (docs/records.md).
-        ``None`` infers it from the suffix (``.csv``, ``.parquet``/``.pq``,
-        ``.jsonl``/``.ndjson``/``.json``, ``.pkl``/``.pickle``) and detects
-        RouterBench's wide layout from the columns (``sample_id``, ``prompt``,
-        ``eval_name`` and ``<model>|total_cost``). For the wide layout the
+        ``None`` detects it: among the layouts whose suffixes match the file
+        name (``.csv``, ``.parquet``/``.pq``, ``.jsonl``/``.ndjson``/``.json``,
+        ``.pkl``/``.pickle``; a folder: lm-eval), the first that recognises the
+        content reads it (RouterBench's wide layout from its columns, ...), else
+        the long layout of that suffix. For RouterBench's wide layout the
         mapping arguments are ignored: prompt = ``sample_id``, benchmark =
         ``eval_name``, text = the turns of ``prompt`` joined by newlines, and
         an empty score cell means "not evaluated".
@@ -97,7 +98,7 @@ def load_records(
         raise RecordsError("no files given", path="[]")
     if not (format is None or isinstance(format, str)):
         raise TypeError(f"format= must be a layout name (str) or None, got {type(format).__name__}")
-    _check_mode(on_duplicate)
+    validate.choice("on_duplicate", on_duplicate, DUPLICATE_MODES)
     options = ReadOptions(prompt=prompt, model=model, score=score, cost=cost, benchmark=benchmark, text=text,
                           trust_pickle=trust_pickle)
     parts = [layout_for(p, format).read(p, options) for p in paths]
@@ -125,14 +126,9 @@ def records_from_frame(
     """
     if not isinstance(df, pl.DataFrame):
         raise RecordsError(f"expected a polars DataFrame, got {type(df).__name__}", path=source)
-    _check_mode(on_duplicate)
+    validate.choice("on_duplicate", on_duplicate, DUPLICATE_MODES)
     options = ReadOptions(prompt=prompt, model=model, score=score, cost=cost, benchmark=benchmark, text=text)
     return _assemble([validate_long(df, source, options)], [source], on_duplicate)
-
-
-def _check_mode(on_duplicate) -> None:
-    if not isinstance(on_duplicate, str) or on_duplicate not in DUPLICATE_MODES:
-        raise ValueError(f"on_duplicate must be one of {DUPLICATE_MODES}, got {on_duplicate!r:.60}")
 
 
 def _assemble(parts: list, labels: list, on_duplicate: str) -> Records:
