@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from properties import PROFILE
+from properties import PROFILE, json_values
 
 from routerrec.cli.errors import CliError
 from routerrec.cli.main import main
@@ -103,11 +103,9 @@ def empty_dir(tmp_path_factory):
 @given(reg=typed, holdout=typed, rank=typed, seed=typed,
        params=st.lists(st.tuples(st.sampled_from(["rank", "reg", "iterations", "seed", "bogus",
                                                   ""]), typed), max_size=3),
-       tuned=st.none() | st.recursive(
-           st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=6),
-           lambda inner: st.lists(inner, max_size=3)
-           | st.dictionaries(st.sampled_from(["method", "best", "params", "rank", "x"]), inner,
-                             max_size=3), max_leaves=10))
+       tuned=st.none() | json_values(
+           text=st.text(max_size=6), keys=st.sampled_from(["method", "best", "params", "rank", "x"]),
+           max_leaves=10))
 def test_fit_options_never_reach_a_traceback(generated_cases, empty_dir, reg, holdout, rank,
                                              seed, params, tuned):
     """Every value is refused in one line, or accepted and then the absent data file is."""

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties import PROFILE
+from properties import PROFILE, json_values
 from routerrec.data.load import load_records
 from routerrec.data.prices import read_prices
 from routerrec.data.records import Records, RecordsError
@@ -23,9 +23,7 @@ from routerrec.util.limits import MAX_BYTES_ENV
 
 pytestmark = pytest.mark.timeout(max(300, PROFILE.max_examples // 2))  # the long profile takes minutes
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
-                    max_leaves=8)
+JSON = json_values()
 SCORES = st.dictionaries(st.sampled_from(["m1", "m2", "", " m3"]), JSON, max_size=3)
 FIELDS = st.sampled_from(["question", "prompt", "id", "scores", "costs", "task", "doc_id", "doc", "acc",
                           "metrics", "filter", "input_price", "output_price"])

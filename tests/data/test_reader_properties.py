@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from properties import PROFILE
+from properties import PROFILE, json_values
 from routerrec.data.load import load_records
 from routerrec.data.records import Records, RecordsError
 from routerrec.util.limits import MAX_BYTES_ENV
@@ -35,9 +35,7 @@ SCORE = st.floats(-FLOAT32_MAX, FLOAT32_MAX, allow_nan=False) | st.sampled_from(
 COST = st.none() | st.floats(0, FLOAT32_MAX)
 HOSTILE = st.sampled_from([b"\x00", b"\xff", b"\xfe\xff", b'"', b"\n", b"\r\n", b",", b"\t",
                            b"[" * 2000, b"{", b"}", b"1e39", b"NaN", b"-inf", b'"prompt"', b"\xc3"])
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
-                    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(TEXT, kids, max_size=3),
-                    max_leaves=6)
+JSON = json_values(text=TEXT, keys=TEXT, max_leaves=6)
 
 
 @pytest.fixture(scope="module", autouse=True)

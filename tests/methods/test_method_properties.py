@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from properties import PROFILE
+from properties import PROFILE, json_values
 
 import routerrec
 from routerrec import methods
@@ -25,8 +25,7 @@ floats = st.sampled_from([float("nan"), float("inf"), -float("inf"), 0.0, -0.0])
     -1e6, 1e6)
 scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.integers(-3, 50)
            | floats | st.text(max_size=8) | st.sampled_from(["model", "prompt", "global"]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
+values = json_values(scalars=scalars)
 specs = st.sampled_from(sorted((m, e) for m, s in METHODS.items() for e in s.engines))
 
 

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import routerrec
-from properties import PROFILE
+from properties import PROFILE, json_values as json_strategy
 from routerrec.methods.model import load_model
 from routerrec.routing.base import RouterFileError
 from routerrec.routing.registry import ROUTERS, load_router, make_router
@@ -136,11 +136,7 @@ def _paths(value, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                max_size=3),
-    max_leaves=8)
+json_values = json_strategy(keys=st.text(max_size=6))
 
 
 @PROFILE

@@ -1,35 +1,28 @@
 """Property suite: whatever a model directory holds, ``read_artifact`` returns arrays within
 the byte limit or raises ArtifactError, in bounded time and memory.
 
-Runs ``max_examples=200`` per property by default; ``HYPOTHESIS_PROFILE=long`` runs 20,000
-(for benchmarks). The number of generated cases is printed in the terminal summary.
+Runs the shared profile (tests/properties.py): 200 cases per property, 20,000 with
+``HYPOTHESIS_PROFILE=long``. The number of generated cases is printed in the terminal summary.
 """
 import json
-import os
 import shutil
 import string
 import tracemalloc
 import zipfile
-from datetime import timedelta
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from hostile_files import MANIFEST, artifact_dir, npy_bytes, npy_header, npz_bytes, zip_bytes
+from properties import PROFILE, json_values as json_strategy
 from routerrec.util.artifacts import ArtifactError, read_artifact
 from routerrec.util.limits import MAX_BYTES_ENV
 
 LIMIT = 1 << 20            # ROUTERREC_MAX_ARRAY_BYTES during these tests
 PEAK = 4 * LIMIT           # most any one read may allocate
-
-settings.register_profile(
-    "bounded", max_examples=200, deadline=timedelta(seconds=5),
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("long", settings.get_profile("bounded"), max_examples=20_000)
-PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "bounded"))
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -77,11 +70,8 @@ small_arrays = st.dictionaries(
     hnp.arrays(st.sampled_from(["<f8", "<f4", "<i8", "|b1", ">i2", "<c16", "|S3"]),
                hnp.array_shapes(min_dims=0, max_dims=3, max_side=6)),
     max_size=3)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                max_size=4),
-    max_leaves=20)
+json_values = json_strategy(text=st.text(max_size=10), keys=st.text(max_size=6), max_size=4,
+                            max_leaves=20)
 
 
 @PROFILE
