@@ -25,16 +25,31 @@ import scipy.sparse as sp
 
 from ..util.progress import progress_bar
 from .model import Model
-from .registry import (FLAG, count, factor_memory, number, register_method, register_model_kind,
-                       seed, unchecked)
+from ..util import validate
+from .registry import FLAG, count, factor_memory, number, register_method, register_model_kind, seed
 
 __all__ = ["fit", "LightFMModel", "DEFAULTS", "PARAMS"]
 
 DEFAULTS = dict(rank=32, reg=1e-6, iterations=20, learning_rate=0.05, seed=0, num_threads=1)
-# prompt_features (None, "text" or a matrix) is checked where it is built, by _features
+
+
+def _prompt_features(what: str, value):
+    """None, "text" or a 2-D matrix of finite numbers (its row count is checked against the
+    records in ``_features``)."""
+    if value is None or (isinstance(value, str) and value == "text"):
+        return value
+    if isinstance(value, str) or not (sp.issparse(value) or isinstance(value, np.ndarray)):
+        raise TypeError(f"{what} must be None, 'text' or a matrix (numpy or scipy.sparse), "
+                        f"got {type(value).__name__} {value!r:.60}")
+    if value.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D matrix, got shape {value.shape}")
+    validate.finite(what, value.data if sp.issparse(value) else value)
+    return value
+
+
 PARAMS = dict(rank=count(1), reg=number(0), iterations=count(1),
               learning_rate=number(0, low_open=True), seed=seed(32), num_threads=count(1),
-              prompt_features=unchecked, identity=FLAG)
+              prompt_features=_prompt_features, identity=FLAG)
 
 _NO_FOLD_IN = (
     "method 'lightfm' cannot fold in a new {kind}: LightFM's ids are fixed at fit time "
@@ -81,9 +96,7 @@ def _features(records, prompt_features, identity: bool, n_prompts: int):
     """The prompt feature matrix LightFM sees: identity (if asked) next to the given features."""
     if prompt_features is None:
         return None
-    if isinstance(prompt_features, str):
-        if prompt_features != "text":
-            raise ValueError(f"prompt_features must be None, 'text' or a matrix, got {prompt_features!r}")
+    if isinstance(prompt_features, str):  # "text", as the declaration checked
         prompt_features = text_features(records)
     feats = sp.csr_matrix(prompt_features, dtype=np.float32)
     if feats.shape[0] != n_prompts:

@@ -29,7 +29,7 @@ from ..util.limits import check_bytes
 
 __all__ = ["Method", "Link", "METHODS", "LINKS", "MODEL_KINDS", "FEEDBACK_KINDS",
            "DEFAULT_ENGINE", "register_method", "register_link", "register_model_kind",
-           "check_feedback", "check_records", "count", "number", "one_of", "unchecked",
+           "check_feedback", "check_records", "count", "number", "one_of",
            "seed", "SEED", "FLAG", "factor_memory"]
 
 # explicit: a stored value is a score, a missing cell is unknown; implicit: a stored value is
@@ -56,11 +56,6 @@ def number(low=None, high=None, *, low_open: bool = False, high_open: bool = Fal
 def one_of(*options: str) -> Check:
     """One of the strings ``options`` (a method's ``kind``)."""
     return functools.partial(validate.choice, options=options)
-
-
-def unchecked(what: str, value):
-    """For objects the fitter hands on as they are (a SparkSession, a feature matrix)."""
-    return value
 
 
 def seed(bits: int | None = None) -> Check:
@@ -148,7 +143,7 @@ def register_method(name: str, *, feedback: str = "explicit", engine: str = DEFA
     """Decorator registering ``fit`` as method ``name`` run by ``engine``.
 
     ``params`` declares every keyword parameter of ``fit`` (name -> check: ``count``,
-    ``number``, ``one_of``, ``seed``, ``FLAG``, ``unchecked`` or any check of
+    ``number``, ``one_of``, ``seed``, ``FLAG`` or any check of
     ``routerrec.util.validate``) but ``progress``, which every fitter takes.
     ``memory(n_prompts, n_models, n_records, params)`` returns the bytes a fit with
     ``params`` (defaults filled in) would allocate and what to do instead when that is too

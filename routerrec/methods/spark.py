@@ -27,10 +27,11 @@ import numpy as np
 import polars as pl
 
 from ..kernels.als import als_sweeps
+from ..util import validate
 from ..util.progress import progress_bar
 from .als import DEFAULTS, PARAMS, training_residual_var
 from .model import Model
-from .registry import factor_memory, register_method, seed, unchecked
+from .registry import factor_memory, register_method, seed
 
 __all__ = ["fit", "spark_session", "fit_biases", "BIAS_SWEEPS"]
 
@@ -73,9 +74,23 @@ def _factors_from_spark(frame, n_rows: int, rank: int, path: Path) -> np.ndarray
     return out
 
 
-# master (a Spark master URL), spark (a SparkSession) and tmp_dir are Spark's to check
-@register_method("als", engine="spark", params={**PARAMS, "seed": seed(63), "master": unchecked,
-                                                "spark": unchecked, "tmp_dir": unchecked},
+def _optional_dir(what: str, value):
+    return None if value is None else validate.path(what, value)
+
+
+def _optional_session(what: str, value):
+    if value is None:
+        return None
+    from pyspark.sql import SparkSession
+
+    return validate.instance(what, value, SparkSession, how="spark_session(master) makes one")
+
+
+# master is a Spark master URL (Spark checks its form)
+@register_method("als", engine="spark", params={**PARAMS, "seed": seed(63),
+                                                "master": validate.string,
+                                                "spark": _optional_session,
+                                                "tmp_dir": _optional_dir},
                  memory=factor_memory(row_solves=False))
 def fit(records, *, rank: int = DEFAULTS["rank"], reg: float = DEFAULTS["reg"],
         iterations: int = DEFAULTS["iterations"], seed: int = DEFAULTS["seed"],

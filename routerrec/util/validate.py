@@ -20,7 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["real", "reals", "integer", "integers", "fraction", "texts", "name", "path", "choice",
+__all__ = ["real", "reals", "integer", "integers", "fraction", "texts", "name", "path", "string", "choice",
            "choices", "flag", "instance", "finite"]
 
 
@@ -154,6 +154,15 @@ def path(what: str, value) -> Path:
     if not os.fspath(value):
         raise ValueError(f"{what} must not be an empty path")
     return Path(value)
+
+
+def string(what: str, value) -> str:
+    """A non-empty string that is used as it is (a Spark master URL, a label)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__} {_show(value)}")
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+    return value
 
 
 def choice(what: str, value, options) -> str:

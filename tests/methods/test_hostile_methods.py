@@ -401,3 +401,17 @@ def test_cli_add_model_with_scores_outside_the_range_saves_nothing(tmp_path, fit
             "'a,b'", "commas")
     assert not (tmp_path / "m2").exists()
     assert (tmp_path / "m" / "manifest.json").read_bytes() == before
+
+
+def test_spark_engine_settings_are_checked_before_a_session_starts():
+    for params, error in ((dict(master=float("nan")), TypeError), (dict(master=""), ValueError),
+                          (dict(tmp_dir=3), TypeError)):
+        with pytest.raises(error, match="master|tmp_dir"):
+            routerrec.methods.check_params("als", params, engine="spark")
+
+
+def test_lightfm_prompt_features_are_checked_by_the_declaration():
+    for value, error in ((float("nan"), TypeError), ("words", TypeError),
+                         (np.ones(3), ValueError), (np.full((2, 2), np.nan), ValueError)):
+        with pytest.raises(error, match="prompt_features"):
+            routerrec.methods.check_params("lightfm", dict(prompt_features=value))

@@ -142,3 +142,12 @@ def test_choices_is_a_non_empty_list_of_options_each_named_by_position():
         choices("groups", [], ("a", "b"))
     with pytest.raises(ValueError, match=r"groups\[1\] must be one of 'a', 'b', got 'z'"):
         choices("groups", ["a", "z"], ("a", "b"))
+
+
+def test_string_is_a_non_empty_str():
+    from routerrec.util.validate import string
+    assert string("master", "local[2]") == "local[2]"
+    with pytest.raises(TypeError, match="master must be a string, got float nan"):
+        string("master", float("nan"))
+    with pytest.raises(ValueError, match="master must not be empty"):
+        string("master", " ")
