@@ -19,7 +19,8 @@ __all__ = ["probes", "add_model_command"]
               required=True, help="Model directory written by `routerrec fit`.")
 @click.option("--k", type=click.IntRange(min=1), default=50, show_default=True,
               help="Number of probe prompts (total over benchmarks).")
-@click.option("--strategy", type=LazyChoice(strategy_names), default="dopt", show_default=True)
+@click.option("--strategy", type=LazyChoice(strategy_names), default=None,
+              help="Probe strategy (default: the library's, see docs/coldstart.md).")
 @click.option("--benchmarks", default=None, help="Comma-separated benchmarks to probe (default all).")
 @click.option("--allocation", type=click.Choice(["proportional", "equal"]),
               default="proportional", show_default=True, help="With --strategy stratified.")
@@ -46,6 +47,8 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out, as_j
     if out:
         check_out_parent(out)
     model = load_cli_model(model_dir)
+    if strategy is None:
+        from ..coldstart.probes import DEFAULT_STRATEGY as strategy
     with reported_as("probes"):
         ids = select_probes(model, k, strategy=strategy, benchmarks=chosen, seed=seed,
                             allocation=allocation)

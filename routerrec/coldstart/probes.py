@@ -33,9 +33,10 @@ from ..util import validate
 from .design import BatchState, Design, fitted_model
 from .foldin import FoldInResult, fold_in_model
 
-__all__ = ["STRATEGIES", "select_probes", "anchor_points", "ProbeSession"]
+__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "select_probes", "anchor_points", "ProbeSession"]
 
 STRATEGIES = ("random", "stratified", "dopt", "info", "anchors", "adaptive")
+DEFAULT_STRATEGY = "dopt"
 
 
 def _candidates(model, benchmarks, exclude) -> np.ndarray:
@@ -138,7 +139,7 @@ def anchor_points(model, k: int, *, benchmarks=None, exclude=None, seed: int = 0
     return [model.prompts[i] for i in ids], np.asarray(weights)
 
 
-def select_probes(model, k: int, *, strategy: str = "dopt", benchmarks=None, exclude=None,
+def select_probes(model, k: int, *, strategy: str = DEFAULT_STRATEGY, benchmarks=None, exclude=None,
                   seed: int = 0, allocation: str = "proportional",
                   costs: Mapping[str, float] | None = None,
                   cost_weight: float = 1.0) -> list[str]:
