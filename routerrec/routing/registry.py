@@ -21,7 +21,7 @@ def learned_routers() -> list[str]:
 
 def make_router(name: str, **params) -> Router:
     """An unfitted router by name: ``mf``, ``lightfm``, ``knn``, ``linear``, ``ensemble``, ``oracle``,
-    ``random``, ``best-single``, ``oracle-p`` (with ``p=``)."""
+    ``random``, ``best-single``, ``task-best``, ``cluster-best``, ``oracle-p`` (with ``p=``)."""
     try:
         cls = ROUTERS[name]
     except KeyError:
@@ -33,8 +33,11 @@ def make_router(name: str, **params) -> Router:
     return cls(**params)
 
 
-def load_router(directory) -> Router:
+def load_router(directory, *, encoder=None) -> Router:
     """Read a directory written by ``Router.save`` (arrays without pickle).
+
+    ``encoder``: the function a router was fitted with as ``encoder=`` (code is never saved);
+    required for such a router and refused for any other.
 
     Everything in it is checked before use: the arrays' shapes against the manifest before
     they are read, then every value (finite numbers, known kinds, parts that fit together),
@@ -42,16 +45,21 @@ def load_router(directory) -> Router:
     from deep inside or a router that routes on NaN.
     """
     d = path("load_router's directory", directory)
+    if encoder is not None and not callable(encoder):
+        raise TypeError(f"load_router's encoder must be your embedding function, got "
+                        f"{type(encoder).__name__}")
     manifest, arrays = read_artifact(
         d, fmt="routerrec-router", what="router", error=RouterFileError, expect=_saved_shapes,
         hints={"routerrec-model": " (a completion model: refit with `routerrec fit --router mf`)"})
     try:
         _check_values(arrays)
-        router = make_router(manifest["router"], **manifest["params"])
+        router = make_router(manifest["router"], **_with_encoder(manifest, encoder, d))
         router.models_ = _model_ids(manifest)
         router.cost_model_ = CostModel.from_state(
             manifest["cost_model"], {k[5:]: v for k, v in arrays.items() if k.startswith("cost.")})
         router._set_state(manifest["state"], arrays, d)
+    except RouterFileError:
+        raise
     except FileNotFoundError as exc:
         raise RouterFileError(f"{d}: missing file ({exc.filename})") from None
     except KeyError as exc:
@@ -59,6 +67,22 @@ def load_router(directory) -> Router:
     except (ValueError, TypeError, IndexError, AttributeError, OSError) as exc:
         raise RouterFileError(f"{d}: corrupt or unusable router ({exc})") from None
     return router
+
+
+def _with_encoder(manifest: dict, encoder, d) -> dict:
+    """The saved parameters, with the caller's encoder function where the router needs one."""
+    params = manifest["params"]
+    fitted_with_function = params.get("encoder") == "function"
+    if fitted_with_function and encoder is None:
+        label = ((manifest["state"].get("encoder") or {}).get("params") or {}).get("label")
+        raise RouterFileError(f"{d}: this router was fitted with your own encoder function "
+                              f"{label}, which is not saved: load it with load_router(dir, "
+                              "encoder=function) in Python (the command line cannot route "
+                              "with it)")
+    if encoder is not None and not fitted_with_function:
+        raise RouterFileError(f"{d}: this router uses the {params.get('encoder')!r} encoder, "
+                              "not a function: load it without encoder=")
+    return {**params, "encoder": encoder} if encoder is not None else params
 
 
 def _model_ids(manifest: dict) -> list[str]:

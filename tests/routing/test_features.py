@@ -59,11 +59,12 @@ def test_precomputed_parquet_and_npy(tmp_path):
     (tmp_path / "e.ids.txt").unlink()
     with pytest.raises(ValueError, match="ids.txt"):
         make_encoder("precomputed", path=tmp_path / "e.npy").fit()
-    with pytest.raises(ValueError, match="no id column 'prompt'"):
+    with pytest.raises(ValueError, match="no key column 'prompt' or 'text'"):
         make_encoder("precomputed", path=tmp_path / "w.parquet").fit()
     with pytest.raises(ValueError, match="unknown encoder"):
         make_encoder("bert")
-    assert sorted(ENCODERS) == ["precomputed", "tfidf", "wordllama"]
+    assert sorted(ENCODERS) == ["function", "precomputed", "sentence-transformers", "tfidf",
+                               "wordllama"]
 
 
 def test_encode_cached_hits_disk_and_keys_on_content(tmp_path):

@@ -1,12 +1,13 @@
 """``LearnedRouter``: the base of every router that learns from records. An encoder turns the
 prompt keys (texts, or ids with the ``precomputed`` encoder) into features; a subclass maps
-features to every candidate's score with ``_fit_features`` / ``_predict_features``."""
+features to every candidate's score with ``_fit_features`` / ``_predict_features``.
+``encoder`` is a name or your own function ``texts -> (n, d) array`` (see ``encoders``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..base import Router, text_lengths
-from ..encoders import ENCODERS, encoder_from_state, make_encoder
+from ..encoders import ENCODERS, encoder_from_state, encoder_name, make_encoder
 
 __all__ = ["LearnedRouter"]
 
@@ -22,6 +23,11 @@ class LearnedRouter(Router):
                  cost: str = "auto", seed: int = 0):
         super().__init__(cost=cost, seed=seed)
         self.encoder, self.encoder_params = encoder, encoder_params
+
+    def get_params(self) -> dict:
+        """The parameters; an encoder function appears as ``"function"`` (code is not saved:
+        ``load_router(dir, encoder=function)`` gives it back)."""
+        return {**super().get_params(), "encoder": encoder_name(self.encoder)}
 
     def _fit(self, records, m):
         enc = make_encoder(self.encoder, **(self.encoder_params or {}))
@@ -55,8 +61,9 @@ class LearnedRouter(Router):
 
     def _set_state(self, extra, arrays, directory):
         enc = extra["encoder"]
-        self.encoder_ = encoder_from_state(enc["name"], enc["params"],
-                                           {k[4:]: v for k, v in arrays.items() if k.startswith("enc.")})
+        self.encoder_ = encoder_from_state(
+            enc["name"], enc["params"], {k[4:]: v for k, v in arrays.items() if k.startswith("enc.")},
+            function=self.encoder if callable(self.encoder) else None)
         self._set_model_state(extra, arrays, directory)
         # the saved arrays must fit together: the encoder's features into the model's arrays,
         # and out one score per model (a mismatch raises here, not at the first route)
