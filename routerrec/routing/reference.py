@@ -1,6 +1,7 @@
 """Reference routers: they read the truth of the prompts they route (``oracle``,
-``oracle-p`` = RouterEval's r_o(p)) or only training means (``best-single``, ``random``), and
-are the yardsticks every evaluation reports next to the learned routers.
+``oracle-p`` = RouterEval's r_o(p)) or only training means (``best-single``, ``random``, and
+per task or cluster ``task-best``, ``cluster-best``), and are the yardsticks every
+evaluation reports next to the learned routers.
 
 They route records like every router, and they also answer on a truth matrix, the
 evaluators' view (``truth``: true scores, prompts x candidates; ``costs``: true costs, None
@@ -18,10 +19,11 @@ import numpy as np
 
 from .base import Router, dense_observed, register_router, true_matrices
 from .cost import check_wtp
+from .groups import MIN_GROUP_PROMPTS, PromptGroups, group_means
 from ..util.validate import real
 
 __all__ = ["ReferenceRouter", "OracleRouter", "RandomRouter", "BestSingleRouter", "OraclePRouter",
-           "entropy_bits"]
+           "GroupBestRouter", "TaskBestRouter", "ClusterBestRouter", "entropy_bits"]
 
 
 def entropy_bits(prob: np.ndarray) -> np.ndarray:
@@ -156,8 +158,9 @@ class BestSingleRouter(ReferenceRouter):
         return np.broadcast_to(self.train_means_, (len(texts), len(self.models_)))
 
     def truth_scores(self, truth, train_means=None):
+        """The training means (one row for every prompt, or one row per prompt)."""
         if train_means is None:
-            raise ValueError("best-single needs the candidates' training means (train_means=)")
+            raise ValueError(f"{self.name} needs the candidates' training means (train_means=)")
         return np.broadcast_to(train_means, truth.shape)
 
 
@@ -191,3 +194,92 @@ class OraclePRouter(OracleRouter):
 
     def expected_score(self, truth, costs=None, train_means=None):
         return self.p * super().expected_score(truth, costs) + (1 - self.p) * float(truth.mean())
+
+
+class GroupBestRouter(BestSingleRouter):
+    """Best-single per group of prompts (``routing.groups.PromptGroups``): each group's model
+    with the best mean training score on its prompts; a group with fewer than ``min_prompts``
+    training prompts, and a prompt in no group (a task training never saw), get best-single.
+
+    Unlike the other reference routers it honours ``wtp``: its scores are the group's
+    training means and its costs the cost model's, so ``choose`` trades them like a learned
+    router's (with no wtp: the group's best). On a truth matrix, pass the rows' training
+    means (``predict_records``) as ``train_means``. It routes texts too (the group then
+    comes from the text alone).
+    """
+
+    by = ""
+
+    def __init__(self, *, min_prompts: int = MIN_GROUP_PROMPTS, encoder: str = "tfidf",
+                 encoder_params: dict | None = None, cost: str = "auto", seed: int = 0):
+        super().__init__(cost=cost, seed=seed)
+        self.min_prompts, self.encoder, self.encoder_params = min_prompts, encoder, encoder_params
+
+    def _groups(self) -> PromptGroups:
+        return PromptGroups(by=self.by, encoder=self.encoder, encoder_params=self.encoder_params,
+                            seed=self.seed, min_prompts=self.min_prompts)
+
+    def _fit(self, records, m):
+        scores, mask = dense_observed(m)
+        self.train_means_ = scores.mean(axis=0)
+        self.groups_ = self._groups().fit(records)
+        self.group_means_ = group_means(scores, mask, self.groups_.assign(records),
+                                        len(self.groups_.names), overall=self.train_means_,
+                                        min_prompts=self.min_prompts)
+
+    choose = Router.choose  # trades score for cost at ``wtp`` (see the class docstring)
+
+    def _rows(self, groups: np.ndarray) -> np.ndarray:
+        """Each prompt's training means: its group's, best-single's for no group (-1)."""
+        return np.vstack([self.group_means_, self.train_means_])[groups]
+
+    def _scores(self, texts):
+        return self._rows(self.groups_.assign_texts(texts))
+
+    def predict_records(self, records, *, models=None):
+        cols = self._cols(models)
+        self._check_output(records.n_prompts, cols)
+        return self._rows(self.groups_.assign(records))[:, cols]
+
+    def summary(self):
+        picks = self.group_means_.argmax(axis=1)
+        return {**super().summary(), **self.groups_.summary(),
+                "best_single": self.models_[int(np.argmax(self.train_means_))],
+                "group_best": {g: self.models_[j] for g, j in zip(self.groups_.names, picks)}}
+
+    def _state(self):
+        extra, arrays = self.groups_.state()
+        return {"groups": extra}, {"train_means": self.train_means_,
+                                   "group_means": self.group_means_,
+                                   **{f"groups.{k}": v for k, v in arrays.items()}}
+
+    @classmethod
+    def saved_shapes(cls, params, state, n_models):
+        groups = PromptGroups.saved_shapes(state["groups"])
+        return {"train_means": (n_models,), "group_means": (len(state["groups"]["names"]), n_models),
+                **{f"groups.{k}": v for k, v in groups.items()}}
+
+    def _set_state(self, extra, arrays, directory):
+        self.train_means_, self.group_means_ = arrays["train_means"], arrays["group_means"]
+        self.groups_ = PromptGroups.from_state(
+            extra["groups"], {k[7:]: v for k, v in arrays.items() if k.startswith("groups.")})
+        if self.groups_.by_ != self.by:
+            raise ValueError(f"{self.name} groups by {self.by}, its state by {self.groups_.by_}")
+
+
+@register_router
+class TaskBestRouter(GroupBestRouter):
+    """Each task's best model on its training prompts (the records' benchmark label; for a
+    prompt without one, the task a text classifier trained on the labels predicts)."""
+
+    name = "task-best"
+    by = "task"
+
+
+@register_router
+class ClusterBestRouter(GroupBestRouter):
+    """Each k-means cluster's best model on its training prompts (k chosen on held-out
+    training prompts: ``routing.groups.choose_k``); for records without task labels."""
+
+    name = "cluster-best"
+    by = "cluster"

@@ -34,6 +34,8 @@ FAST_PARAMS: dict[str, dict] = {
     "random": {},
     "best-single": {},
     "oracle-p": dict(p=0.5),
+    "task-best": dict(encoder_params=dict(dim=16)),
+    "cluster-best": dict(encoder_params=dict(dim=16)),
 }
 NAMES = list(ROUTERS)
 WTPS = (None, 0.0, 1e3)
