@@ -32,7 +32,13 @@ __all__ = ["fit", "predict"]
               show_default=True, help="explicit: scores (missing = unknown); implicit: a log of "
                                       "chosen models (missing = not chosen), for --method implicit.")
 @click.option("--router", type=LazyChoice(learned_router_names), default=None,
-              help="Fit a router for new prompts instead (docs/routing.md); mf uses --method.")
+              is_flag=False, flag_value="auto",
+              help="Fit a router for new prompts instead (docs/routing.md); --router alone "
+                   "fits auto, the default (per task: learned routing only where it beat the "
+                   "task's best model out of fold); mf uses --method.")
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --router: your prompt vectors (Parquet: a 'prompt' id or 'text' column "
+                   "and an embedding list column; or .npy + .ids.txt) instead of TF-IDF.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -47,17 +53,21 @@ def fit(**kw):
       routerrec fit --method als --engine spark --master local[2] --out out/spark-als
       routerrec fit --data kept.csv --feedback implicit --method implicit --out out/implicit
       routerrec fit --router mf --data ../shared/data/routerbench/mbpp_train.csv --out out/mf
+      routerrec fit --router --out out/auto
+      routerrec fit --router knn --embeddings vectors.parquet --out out/knn-own
     """
     from ..methods import fit as fit_method
 
     check_out_dir(kw["out"])
     params = method_params(kw)
+    if kw["embeddings"] and not kw["router"]:
+        fail("--embeddings is for fitting a router (--router NAME)")
     records = load_cli_records(kw)
     if kw["router"]:
         source = click.get_current_context().get_parameter_source("method")
         return fit_router(kw["router"], records, params=params, out=Path(kw["out"]),
                           method=None if source.name == "DEFAULT" else kw["method"],
-                          as_json=kw["as_json"])
+                          as_json=kw["as_json"], embeddings=kw["embeddings"])
     method, holdout, out, as_json = kw["method"], kw["holdout"], Path(kw["out"]), kw["as_json"]
     if kw["feedback"] == "implicit":
         if holdout:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .calibrate import calibrate
 from .data import data
 from .errors import ReportingGroup
 from .evaluate import evaluate
@@ -34,5 +35,6 @@ def main(debug):
     """
 
 
-for command in (fit, predict, data, tune_command, route, probes, add_model_command, evaluate):
+for command in (fit, predict, data, tune_command, route, calibrate, probes, add_model_command,
+                evaluate):
     main.add_command(command)

@@ -13,14 +13,15 @@ from .options import (Real, check_out_parent, emit, fail, format_table, read_use
 from ..util.files import atomic_write
 from ..util.progress import progress_bar
 
-__all__ = ["route", "fit_router"]
+__all__ = ["route", "fit_router", "read_prompts", "load_cli_router", "routing_keys"]
 
 _BATCH = 4096
 
 
 def fit_router(name: str, records, *, method: str | None, params: dict, out: Path,
-               as_json: bool) -> None:
-    """Body of ``routerrec fit --router NAME``: fit, save, report."""
+               as_json: bool, embeddings: str | None = None) -> None:
+    """Body of ``routerrec fit --router NAME``: fit, save, report (``embeddings``: a vectors
+    file for the ``precomputed`` encoder)."""
     from ..routing.registry import make_router
 
     kwargs = {}
@@ -28,6 +29,8 @@ def fit_router(name: str, records, *, method: str | None, params: dict, out: Pat
         kwargs = {"method": method, "method_params": params or None}
     elif params:
         kwargs = params
+    if embeddings:
+        kwargs.update(encoder="precomputed", encoder_params={"path": str(embeddings)})
     t0 = time.perf_counter()
     with reported_as(f"fit --router {name}"):
         router = make_router(name, **kwargs).fit(records)
@@ -40,7 +43,7 @@ def fit_router(name: str, records, *, method: str | None, params: dict, out: Pat
                            f"(cost model: {router.cost_model_.kind_}); saved to {out}")
 
 
-def _read_prompts(path: Path) -> tuple[list, list]:
+def read_prompts(path: Path) -> tuple[list, list]:
     """(ids, texts) from a .jsonl file (``text`` or ``prompt`` field, optional ``id``) or .txt;
     a file that is not UTF-8 or holds no prompt is refused, naming it."""
     if path.suffix not in (".jsonl", ".ndjson", ".txt"):
@@ -99,6 +102,37 @@ def _read_jsonl_fast(path: Path):
     return (list(range(len(texts))), texts) if "id" not in frame.columns else None
 
 
+def load_cli_router(router_dir, *, embeddings=None, n_jobs=None):
+    """The router of ``--router DIR``, knowing the vectors of ``--embeddings FILE`` (only for a
+    router fitted with ``--embeddings``), featurising on ``n_jobs`` threads."""
+    from ..routing.encoders import PrecomputedEncoder
+    from ..routing.registry import load_router
+
+    router = load_router(router_dir)
+    encoder = getattr(router, "encoder_", None)
+    if embeddings:
+        if not isinstance(encoder, PrecomputedEncoder):
+            fail(f"--embeddings {embeddings}: the router in {router_dir} uses the "
+                 f"{getattr(encoder, 'name', 'no')} encoder, which reads prompt texts; "
+                 "--embeddings is for routers fitted with --embeddings")
+        with reported_as(f"--embeddings {embeddings}"):
+            router.encoder_ = encoder.add_vectors(embeddings)
+    if hasattr(encoder, "n_jobs"):
+        encoder.n_jobs = n_jobs
+    return router
+
+
+def routing_keys(router, ids, texts, *, from_file: bool) -> list:
+    """What the router looks prompts up by: their texts, or their ids for a router fitted with
+    embeddings keyed by prompt id (those need a --prompts .jsonl file with ids)."""
+    if getattr(getattr(router, "encoder_", None), "keyed_by", "text") != "id":
+        return texts
+    if not from_file:
+        fail("this router looks prompts up by id (it was fitted with --embeddings keyed by "
+             "prompt id): give --prompts FILE.jsonl with an \"id\" per prompt")
+    return [str(i) for i in ids]
+
+
 @click.command()
 @click.argument("texts", nargs=-1)
 @click.option("--router", "router_dir", type=click.Path(exists=True, file_okay=False),
@@ -111,6 +145,10 @@ def _read_jsonl_fast(path: Path):
               help="Willingness to pay λ: pick argmax λ·score − cost.")
 @click.option("--max-cost", type=Real(min=0), default=None,
               help="Budget per prompt: best predicted score among models predicted to cost less.")
+@click.option("--calibration", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The wtp (and pool) from `routerrec calibrate --out FILE`, in place of --wtp.")
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Vectors of new prompts (Parquet/.npy) for a router fitted with --embeddings.")
 @click.option("--models", default=None, help="Comma-separated candidate pool (default: all).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="With --prompts: write the decisions (JSONL, one a line) here, not to stdout.")
@@ -118,8 +156,8 @@ def _read_jsonl_fast(path: Path):
               help="Threads for featurising prompts (default: all cores). Same output for any value.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models, out, n_jobs,
-          as_json, quiet):
+def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, calibration, embeddings,
+          models, out, n_jobs, as_json, quiet):
     """Route prompts to models with a fitted router.
 
     Each decision lists the chosen model and the predicted score and cost of every candidate.
@@ -130,16 +168,16 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
       routerrec route --router out/mf "Prove that 17 is prime." --wtp 1000
       routerrec route --router out/mf "Write a sort in C" --max-cost 0.001 --models acme-8b,acme-70b
       routerrec route --router out/mf --prompts prompts.jsonl --out decisions.jsonl --n-jobs 2
+      routerrec route --router out/mf --prompts prompts.jsonl --calibration calibration.json
     """
-    from ..routing.registry import load_router
 
     if router_dir and old_router_dir:
         fail("--model is the old name of --router: give one of them")
     router_dir = router_dir or old_router_dir
     if not router_dir:
         raise click.MissingParameter(param_hint="'--router'", param_type="option")
-    if wtp is not None and max_cost is not None:
-        fail("give --wtp or --max-cost, not both")
+    if sum(x is not None for x in (wtp, max_cost, calibration)) > 1:
+        fail("give one of --wtp, --max-cost and --calibration")
     if bool(texts) == bool(prompts_file):
         fail("give prompt texts as arguments, or a batch file with --prompts (not both)")
     if out and not prompts_file:
@@ -147,11 +185,19 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
     if out:
         check_out_parent(out)
     pool = split_list(models, "--models") or None
-    ids, texts = (_read_prompts(Path(prompts_file)) if prompts_file
+    if calibration:
+        from ..routing.calibrate import read_calibration
+
+        wtp, calibrated = read_calibration(calibration, router_dir)
+        if pool is not None and pool != calibrated:
+            fail(f"--models {models}: {calibration} was calibrated on "
+                 f"{'the pool ' + ','.join(calibrated) if calibrated else 'every model'}; "
+                 "leave out --models (the calibration's pool is used)")
+        pool = calibrated
+    ids, texts = (read_prompts(Path(prompts_file)) if prompts_file
                   else (list(range(len(texts))), list(texts)))
-    router = load_router(router_dir)
-    if hasattr(getattr(router, "encoder_", None), "n_jobs"):
-        router.encoder_.n_jobs = n_jobs
+    router = load_cli_router(router_dir, embeddings=embeddings, n_jobs=n_jobs)
+    keys = routing_keys(router, ids, texts, from_file=bool(prompts_file))
     with reported_as("--models"):
         names = router.candidates(pool)
     if not all(isinstance(i, int) for i in ids):
@@ -160,7 +206,7 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, models
     with progress_bar(len(texts), "routing", enabled=not (quiet or as_json) and len(texts) > _BATCH,
                       unit="prompt") as bar:
         for s in range(0, len(texts), _BATCH):
-            chunk = texts[s:s + _BATCH]
+            chunk = keys[s:s + _BATCH]
             scores = router.predict(chunk, models=pool)
             costs = router.predict_cost(chunk, models=pool)
             parts.append(_decisions(ids[s:s + _BATCH], names, scores, costs,
