@@ -33,15 +33,22 @@ difference to the stronger of best-single and task-best with a paired bootstrap 
 (the stronger one taken in each resample), and the share of that baseline → oracle gap
 closed. AIQ needs costs: without them the report holds the max-quality tables only.
 
+Next to AIQ: RouteLLM's APGR and CPT for a strong / weak pair, RouterArena's score and the
+Pareto distance to the oracle curve (``field``, definitions in docs/routerbench.md).
+
 One module per concept: ``curves`` (λ grid, hulls, joint AIQ, one eval's curves),
-``quality`` (the max-quality tables and their baselines), ``evaluate``
-(``evaluate_routerbench``) and ``report`` (Markdown, plots, ``write_report``).
+``field`` (the field's other metrics as pure functions), ``tradeoffs`` (RouterArena and
+Pareto distance of one eval), ``pair`` (the strong / weak curves), ``quality`` (the
+max-quality tables and their baselines), ``evaluate`` (``evaluate_routerbench``, ``ood``)
+and ``report`` (Markdown, plots, ``write_report``).
 """
 from .curves import ROUTERBENCH_LAMBDAS, joint_aiq, lambda_grid, nondecreasing_hull
 from .evaluate import DEFAULT_ROUTERS, evaluate_routerbench
+from .field import apgr, arena_score, cpt, pair_curve, pareto_distance
 from .quality import BASELINES
 from .report import markdown_report, report_figures, write_report
 
 __all__ = ["ROUTERBENCH_LAMBDAS", "DEFAULT_ROUTERS", "BASELINES", "lambda_grid",
            "nondecreasing_hull", "joint_aiq", "evaluate_routerbench", "markdown_report",
-           "report_figures", "write_report"]
+           "report_figures", "write_report", "apgr", "cpt", "pair_curve", "arena_score",
+           "pareto_distance"]

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...routing.base import true_matrices
 from ...routing.registry import make_router
+from .tradeoffs import tradeoff_metrics
 
 __all__ = ["ROUTERBENCH_LAMBDAS", "lambda_grid", "nondecreasing_hull", "joint_aiq",
            "complete_prompts", "eval_curves"]
@@ -87,7 +88,8 @@ def complete_prompts(records, models, name):
 
 def eval_curves(routers, sub, truth, cost, n_dropped, models, lambdas, boot_weights) -> dict:
     """One eval's report: single models, oracle, each router's points and hull, joint AIQ
-    with percentile intervals over ``boot_weights(n)`` and the zero → oracle gap closed."""
+    with percentile intervals over ``boot_weights(n)``, the zero → oracle gap closed,
+    RouterArena's score and the Pareto distance to the oracle curve."""
     n = len(truth)
     rows = np.arange(n)
     picks = {name: _choices(r, sub, models, lambdas) for name, r in routers.items()}
@@ -139,4 +141,6 @@ def eval_curves(routers, sub, truth, cost, n_dropped, models, lambdas, boot_weig
                 for r in names},
         "gap_closed": {r: {"share": g[r], "ci": ci([b[r] for b in gboot]) if boots else None}
                        for r in routers},
+        **tradeoff_metrics(models, single, pts, hulls, lambdas, n,
+                           bool(((truth >= 0) & (truth <= 1)).all())),
     }

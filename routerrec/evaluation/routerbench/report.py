@@ -25,11 +25,90 @@ def _quality_lines(title: str, t: dict) -> list:
     return lines + [""]
 
 
+def _number(x, fmt: str) -> str:
+    """A table cell: empty for a missing or undefined (None / NaN) number."""
+    return "" if x is None or x != x else format(x, fmt)
+
+
+def _eval_lines(name: str, e: dict) -> list:
+    """One eval's (or the pooled) cost table: AIQ, gap closed, Pareto distance, RouterArena."""
+    arena = e["arena"] or {}
+    lines = [f"## {name} ({e['n_prompts']} test prompts"
+             + (f", {e['n_dropped_incomplete']} dropped as incomplete"
+                if e.get("n_dropped_incomplete") else "") + ")", "",
+             "| router | AIQ (code) | 95% interval | AIQ (paper) | gap zero→oracle closed | "
+             "Pareto distance | RouterArena S (max quality) | S (best λ) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r, a in e["aiq"].items():
+        g = e["gap_closed"].get(r)
+        ci = a["code_ci"]
+        s = arena.get("routers", {}).get(r) or {}
+        lines.append(f"| {r} | {a['code']:.4f} | "
+                     + (f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+                     + f" | {_number(a.get('paper'), '.4f')} | "
+                     + (f"{g['share']:.1%}" if g else "") + " | "
+                     + _number(e["pareto_distance"].get(r), ".4f") + " | "
+                     + _number(s.get("max_quality", arena.get("oracle") if r == "oracle" else None),
+                               ".4f")
+                     + " | " + _number(s.get("best"), ".4f") + " |")
+    if arena:
+        best = max(arena["single_models"].items(), key=lambda kv: kv[1])
+        lines += ["", f"RouterArena: β = {arena['beta']}, cost per 1,000 queries normalised "
+                  f"on a log scale between {arena['c_min_per_1000']:.4g} and "
+                  f"{arena['c_max_per_1000']:.4g} (RouterArena's range); best single model {best[0]}, "
+                  f"S = {best[1]:.4f}."]
+    return lines + [""]
+
+
+def _summary_lines(summary: dict) -> list:
+    lines = ["## Summary", "",
+             "| router | mean AIQ (code) | mean gap closed | pooled gap closed | "
+             "AIQ ≥ zero router on | pooled Pareto distance | pooled RouterArena S (max quality) |",
+             "|---|---|---|---|---|---|---|"]
+    for r, x in summary.items():
+        lines.append(f"| {r} | {x['mean_aiq_code']:.4f} | {x['mean_gap_closed']:.1%} | "
+                     f"{x['pooled_gap_closed']:.1%} | "
+                     f"{', '.join(x['beats_zero_on']) or 'none'} | "
+                     f"{x['pooled_pareto_distance']:.4f} | "
+                     + _number((x["pooled_arena"] or {}).get("max_quality"), ".4f") + " |")
+    return lines + [""]
+
+
+def _pair_lines(pair: dict) -> list:
+    """RouteLLM's table: APGR, CPT(50%), CPT(80%) per router, pooled and per eval."""
+    lines = [f"## Strong / weak pair (RouteLLM): {pair['strong']} vs {pair['weak']}", "",
+             "Share of calls to the strong model by threshold on the predicted score margin; "
+             "APGR = gap recovered averaged over that share, CPT(x%) = share of strong calls "
+             "needed to recover x% of the gap.", ""]
+    tables = [("all test prompts (pooled)", pair["pooled"]), *pair["evals"].items()]
+    for title, t in tables:
+        if t is None:
+            continue
+        lines += [f"### {title} ({t['n_prompts']} prompts; strong {t['strong_score']:.4f}, "
+                  f"weak {t['weak_score']:.4f})", "",
+                  "| router | APGR | CPT(50%) | CPT(80%) |", "|---|---|---|---|"]
+        for r, m in t["routers"].items():
+            lines.append(f"| {r} | {_number(m['apgr'], '.4f')} | {_number(m['cpt50'], '.1%')} | "
+                         f"{_number(m['cpt80'], '.1%')} |")
+        if t["strong_score"] <= t["weak_score"]:
+            lines += ["", "The strong model does not beat the weak one here: no gap to recover."]
+        lines.append("")
+    if pair["evals_without_both"]:
+        lines += [f"No prompt scored for both models in: {', '.join(pair['evals_without_both'])}.",
+                  ""]
+    return lines
+
+
 def markdown_report(report: dict) -> str:
-    """With costs: one table per eval (AIQ (code, with 95% interval), AIQ (paper), share of
-    the gap closed) and a summary; always: the max-quality tables, per eval and pooled."""
+    """With costs: one table per eval and pooled (AIQ (code, with 95% interval), AIQ
+    (paper), share of the gap closed, Pareto distance, RouterArena) and a summary; with a
+    strong / weak pair: RouteLLM's APGR and CPT; always: the max-quality tables."""
     s = report["settings"]
     lines = ["# RouterBench-style evaluation", ""]
+    if s.get("ood"):
+        lines += [f"Out of distribution: the prompts of {', '.join(s['ood'])} were removed from "
+                  f"training ({s['ood_train_prompts_dropped']} prompts); only their test "
+                  "prompts are judged.", ""]
     if s["costs"]:
         lines += [f"AIQ computed jointly per eval; reported definition: `code` (RouterBench's code). "
                   f"{s['n_lambdas']} willingness-to-pay values (RouterBench's 32 included); "
@@ -39,27 +118,12 @@ def markdown_report(report: dict) -> str:
                   f"against best-single, task-best and the oracle; {s['bootstrap']} bootstrap "
                   "resamples of the test prompts.", ""]
     for name, e in report["evals"].items():
-        lines += [f"## {name} ({e['n_prompts']} test prompts"
-                  + (f", {e['n_dropped_incomplete']} dropped as incomplete" if e["n_dropped_incomplete"] else "")
-                  + ")", "",
-                  "| router | AIQ (code) | 95% interval | AIQ (paper) | gap zero→oracle closed |",
-                  "|---|---|---|---|---|"]
-        for r, a in e["aiq"].items():
-            g = e["gap_closed"].get(r)
-            ci = a["code_ci"]
-            lines.append(f"| {r} | {a['code']:.4f} | "
-                         + (f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "") + f" | {a['paper']:.4f} | "
-                         + (f"{g['share']:.1%}" if g else "") + " |")
-        lines.append("")
+        lines += _eval_lines(name, e)
     if s["costs"]:
-        lines += ["## Summary", "",
-                  "| router | mean AIQ (code) | mean gap closed | pooled gap closed | "
-                  "AIQ ≥ zero router on |", "|---|---|---|---|---|"]
-        for r, x in report["summary"].items():
-            lines.append(f"| {r} | {x['mean_aiq_code']:.4f} | {x['mean_gap_closed']:.1%} | "
-                         f"{x['pooled_gap_closed']:.1%} | "
-                         f"{', '.join(x['beats_zero_on']) or 'none'} |")
-        lines.append("")
+        lines += _eval_lines("all test prompts (pooled)", report["pooled"])
+        lines += _summary_lines(report["summary"])
+    if report.get("pair"):
+        lines += _pair_lines(report["pair"])
     q = report["max_quality"]
     lines += ["## Max quality (no willingness to pay)", "",
               f"best-single: {q['best_single']}; task-best: "
