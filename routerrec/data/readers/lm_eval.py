@@ -20,21 +20,35 @@ the doc's metrics (``acc``, ``acc_norm``, ``exact_match``, ...; newer versions a
 
 Recognised (``claims``) as a folder holding ``samples_*.jsonl`` or whose subfolders do.
 Errors name the samples file, the field and the line (counted among non-empty lines).
+
+The way back, to add a new LLM from a few of its answers: :func:`lm_eval_samples` turns probe
+ids into lm-eval's ``--samples`` value ``{task: [doc indices]}`` (``lm_eval/_cli/run.py``:
+"JSON mapping task names to sample indices", a JSON string or a file, incompatible with
+``--limit``), :func:`write_samples` / :func:`lm_eval_command` write it and say how to run it,
+and :func:`lm_eval_scores` reads that run's ``--log_samples`` output back as
+``{prompt id: score}``, parsed by the same code as the reader. lm-eval releases whose
+``Task.doc_iterator`` enumerated only the chosen docs logged them as ``doc_id`` 0..k-1 in
+index order; given the ``samples`` that were run, :func:`lm_eval_scores` maps such ids back.
 """
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 import polars as pl
 
+from ...util import validate as check
+from ...util.files import atomic_write
 from ..records import RecordsError
 from .columns import ROW, validate
-from .jsondoc import iter_lines
+from .jsondoc import iter_lines, read_document
 from .layout import Layout, Part, ReadOptions
 
-__all__ = ["LAYOUTS", "METRICS", "DOC_TEXT_FIELDS", "samples_files"]
+__all__ = ["LAYOUTS", "METRICS", "DOC_TEXT_FIELDS", "samples_files", "lm_eval_samples", "write_samples",
+           "read_samples", "lm_eval_command", "lm_eval_scores"]
 
 METRICS = ("acc", "exact_match", "acc_norm", "pass@1", "pass_at_1", "em", "f1", "mc2", "mc1")
 DOC_TEXT_FIELDS = ("question", "query", "prompt", "text", "problem", "sentence", "ctx", "input")
@@ -167,3 +181,125 @@ def _claims(path: Path) -> bool:
 
 
 LAYOUTS = (Layout("lm-eval", _read, claims=_claims),)
+
+
+def _doc_index(prompt: str, task) -> Optional[int]:
+    """The doc index of an lm-eval prompt id ``<task>-<index>`` whose task is ``task``, else None."""
+    if not isinstance(task, str) or not task or not prompt.startswith(task + "-"):
+        return None
+    rest = prompt[len(task) + 1:]
+    return int(rest) if rest.isascii() and rest.isdecimal() and str(int(rest)) == rest else None
+
+
+def lm_eval_samples(prompts: Sequence[str], benchmarks: Sequence) -> dict:
+    """lm-eval's ``--samples`` value, ``{task: [sorted doc indices]}``, for prompt ids read by
+    this reader (``<task>-<doc_id>``, ``benchmarks`` their tasks); any other id is refused,
+    since lm-eval chooses docs only by task and index."""
+    prompts, benchmarks = check.texts("prompts", prompts), list(benchmarks)
+    if len(prompts) != len(benchmarks):
+        raise ValueError(f"prompts and benchmarks must have one entry each, got {len(prompts)} and "
+                         f"{len(benchmarks)}")
+    spec: dict = {}
+    for prompt, task in zip(prompts, benchmarks):
+        index = _doc_index(prompt, task)
+        if index is None:
+            raise ValueError(f"prompt id {prompt!r} (benchmark {task!r}) is not an lm-eval id "
+                             "'<task>-<doc index>': lm-eval's --samples chooses docs by task and index, so "
+                             "probes for lm-eval need a model fitted on records read from an lm-eval "
+                             "--log_samples folder (write them as CSV instead: format csv)")
+        spec.setdefault(task, set()).add(index)
+    return {task: sorted(spec[task]) for task in sorted(spec)}
+
+
+def write_samples(path, samples: Mapping) -> Path:
+    """Write ``samples`` (:func:`lm_eval_samples`) as the JSON file lm-eval's ``--samples`` reads."""
+    path = check.path("path", path)
+    text = json.dumps({task: list(map(int, docs)) for task, docs in samples.items()}, indent=1)
+    atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    return path
+
+
+def read_samples(path) -> dict:
+    """A ``--samples`` JSON file (``{task: [doc indices]}``), checked: errors name the file and task."""
+    path = check.path("path", path)
+    value = read_document(path, advice="a --samples file lists doc indices only")
+    if not isinstance(value, dict) or not value:
+        raise RecordsError(f"a --samples file is a JSON object {{task: [doc indices]}}, got "
+                           f"{type(value).__name__ if value != {} else 'an empty object'}", path=path)
+    for task, docs in value.items():
+        if not (isinstance(docs, list) and docs and all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in docs)):
+            raise RecordsError(f"task {task!r}: expected a non-empty list of doc indices (integers >= 0), "
+                               f"got {json.dumps(docs)[:80]}", path=path)
+    return {task: sorted(set(docs)) for task, docs in value.items()}
+
+
+def lm_eval_command(samples: str, output_path: str, tasks: Sequence[str], *, model: str = "hf",
+                    model_args: str = "pretrained=YOUR_MODEL") -> str:
+    """The ``lm_eval`` command line that runs exactly ``samples`` (a file name or the JSON text)
+    and writes per-doc outputs to ``output_path`` for :func:`lm_eval_scores`."""
+    return shlex.join(["lm_eval", "--model", model, "--model_args", model_args, "--tasks", ",".join(tasks),
+                       "--samples", samples, "--log_samples", "--output_path", output_path])
+
+
+def _one_model_files(path: Path) -> dict:
+    """``{(model, task): samples file}`` of one model's output: a samples file, the model's folder,
+    or a folder holding exactly one model's folder."""
+    if path.is_file():
+        match = _NAME.match(path.name)
+        if match is None:
+            raise RecordsError("is not an lm-eval samples file (samples_<task>_<date>.jsonl); give it, "
+                               "the model's folder, or the --output_path folder", path=path)
+        return {(path.parent.name, match["task"]): path}
+    if not path.is_dir():
+        raise RecordsError("does not exist", path=path)
+    files = samples_files(path)
+    if not files:
+        raise RecordsError("no samples_<task>_<date>.jsonl in the folder or its subfolders: run lm_eval "
+                           "with --log_samples", path=path)
+    models = sorted({model for model, _ in files})
+    if len(models) > 1:
+        raise RecordsError(f"holds the outputs of {len(models)} models ({', '.join(models[:4])}"
+                           f"{', ...' if len(models) > 4 else ''}): give one model's folder", path=path)
+    return files
+
+
+def _probe_ids(rows: pl.DataFrame, task: str, chosen: Optional[list], file: Path) -> list:
+    """The prompt ids of one samples file, matched to the docs that were ``chosen`` for its task
+    (lm-eval's renumbering of them as 0..k-1 undone)."""
+    ids = rows.get_column("prompt").to_list()
+    if chosen is None:
+        raise RecordsError(f"task {task!r} is not in the --samples that were run", path=file)
+    docs = []
+    for prompt, row in zip(ids, rows.get_column(ROW).to_list()):
+        index = _doc_index(prompt, task)
+        if index is None:
+            raise RecordsError(f"doc_id {prompt[len(task) + 1:]!r} is not a doc index", path=file,
+                               column="doc_id", row=row)
+        docs.append((index, row))
+    wanted = set(chosen)
+    if all(index in wanted for index, _ in docs):
+        return ids
+    if sorted(index for index, _ in docs) == list(range(len(chosen))):
+        return [f"{task}-{chosen[index]}" for index, _ in docs]
+    index, row = next((i, r) for i, r in docs if i not in wanted)
+    raise RecordsError(f"doc_id {index} is not one of the {len(chosen)} doc indices run for task {task!r}, "
+                       f"nor lm-eval's numbering 0..{len(chosen) - 1} of them", path=file, column="doc_id",
+                       row=row)
+
+
+def lm_eval_scores(path, *, score: str = "score", samples: Optional[Mapping] = None) -> dict:
+    """``{prompt id: score}`` of one model's lm-eval ``--log_samples`` output (a samples file, the
+    model's folder, or the ``--output_path`` folder holding only it), read as the reader reads it
+    (``score``: the metric, as ``score=``). ``samples``: the ``--samples`` that were run
+    (:func:`read_samples`); with it, every doc must be one of them, and the ids of lm-eval
+    releases that numbered the chosen docs 0..k-1 are mapped back to the docs' indices."""
+    path = check.path("path", path)
+    options = ReadOptions(score=check.string("score", score))
+    scores = {}
+    for (model, task), file in _one_model_files(path).items():
+        rows = _read_file(file, model, task, options).rows
+        ids = (rows.get_column("prompt").to_list() if samples is None
+               else _probe_ids(rows, task, samples.get(task), file))
+        scores.update(zip(ids, rows.get_column("score").to_list()))
+    return scores
