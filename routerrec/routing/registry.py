@@ -19,8 +19,10 @@ def learned_routers() -> list[str]:
     return [name for name, cls in ROUTERS.items() if not cls.reference]
 
 
-def make_router(name: str, **params) -> Router:
-    """An unfitted router by name: ``mf``, ``lightfm``, ``knn``, ``linear``, ``ensemble``, ``oracle``,
+def make_router(name: str = "auto", **params) -> Router:
+    """An unfitted router by name, by default ``auto`` (``learned.auto``: learned routing per
+    task only where it beat the task's best model out of fold): ``mf``, ``lightfm``, ``knn``,
+    ``linear``, ``ensemble``, ``oracle``,
     ``random``, ``best-single``, ``task-best``, ``cluster-best``, ``oracle-p`` (with ``p=``)."""
     try:
         cls = ROUTERS[name]

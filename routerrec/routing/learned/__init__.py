@@ -7,6 +7,8 @@ from .lightfm_hybrid import LightFMHybridRouter
 from .prompt_knn import PromptKNNRouter
 from .linear import LinearRouter
 from .ensemble import EnsembleRouter
+from .auto import AutoRouter
 
 __all__ = ["LearnedRouter", "MFRouter", "MF_METHOD_DEFAULTS", "LightFMHybridRouter",
-           "PromptKNNRouter", "LinearRouter", "EnsembleRouter"]
+           "PromptKNNRouter", "LinearRouter", "EnsembleRouter",
+           "AutoRouter"]
