@@ -142,22 +142,35 @@ def pools(data, benchmarks, pool_sizes, groups, routers, seeds, draws, candidate
 @click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True,
               help="Bootstrap resamples of the test prompts for intervals (0: none).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Split and bootstrap seed.")
+@click.option("--strong", default=None,
+              help="Strong model of RouteLLM's APGR / CPT pair (with --weak). Default with "
+                   "costs: the best model on the training prompts.")
+@click.option("--weak", default=None,
+              help="Weak model of the pair (with --strong). Default with costs: the cheapest "
+                   "other model. Without costs the pair is reported only when named.")
+@click.option("--ood", "ood", multiple=True,
+              help="Eval (benchmark) held out of training entirely (repeat for several): the "
+                   "routers train on the other evals and only its test prompts are judged.")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for report.json, report.md and (with costs) one PNG per eval.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed, out, as_json,
-                quiet, **kw):
-    """RouterBench-style evaluation: cost-quality hulls, zero router, oracle, AIQ.
+def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed, strong, weak,
+                ood, out, as_json, quiet, **kw):
+    """RouterBench-style evaluation: cost-quality hulls, zero router, oracle, AIQ, and the
+    field's other metrics (RouteLLM's APGR and CPT, RouterArena's score, Pareto distance).
 
     Every report has the max-quality table (each router's mean true score beside best-single,
-    task-best and the oracle, with paired bootstrap intervals); AIQ and the PNGs need costs.
+    task-best and the oracle, with paired bootstrap intervals); AIQ, RouterArena, the Pareto
+    distance and the PNGs need costs; APGR / CPT need a strong / weak pair.
 
     \b
     Example:
       routerrec evaluate routerbench --train ../shared/data/routerbench/mbpp_train.csv \\
           --test ../shared/data/routerbench/mbpp_test.csv --routers mf,knn --out out/rb
       routerrec evaluate routerbench --data records.parquet --test-fraction 0.3 --out out/rb
+      routerrec evaluate routerbench --data records.parquet --ood mbpp --strong gpt-4-1106-preview \\
+          --weak mistralai/mistral-7b-chat --out out/rb-ood
     """
     from ..evaluation.routerbench import evaluate_routerbench, write_report as write_routerbench
     from ..routing.registry import ROUTERS
@@ -180,12 +193,14 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
                                                          stratify_by_benchmark=True)
     with reported_as("evaluate routerbench"):
         report = evaluate_routerbench(train, test, routers=names, bootstrap=bootstrap, seed=seed,
+                                      strong=strong, weak=weak, ood=list(ood),
                                       progress=not (quiet or as_json))
     files = write_routerbench(report, Path(out))
     if report["settings"]["costs"]:
-        columns = ["eval", "router", "aiq_code", "aiq_paper", "gap_closed"]
+        columns = ["eval", "router", "aiq_code", "aiq_paper", "gap_closed", "pareto_distance"]
         rows = [{"eval": ev, "router": r, "aiq_code": a["code"], "aiq_paper": a["paper"],
-                 "gap_closed": e["gap_closed"][r]["share"] if r in e["gap_closed"] else ""}
+                 "gap_closed": e["gap_closed"][r]["share"] if r in e["gap_closed"] else "",
+                 "pareto_distance": e["pareto_distance"].get(r, "")}
                 for ev, e in report["evals"].items() for r, a in e["aiq"].items()]
     else:  # no costs, no AIQ: each router's mean true score at maximum quality
         columns = ["eval", "router", "mean_score", "minus_baseline", "gap_closed"]
@@ -195,9 +210,17 @@ def routerbench(train_files, test_files, test_fraction, routers, bootstrap, seed
                  "gap_closed": t["gap_closed"].get(r, "")}
                 for ev, t in [("all", quality["pooled"]), *quality["evals"].items()]
                 for r, score in t["mean_score"].items()]
-    emit({"summary": report["summary"], "files": {k: [str(p) for p in v] if isinstance(v, list)
-                                                  else str(v) for k, v in files.items()}},
-         as_json, format_table(rows, columns)
+    pair = report["pair"]
+    pair_text = ""
+    if pair and pair["pooled"]:
+        pair_text = (f"\nRouteLLM pair {pair['strong']} (strong) vs {pair['weak']} (weak), pooled:\n"
+                     + format_table([{"router": r, **m} for r, m in pair["pooled"]["routers"].items()],
+                                    ["router", "apgr", "cpt50", "cpt80"]))
+    emit({"summary": report["summary"], "pair": pair and {k: pair[k] for k in ("strong", "weak")},
+          "ood": report["settings"]["ood"],
+          "files": {k: [str(p) for p in v] if isinstance(v, list) else str(v)
+                    for k, v in files.items()}},
+         as_json, format_table(rows, columns) + pair_text
          + f"\nwrote {files['json']}, {files['markdown']} and {len(files['plots'])} plot(s)")
 
 
