@@ -39,8 +39,14 @@ class PrecomputedEncoder(Encoder):
         if keyed_by not in (None, "id", "text"):
             raise ValueError(f"precomputed keyed_by must be 'id', 'text' or None, got {keyed_by!r}")
         self.path, self.id_col, self.ids = path, id_col, ids
-        self.keyed_by = keyed_by or "id"
-        self._asked = keyed_by
+        self._keyed_by = keyed_by
+
+    @property
+    def keyed_by(self) -> str:
+        """``"id"`` or ``"text"``; before fitting, read from the file's key column."""
+        if self._keyed_by is None:
+            self._keyed_by = _key_kind(self.path, self.id_col)
+        return self._keyed_by
 
     def params(self):
         return dict(path=None if self.path is None else str(self.path), id_col=self.id_col,
@@ -53,17 +59,16 @@ class PrecomputedEncoder(Encoder):
     def fit(self, keys=None):
         if self.path is None:
             raise ValueError("precomputed encoder needs path=FILE.parquet|.npy")
-        keyed_by, self.id_col, ids, vectors = read_vectors(
-            Path(self.path), key_col=self.id_col, ids=self.ids, keyed_by=self._asked)
-        self.keyed_by = keyed_by
+        self._keyed_by, self.id_col, ids, vectors = read_vectors(
+            Path(self.path), key_col=self.id_col, ids=self.ids, keyed_by=self._keyed_by)
         self.set_state({"ids": np.asarray(ids, dtype=str), "vectors": vectors})
         return self
 
     def add_vectors(self, path) -> "PrecomputedEncoder":
         """A copy that also knows the vectors in ``path`` (they win over saved ones of the same
         key): for prompts that arrive at routing time. Same key kind and width required."""
-        keyed_by, _, ids, vectors = read_vectors(Path(path), key_col=None, ids=None,
-                                                 keyed_by=self.keyed_by)
+        _, _, ids, vectors = read_vectors(Path(path), key_col=None, ids=None,
+                                          keyed_by=self.keyed_by)
         if vectors.shape[1] != self.width:
             raise ValueError(f"{path}: vectors of {vectors.shape[1]} features; the router's "
                              f"embeddings have {self.width}")
@@ -94,11 +99,26 @@ class PrecomputedEncoder(Encoder):
         return self.params(), {"ids": self.ids_, "vectors": self.vectors_}
 
     def set_state(self, arrays):
+        if self._keyed_by is None:  # saved before embeddings could be keyed by text
+            self._keyed_by = "id"
         self.ids_ = np.asarray(arrays["ids"], dtype=str)
         self.vectors_ = l2_rows(np.array(arrays["vectors"], dtype=np.float32))
         self._index = {k: i for i, k in enumerate(self.ids_.tolist())}
         if len(self._index) != len(self.ids_):
             raise ValueError("the saved embeddings' keys are not unique")
+
+
+def _key_kind(path, id_col) -> str:
+    """What a vectors file is keyed by, from its name and Parquet schema (no data read)."""
+    if path is None or Path(path).suffix == ".npy" or not Path(path).is_file():
+        return "id"
+    import polars as pl
+
+    try:
+        columns = pl.read_parquet_schema(path)
+    except Exception:  # noqa: BLE001 - fitting reads the file and names the problem
+        return "id"
+    return "text" if "text" in columns and id_col not in columns else "id"
 
 
 def read_vectors(path: Path, *, key_col: str | None = "prompt", ids=None,
