@@ -201,7 +201,8 @@ def records_options(fn):
                           "CSV model,input_price,output_price): costs from token counts estimated "
                           "from the prompt texts (docs/records.md)."),
         click.option("--prompt-col", default="prompt", show_default=True,
-                     help="Column with prompt ids."),
+                     help="Column with prompt ids. Without a text column, ids that are "
+                          "sentences (half of them or more hold a space) are also the texts."),
         click.option("--model-col", default="model", show_default=True,
                      help="Column with model ids."),
         click.option("--score-col", default="score", show_default=True,
@@ -209,7 +210,9 @@ def records_options(fn):
         click.option("--cost-col", default=None, help="Column with costs (default: 'cost' if present)."),
         click.option("--benchmark-col", default=None,
                      help="Column with benchmark names (default: 'benchmark' if present)."),
-        click.option("--text-col", default=None, help="Column with prompt texts (default: 'text' if present)."),
+        click.option("--text-col", default=None,
+                     help="Column with prompt texts (default: 'text' if present); may be the "
+                          "--prompt-col column."),
         click.option("--on-duplicate", type=LazyChoice(duplicate_modes),
                      default="error", show_default=True,
                      help="What to do with repeated (prompt, model) pairs."),

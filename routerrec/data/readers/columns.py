@@ -6,6 +6,12 @@ file's own types) and hands them to :func:`validate`, so every layout types its 
 numbers the same way and reports bad input the same way: the file, the column and the row.
 Wide layouts, where each model is a column, add :data:`SCORE_FROM` / :data:`COST_FROM`: the
 source column of each row's score / cost, which errors then name.
+
+Prompt ids that are the prompts themselves (``prompt="instruction"``) are also their texts:
+when the rows have no text column, ids of which at least half hold white space
+(:func:`ids_are_texts`) become the texts too, so text routers and ``has_texts`` see them;
+ids such as ``gsm8k.123`` or ``arc_easy-0`` stay ids only. ``text=`` may name the prompt
+column to say so whatever the ids look like.
 """
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ import polars as pl
 from ..records import RecordsError
 from .layout import Part, ReadOptions
 
-__all__ = ["ROW", "SCORE_FROM", "COST_FROM", "resolve_columns", "number_rows", "validate", "validate_long"]
+__all__ = ["ROW", "SCORE_FROM", "COST_FROM", "resolve_columns", "number_rows", "validate", "validate_long",
+           "ids_are_texts"]
 
 ROW = "_row"
 _CANONICAL = ("prompt", "model", "score", "cost", "benchmark", "text")
@@ -34,11 +41,12 @@ def resolve_columns(columns: Sequence[str], path: str, options: ReadOptions) -> 
     """Map canonical names -> source column names; raise on missing required ones.
 
     Two options naming one column is refused (``model=`` given the prompt column would make
-    every prompt its own model); a default (``cost``, ``benchmark``, ``text`` left ``None``)
+    every prompt its own model), except ``text=`` naming the prompt column; a default (``cost``, ``benchmark``, ``text`` left ``None``)
     does not take a column an option named.
     """
     named = {canon: getattr(options, canon) for canon in _CANONICAL if getattr(options, canon) is not None}
-    twice = [(a, b) for i, a in enumerate(named) for b in list(named)[i + 1:] if named[a] == named[b]]
+    twice = [(a, b) for i, a in enumerate(named) for b in list(named)[i + 1:]
+             if named[a] == named[b] and (a, b) != ("prompt", "text")]  # ids that are the texts
     if twice:
         (a, b), column = twice[0], named[twice[0][0]]
         raise RecordsError(f"{a}= and {b}= both name the column {column!r}; each must name its own",
@@ -121,6 +129,12 @@ def _strip_ids(typed: pl.DataFrame, columns: tuple) -> tuple:
     return (typed.with_columns(fixes) if fixes else typed), tuple(found)
 
 
+def ids_are_texts(prompts: pl.Series) -> bool:
+    """Whether distinct prompt ids are the prompts' texts: at least half of them hold white
+    space (a sentence does; a code such as ``mmlu.anatomy.7`` does not)."""
+    return prompts.len() > 0 and prompts.str.contains(r"\s").mean() >= 0.5
+
+
 def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
     """Type and check one file's raw long rows (``mapping``: canonical -> source column, for errors).
 
@@ -196,6 +210,8 @@ def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
     if "text" in typed.columns:
         texts = typed.select("prompt", "text")
         typed = typed.drop("text")
+    elif ids_are_texts(prompts):
+        texts = pl.DataFrame({"prompt": prompts, "text": prompts})
     if has_wide:
         typed = typed.drop(SCORE_FROM, COST_FROM)
     return Part(typed, texts, (prompts.rename("prompt"), models.rename("model")))
