@@ -39,6 +39,12 @@ def _parse_grid(items) -> dict:
 @click.option("--validation", type=Real(0.01, 0.9), default=0.1, show_default=True,
               help="Share of observed cells held out for validation.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Split / sampling seed.")
+@click.option("--holdout", type=Real(0, 0.9), default=0.1, show_default=True,
+              help="Set aside the test cells of `fit --holdout F --holdout-seed S` (the same "
+                   "split) before choosing, so that fit's score is on cells tuning never saw; "
+                   "0: tune on every cell.")
+@click.option("--holdout-seed", type=SEED, default=0, show_default=True,
+              help="The --holdout-seed the fit will use.")
 @click.option("--metric", type=click.Choice(["rmse", "mae", "auc", "accuracy", "log_loss"]),
               default="rmse", show_default=True, help="What 'best' means.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
@@ -56,7 +62,7 @@ def tune_command(**kw):
     \b
     Example:
       routerrec tune --method als --grid rank=8,16 --grid reg=0.01,0.1 --out best.json
-      routerrec fit --params best.json --out out/als
+      routerrec fit --params best.json --holdout 0.1 --out out/als
       routerrec tune --method logistic --data ../shared/data/openllm-v1/records.parquet \\
           --prompt-col item --score-col correct --metric log_loss --trials 6 --out best.json
     """
@@ -74,7 +80,9 @@ def tune_command(**kw):
     with reported_as(f"tune --method {kw['method']}"):
         result = tune(records, method=kw["method"], grid=grid, fixed=fixed, trials=kw["trials"],
                       validation=kw["validation"], seed=kw["seed"], metric=kw["metric"],
+                      holdout=kw["holdout"] or None, holdout_seed=kw["holdout_seed"],
                       progress=not (kw["quiet"] or kw["as_json"]))
+    cells = _tuning_cells(result, records.n_records)
     out = Path(kw["out"])
     text = json.dumps(strict_json(result), indent=1, allow_nan=False)  # NaN as null
     atomic_write(out, lambda p: p.write_text(text))
@@ -90,5 +98,21 @@ def tune_command(**kw):
         atomic_write(Path(kw["table_path"]), lambda p: table.write_csv(p))
     best = result["best"]
     text = (format_table(rows, columns) + f"\nbest {metric} {best['score']:.4f} with "
-            + ", ".join(f"{k}={v}" for k, v in best["params"].items()) + f"\nwrote {out}")
-    emit({**result, "out": str(out)}, kw["as_json"], text)
+            + ", ".join(f"{k}={v}" for k, v in best["params"].items()) + f"\n{cells['note']}"
+            + f"\nwrote {out}")
+    emit({**result, "tuning_cells": cells, "out": str(out)}, kw["as_json"], text)
+
+
+def _tuning_cells(result: dict, total: int) -> dict:
+    """Which cells tuning chose on, and the fit holdout they are disjoint from (if any)."""
+    excluded, share, seed = result["excluded_holdout"], result["validation"], result["seed"]
+    if excluded is None:
+        return {"cells": total, "disjoint_from": None,
+                "note": f"chose on a {share:g} validation split (seed {seed}) of all {total} cells: "
+                        "a later `fit --holdout` may score on cells tuning used"}
+    fit = f"fit --holdout {excluded['share']:g} --holdout-seed {excluded['seed']}"
+    left = total - excluded["cells"]
+    return {"cells": left, "disjoint_from": fit,
+            "note": f"chose on a {share:g} validation split (seed {seed}) of the {left} cells left "
+                    f"after setting aside the {excluded['cells']} test cells of `{fit}`: "
+                    "disjoint from them"}
