@@ -30,6 +30,8 @@ FAST_PARAMS: dict[str, dict] = {
     # mf as a member: its completion model is a saved sub-directory (m1/completion)
     "ensemble": dict(routers=("linear", "mf"), router_params={"mf": dict(method_params=dict(rank=4))},
                      encoder_params=dict(dim=16)),
+    "auto": dict(folds=2, router_params={"knn": dict(ks=(5, 20))}, encoder_params=dict(dim=16),
+                 group_params=dict(encoder_params=dict(dim=16))),
     "oracle": {},
     "random": {},
     "best-single": {},
