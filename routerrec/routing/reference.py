@@ -223,7 +223,7 @@ class GroupBestRouter(BestSingleRouter):
         scores, mask = dense_observed(m)
         self.train_means_ = scores.mean(axis=0)
         self.groups_ = self._groups().fit(records)
-        self.group_means_ = group_means(scores, mask, self.groups_.assign(records),
+        self.group_means_ = group_means(scores, mask, self.groups_.training_groups_,
                                         len(self.groups_.names), overall=self.train_means_,
                                         min_prompts=self.min_prompts)
 

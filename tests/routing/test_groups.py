@@ -48,6 +48,7 @@ def test_tasks_come_from_labels_and_the_classifier_learns_them(data):
     train, test = data
     groups = PromptGroups(by="auto", **ENC).fit(train)
     assert groups.by_ == "task" and groups.names == ["code", "math", "trivia"]
+    np.testing.assert_array_equal(groups.training_groups_, groups.assign(train))
     assert groups.classifier_accuracy > 0.95  # topic words are distinct
     labels = [groups.names.index(test.prompt_benchmark[p]) for p in test.prompts]
     assert groups.assign(test).tolist() == labels
@@ -61,6 +62,7 @@ def test_clusters_find_the_topics_when_there_are_no_labels(data):
     train, test = data
     groups = PromptGroups(by="auto", **ENC).fit(unlabeled(train))
     assert groups.by_ == "cluster" and groups.classifier_accuracy is None
+    np.testing.assert_array_equal(groups.training_groups_, groups.assign(unlabeled(train)))
     assert set(groups.k_scores_) >= {"1", "2", "4"} and groups.k_scores_["1"] < max(groups.k_scores_.values())
     found = groups.assign(test)
     topics = [test.prompt_benchmark[p] for p in test.prompts]
