@@ -44,10 +44,11 @@ def _check_tables(report, routers):
     q = report["max_quality"]
     for t in [q["pooled"], *q["evals"].values()]:
         means = t["mean_score"]
-        assert list(means) == [*routers, "best-single", "task-best", "oracle"]
+        assert list(means) == [*routers, "best-single", "task-best", "task-best (text)",
+                               "cluster-best", "random", "oracle"]
         base = max(means["best-single"], means["task-best"])
         assert means[t["baseline"]] == base
-        for r in [*routers, "oracle"]:
+        for r in [*routers, "task-best (text)", "cluster-best", "random", "oracle"]:
             d = t["minus_baseline"][r]
             assert d["diff"] == pytest.approx(means[r] - base)
             assert d["ci"][0] <= d["ci"][1]
@@ -70,6 +71,12 @@ def test_sample_without_costs_gives_the_max_quality_table(costfree, sample_split
     # the oracle is the best true score among the scored models of each prompt
     truth, _ = true_matrices(test, costfree["settings"]["models"])
     assert q["pooled"]["mean_score"]["oracle"] == pytest.approx(np.nanmax(truth, axis=1).mean())
+    # random in expectation: the mean true score of the scored models of each prompt
+    assert q["pooled"]["mean_score"]["random"] == pytest.approx(np.nanmean(truth, axis=1).mean())
+    # task-best routes by the test prompts' labels, task-best (text) by its classifier,
+    # whose cross-validated accuracy on the training prompts the report gives
+    assert 0 < q["task_classifier_accuracy"] <= 1 and q["cluster_best"]
+    assert "cross-validated accuracy" in markdown_report(costfree)
     assert set(costfree["summary"]) == {"linear", "knn"}
     assert costfree["summary"]["knn"]["max_quality"]["pooled_mean_score"] == \
         q["pooled"]["mean_score"]["knn"]

@@ -26,9 +26,11 @@ beside the per-eval shares and their unweighted mean.
 pick with no willingness to pay (``router.choose(..., wtp=None)``: best predicted score,
 cheaper on ties) among the models with a true score on the prompt, beside ``best-single``
 (the model best on the training prompts: the ``best-single`` reference router),
-``task-best`` (per task, the model best on that task's training prompts; a model never seen
-on the task ranks by its overall training mean, a task absent from training falls back to
-best-single) and ``oracle``. Per eval and pooled: the mean true score, each router's
+``task-best`` (the ``task-best`` reference router: per task, the model best on that task's
+training prompts; a model never seen on the task ranks by its overall training mean, a task
+absent from training falls back to best-single), and reported beside them ``task-best
+(text)`` (the same router, the task from its text classifier), ``cluster-best``, ``random``
+(in expectation) and ``oracle``. Per eval and pooled: the mean true score, each router's
 difference to the stronger of best-single and task-best with a paired bootstrap interval
 (the stronger one taken in each resample), and the share of that baseline → oracle gap
 closed. AIQ needs costs: without them the report holds the max-quality tables only.

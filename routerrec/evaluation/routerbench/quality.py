@@ -7,54 +7,64 @@ there and in ``BASELINES`` (the stronger baseline is the bar, per resample)."""
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
-from ...data.records import UNKNOWN_BENCHMARK
 from ...routing.base import true_matrices
 from ...routing.registry import make_router
 
-__all__ = ["BASELINES", "references", "scored_prompts", "quality_table", "max_quality"]
+__all__ = ["BASELINES", "REFERENCES", "references", "scored_prompts", "quality_table", "max_quality"]
 
-# The baselines every router is compared with at maximum quality, in table order.
+# The baselines every router is compared with at maximum quality (the stronger one is the
+# bar, per resample); ``REFERENCES`` are reported beside them (``random`` in expectation).
 BASELINES = ("best-single", "task-best")
+REFERENCES = ("task-best (text)", "cluster-best", "random")
 
 
-def _task_means(train, models, overall) -> dict:
-    """``{task: per-model mean training score on it}`` (task-best's scores); a model never
-    scored on the task keeps its overall training mean."""
-    col = {m: j for j, m in enumerate(models)}
-    table = (train.table.filter(pl.col("model").is_in(models))
-             .with_columns(pl.col("benchmark").fill_null(UNKNOWN_BENCHMARK))
-             .group_by("benchmark", "model").agg(pl.col("score").mean()))
-    out = {}
-    for task, model, mean in table.iter_rows():
-        out.setdefault(task, overall.copy())[col[model]] = mean
-    return out
+def _picker(router, models, by_text=False):
+    """``pick(sub, truth, true_cost)``: the router's max-quality column per prompt of
+    ``sub`` among the models scored on it; ``by_text`` routes by the prompt texts only
+    (task-best's classifier instead of the records' task labels)."""
+    def pick(sub, truth, cost):
+        means = (router.predict(sub.text_of(sub.prompts), models=models) if by_text
+                 else router.predict_records(sub, models=models))
+        return router.choose(np.where(np.isnan(truth), np.nan, means), cost)
+    return pick
 
 
 def references(train, models) -> tuple[dict, dict]:
-    """``({baseline: pick(truth, true_cost, task) -> column per prompt}, details)`` for the
-    ``BASELINES``, fitted on ``train``; ``details`` (best_single, task_best) go in the report.
+    """``({reference: pick(sub, truth, true_cost) -> column per prompt}, details)`` of the
+    reference routers of ``routing.reference`` fitted on ``train``; ``details`` (their
+    picks, the task classifier's accuracy, the clusters) go in the report.
 
-    ``task-best``: per task, the model best on that task's training prompts; a task absent
-    from training falls back to best-single."""
-    best = make_router("best-single").fit(train)
-    overall = best.train_means_[[best.models_.index(m) for m in models]]
-    tasks = _task_means(train, models, overall)
-
-    def best_of(means_of):
-        """Picks the best model by ``means_of(task)`` among the models scored on each prompt."""
-        def pick(truth, cost, task):
-            ranked = best.truth_scores(truth, means_of(task))
-            return best.choose(np.where(np.isnan(truth), np.nan, ranked), cost)
-        return pick
-
-    pickers = {"best-single": best_of(lambda task: overall),
-               "task-best": best_of(lambda task: tasks.get(task, overall))}
-    details = {"best_single": models[int(np.argmax(overall))],
-               "task_best": {t: models[int(np.argmax(m))] for t, m in sorted(tasks.items())},
-               "tasks_in_training": set(tasks)}
+    ``task-best``: per task (the test prompt's label), the model best on that task's training
+    prompts; a task absent from training falls back to best-single. ``task-best (text)``:
+    the same router routing by text alone (its classifier's task), what a user without task
+    labels at routing time gets. ``cluster-best``: per k-means cluster of the prompt texts.
+    Without task labels in ``train`` there is no task-best (the bar is then best-single)."""
+    fitted = {"best-single": make_router("best-single").fit(train)}
+    if train.benchmarks:
+        fitted["task-best"] = make_router("task-best").fit(train)
+    fitted["cluster-best"] = make_router("cluster-best").fit(train)
+    pickers = {name: _picker(r, models) for name, r in fitted.items()}
+    cols = [fitted["best-single"].models_.index(m) for m in models]
+    best = fitted["best-single"].train_means_[cols]
+    details = {"best_single": models[int(np.argmax(best))], "task_best": {},
+               "tasks_in_training": set(), "task_classifier_accuracy": None}
+    if "task-best" in fitted:
+        task = fitted["task-best"]
+        pickers = {**{k: pickers[k] for k in BASELINES},  # the table's order
+                   "task-best (text)": _picker(task, models, by_text=True),
+                   "cluster-best": pickers["cluster-best"]}
+        details.update(_group_picks(task, cols, models, "task_best"),
+                       tasks_in_training=set(task.groups_.names),
+                       task_classifier_accuracy=task.groups_.classifier_accuracy)
+    details.update(_group_picks(fitted["cluster-best"], cols, models, "cluster_best"))
     return pickers, details
+
+
+def _group_picks(router, cols, models, key) -> dict:
+    """``{key: {group: its max-quality model among models}}`` of a per-group router."""
+    picks = router.group_means_[:, cols].argmax(axis=1)
+    return {key: {g: models[j] for g, j in zip(router.groups_.names, picks)}}
 
 
 def scored_prompts(records, models, name):
@@ -69,9 +79,10 @@ def scored_prompts(records, models, name):
     return records.filter(prompts=keep), truth[scored], int((~scored).sum())
 
 
-def _quality_scores(routers, sub, truth, models, pickers, task) -> dict:
+def _quality_scores(routers, sub, truth, models, pickers) -> dict:
     """The true score of each router's max-quality pick among the models scored on each
-    prompt of ``sub``, then each baseline's and the oracle's."""
+    prompt of ``sub``, then each reference router's (random: its expected score) and the
+    oracle's."""
     cost = true_matrices(sub, models)[1]
     known = ~np.isnan(truth)
     true_cost = np.where(np.isnan(cost), 0.0, cost)
@@ -81,7 +92,8 @@ def _quality_scores(routers, sub, truth, models, pickers, task) -> dict:
         scores = np.where(known, r.predict_records(sub, models=models), np.nan)
         out[name] = truth[rows, r.choose(scores, r.predict_cost_records(sub, models=models))]
     for name, pick in pickers.items():
-        out[name] = truth[rows, pick(truth, true_cost, task)]
+        out[name] = truth[rows, pick(sub, truth, true_cost)]
+    out["random"] = np.nanmean(truth, axis=1)  # a uniform pick among the scored models
     out["oracle"] = truth[rows, make_router("oracle").truth_picks(truth, true_cost)]
     return out
 
@@ -90,12 +102,15 @@ def quality_table(scores: dict, routers, bootstrap: int, rng,
                   baselines=BASELINES) -> dict:
     """Mean true score per entry; each router's (and the oracle's) difference to the
     strongest of ``baselines`` (the first on ties), with a paired percentile bootstrap
-    interval (the strongest taken in each resample); the baseline → oracle gap closed."""
+    interval (the strongest taken in each resample), likewise every other reference router
+    (the ``baselines`` missing from ``scores`` are left out); the baseline → oracle gap
+    closed."""
     names = list(scores)
     v = np.column_stack([scores[k] for k in names])
     n, j = len(v), {k: i for i, k in enumerate(names)}
     mean = v.mean(axis=0)
     boot = np.array([v[rng.integers(n, size=n)].mean(axis=0) for _ in range(bootstrap)])
+    baselines = [b for b in baselines if b in j]
     cols = [j[b] for b in baselines]
     base = mean[cols].max()
     base_b = boot[:, cols].max(axis=1) if bootstrap else None
@@ -108,9 +123,9 @@ def quality_table(scores: dict, routers, bootstrap: int, rng,
             r: {"diff": float(mean[j[r]] - base),
                 "ci": [float(np.percentile(boot[:, j[r]] - base_b, q)) for q in (2.5, 97.5)]
                 if bootstrap else None}
-            for r in [*routers, "oracle"]},
+            for r in names if r not in baselines},
         "gap_closed": {r: float((mean[j[r]] - base) / span) if span > 0 else float("nan")
-                       for r in routers},
+                       for r in names if r not in baselines and r != "oracle"},
     }
 
 
@@ -122,7 +137,7 @@ def max_quality(fitted, scored, models, train, bootstrap, seed) -> dict:
     rng = np.random.default_rng([seed, 12])
     evals, pooled, dropped = {}, {}, 0
     for name, (sub, truth, n_dropped) in scored.items():
-        scores = _quality_scores(fitted, sub, truth, models, pickers, name)
+        scores = _quality_scores(fitted, sub, truth, models, pickers)
         evals[name] = {**quality_table(scores, fitted, bootstrap, rng),
                        "n_dropped_unscored": n_dropped, "task_seen_in_training": name in seen}
         for k, v in scores.items():

@@ -127,7 +127,13 @@ def markdown_report(report: dict) -> str:
     q = report["max_quality"]
     lines += ["## Max quality (no willingness to pay)", "",
               f"best-single: {q['best_single']}; task-best: "
-              + ", ".join(f"{t} → {m}" for t, m in q["task_best"].items()) + ".", ""]
+              + (", ".join(f"{t} → {m}" for t, m in q["task_best"].items()) or "none (no task "
+                 "labels in training)")
+              + (f" (task classifier's cross-validated accuracy on the training prompts, for "
+                 f"task-best (text): {q['task_classifier_accuracy']:.1%})"
+                 if q.get("task_classifier_accuracy") is not None else "")
+              + f"; cluster-best: {len(q['cluster_best'])} k-means clusters of the prompt "
+                "texts; random: its expected score.", ""]
     lines += _quality_lines("all test prompts (pooled)", q["pooled"])
     for name, t in q["evals"].items():
         lines += _quality_lines(name + ("" if t["task_seen_in_training"]
