@@ -210,7 +210,8 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, calibr
             scores = router.predict(chunk, models=pool)
             costs = router.predict_cost(chunk, models=pool)
             parts.append(_decisions(ids[s:s + _BATCH], names, scores, costs,
-                                    router.choose(scores, costs, wtp=wtp, max_cost=max_cost)))
+                                    router.choose(scores, costs, wtp=wtp, max_cost=max_cost),
+                                    router.explain(chunk) if hasattr(router, "explain") else None))
             bar.update(len(chunk))
     import polars as pl
 
@@ -230,12 +231,14 @@ def route(texts, router_dir, old_router_dir, prompts_file, wtp, max_cost, calibr
              format_table(rows, ["prompt", "model", "score", "cost"]))
 
 
-def _decisions(ids, names, scores, costs, picks):
-    """Decisions as a polars frame (written as NDJSON in Rust: the batch path stays fast)."""
+def _decisions(ids, names, scores, costs, picks, why=None):
+    """Decisions as a polars frame (written as NDJSON in Rust: the batch path stays fast);
+    ``why``: a router's reason per prompt (``auto``'s group decision), when it gives one."""
     import polars as pl
 
     cands = [pl.struct(pl.Series("score", np.round(scores[:, k].astype(np.float64), 6)),
                        pl.Series("cost", costs[:, k].astype(np.float64))).alias(m)
              for k, m in enumerate(names)]
-    return pl.DataFrame({"id": ids, "model": [names[j] for j in picks]}).with_columns(
+    frame = pl.DataFrame({"id": ids, "model": [names[j] for j in picks]}).with_columns(
         pl.struct(cands).alias("candidates"))
+    return frame if why is None else frame.with_columns(pl.Series("why", why, dtype=pl.String))

@@ -1,0 +1,138 @@
+"""The ``auto`` router decides per group on out-of-fold evidence: it routes a task where the
+text tells which model is right, and falls back to the task's best model where it does not.
+
+Records built here: task ``split``, whose prompts are about one of two word sets, each with its
+own specialist model (learned routing wins by ~40 points); task ``flat``, whose scores ignore
+the text and one steady model is best on average (learned routing can only lose)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from routerrec import records_from_frame
+from routerrec.routing.registry import load_router, make_router
+
+ROUTERREC = str(Path(sys.executable).parent / "routerrec")
+WORDS = {"alpha": "orbit comet planet galaxy nebula rocket star lunar solar meteor".split(),
+         "beta": "violin cello sonata opera piano chord melody rhythm tempo choir".split(),
+         "flat": "apple bread cheese onion pepper garlic butter lemon honey salt".split()}
+# model -> probability of being right on (alpha, beta, flat) prompts
+SKILL = {"left": (0.95, 0.05, 0.5), "right": (0.05, 0.95, 0.5), "steady": (0.5, 0.5, 0.8)}
+PRICE = {"left": 1e-6, "right": 2e-6, "steady": 4e-6}  # USD per character
+
+
+def _text(rng, kind):
+    return " ".join(rng.choice(WORDS[kind], size=rng.integers(5, 12)))
+
+
+def _frame(n_per_task=150, seed=0, prefix="p"):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(2 * n_per_task):
+        kind = ("alpha", "beta")[i % 2] if i < n_per_task else "flat"
+        text = _text(rng, kind)
+        for model, skill in SKILL.items():
+            p = skill[("alpha", "beta", "flat").index(kind)]
+            rows.append({"prompt": f"{prefix}{i:04d}", "model": model,
+                         "score": float(rng.random() < p), "cost": PRICE[model] * len(text),
+                         "benchmark": "flat" if kind == "flat" else "split", "text": text})
+    return pl.DataFrame(rows)
+
+
+PARAMS = dict(encoder_params=dict(dim=32), group_params=dict(encoder_params=dict(dim=32)))
+
+
+@pytest.fixture(scope="module")
+def auto():
+    return make_router("auto", **PARAMS).fit(records_from_frame(_frame()))
+
+
+def test_routes_the_task_where_learned_routing_wins_out_of_fold_and_falls_back_elsewhere(auto):
+    decisions = {d["group"]: d for d in auto.summary()["groups"]}
+    split, flat = decisions["split"], decisions["flat"]
+    assert split["router"] in ("knn", "linear") and split["best"]["gain"] > 0.2
+    assert split["best"]["gain"] > split["best"]["se"]
+    assert flat["router"] is None and flat["shrink"] == 1.0
+    # the best blend on flat differs from steady on one prompt or so: under 2 standard errors
+    assert flat["fallback_model"] == "steady"
+    assert flat["best"]["gain"] <= auto.evidence * flat["best"]["se"]
+    assert auto.summary()["routed_groups"] == 1 and auto.summary()["fallback_groups"] == 1
+    rng = np.random.default_rng(7)
+    texts = [_text(rng, k) for k in ("alpha", "beta", "flat") for _ in range(10)]
+    want = ["left"] * 10 + ["right"] * 10 + ["steady"] * 10
+    assert auto.route(texts) == want
+    reasons = auto.explain(texts)
+    assert reasons[0].startswith(f"group split: learned {split['router']}")
+    assert "points out of fold" in reasons[0]
+    assert reasons[-1].startswith("group flat: fallback to model steady")
+
+
+def test_records_use_their_task_label_and_auto_is_the_default(auto):
+    test = records_from_frame(_frame(n_per_task=20, seed=3, prefix="q"))
+    picks = auto.route_records(test)
+    flat = [p for p, b in zip(picks, (test.prompt_benchmark[q] for q in test.prompts))
+            if b == "flat"]
+    assert flat and set(flat) == {"steady"}
+    assert type(make_router()) is type(auto)
+
+
+def test_costs_go_through_the_one_pick_rule(auto):
+    """With a willingness to pay, a fallback group's mean scores trade against cost: paying
+    little for a point of score picks the cheapest model, paying much the group's best."""
+    rng = np.random.default_rng(5)
+    texts = [_text(rng, "flat") for _ in range(3)]
+    assert auto.route(texts, wtp=1e-9) == ["left"] * 3
+    assert auto.route(texts, wtp=1e6) == ["steady"] * 3
+
+
+def test_save_and_load_give_the_same_router(auto, tmp_path):
+    auto.save(tmp_path / "auto")
+    back = load_router(tmp_path / "auto")
+    rng = np.random.default_rng(11)
+    texts = [_text(rng, k) for k in ("alpha", "beta", "flat") for _ in range(5)]
+    assert np.array_equal(back.predict(texts), auto.predict(texts))
+    assert back.explain(texts) == auto.explain(texts)
+    assert json.dumps(back.summary()) == json.dumps(auto.summary())
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(routers=("auto",)), "auto's routers must be distinct learned routers"),
+    (dict(routers=("knn", "knn")), "auto's routers must be distinct learned routers"),
+    (dict(routers=("oracle",)), "auto's routers must be distinct learned routers"),
+    (dict(shrinks=(0.0, 1.0)), "auto's shrinks must be weights in [0, 1)"),
+    (dict(folds=1), "auto's folds"),
+    (dict(evidence=-1), "auto's evidence"),
+])
+def test_bad_parameters_are_refused_in_one_sentence(params, message):
+    records = records_from_frame(_frame(n_per_task=30))
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")
+                       .replace(")", r"\)")):
+        make_router("auto", **params).fit(records)
+
+
+def test_cli_fit_router_alone_fits_auto_and_route_explains_each_pick(tmp_path):
+    data = tmp_path / "records.csv"
+    _frame().write_csv(data)
+
+    def run(*args):
+        proc = subprocess.run([ROUTERREC, *map(str, args)], capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    fitted = json.loads(run("fit", "--data", data, "--router", "--out", tmp_path / "r",
+                            "--json", "--quiet"))
+    assert fitted["router"] == "auto" and fitted["routed_groups"] == 1
+    assert {g["group"]: g["router"] is None for g in fitted["groups"]} == {"split": False,
+                                                                           "flat": True}
+    rng = np.random.default_rng(2)
+    out = json.loads(run("route", "--router", tmp_path / "r", _text(rng, "alpha"),
+                         _text(rng, "flat"), "--json"))
+    assert [d["model"] for d in out["decisions"]] == ["left", "steady"]
+    assert out["decisions"][1]["why"].startswith("group flat: fallback to model steady")
