@@ -11,8 +11,9 @@ import pytest
 
 from routerrec import records_from_frame
 from routerrec.routing import registry as routers_module
-from routerrec.evaluation.pools import (CV_FOLDS, REFERENCE_ROUTERS, combine_reports, evaluate_pools,
-                                        last_paragraph, question_view, reference_accuracy,
+from routerrec.evaluation.pools import (CV_FOLDS, EXACT_REFERENCES, REFERENCE_ROUTERS,
+                                        combine_reports, evaluate_pools, last_paragraph,
+                                        markdown_report, question_view, reference_accuracy,
                                         reference_metrics, router_metrics, select_pool,
                                         split_three, validated_weight, write_report)
 from routerrec.routing.base import Router
@@ -132,7 +133,7 @@ def test_metrics_on_a_hand_computed_pool():
         -(p * np.log2(p)).sum() for p in
         (np.exp(s / 0.1) / np.exp(s / 0.1).sum() for s in scores.astype(np.float64))]))
     ref = reference_metrics(truth, np.array([.6, .5, .1]), best=0, reference=None)
-    assert set(ref) == set(REFERENCE_ROUTERS)
+    assert set(ref) == set(EXACT_REFERENCES)
     assert ref["oracle"]["mu"] == pytest.approx(0.75)
     assert ref["best-single"]["mu"] == pytest.approx(0.5) and ref["best-single"]["v_b"] == 1.0
     assert ref["random"]["mu"] == pytest.approx(truth.mean())
@@ -403,3 +404,22 @@ def test_openllm_sweep_on_one_benchmark_is_quick_and_complete(shared_data):
     for g in ("all_strong", "all_weak", "strong_to_weak"):
         assert cells[(g, 100, "oracle")]["mu"] >= cells[(g, 100, "linear")]["mu"]
         assert cells[(g, 3, "linear")]["v_r"] == pytest.approx(cells[(g, 3, "linear")]["mu"] / 0.864)
+
+
+def test_cluster_best_is_reported_beside_the_exact_references():
+    """Inside one benchmark every prompt has the same task (task-best is best-single), but
+    clusters of the prompt texts can still find the specialists: three planted topics in one
+    benchmark, one specialist model per topic."""
+    from planted import topic_records
+
+    topics = topic_records(300, seed=3, density=1.0)
+    one = records_from_frame(topics.table.with_columns(benchmark=pl.lit("mixed"))
+                             .join(topics.texts, on="prompt"))
+    report = evaluate_pools(one, pools=(3,), groups=("all_strong",), routers=("linear",),
+                            router_params={"linear": {"encoder_params": {"dim": 16}}},
+                            seeds=1, candidates=8)
+    assert report["settings"]["reference_routers"] == list(REFERENCE_ROUTERS)
+    mu = {r["router"]: r["mu"] for r in report["rows"]}
+    assert set(mu) == {"linear", *REFERENCE_ROUTERS}
+    assert mu["cluster-best"] > mu["best-single"] + 0.2
+    assert "| cluster-best |" in markdown_report(report)

@@ -10,14 +10,17 @@ the best single model on pools where routing does not help, ``NAME+valpool`` mak
 decision once per (benchmark, pool size, seed) on the validation prompts of all its pools,
 ``NAME+cv`` per pool on out-of-fold predictions for the training prompts plus validation.
 Metrics are RouterEval's: mu, V_B, V_R and E_p, plus the reference routers (oracle, random,
-best single, r_o(p)) of ``routerrec.routing.reference`` as exact expectations. See
+best single, r_o(p)) of ``routerrec.routing.reference`` as exact expectations, and
+``cluster-best`` (each k-means cluster's best model on the training prompts) fitted once per
+split and benchmark like a learned router. See
 docs/pools.md for the exact definitions and their caveats.
 
 One module per concept: ``selection`` (splits, pools), ``metrics``, ``validation`` (the
 validated routers), ``sweep`` (``evaluate_pools``), ``summary`` (intervals over seeds,
 ``combine_reports``) and ``report`` (Markdown, plots, ``write_report``).
 """
-from .metrics import (REFERENCE_ACCURACY, REFERENCE_ROUTERS, RO_P, TEMPERATURE, pool_metrics,
+from .metrics import (EXACT_REFERENCES, FITTED_REFERENCES, REFERENCE_ACCURACY, REFERENCE_ROUTERS,
+                      RO_P, TEMPERATURE, pool_metrics,
                       reference_accuracy, reference_metrics, reference_routers, router_metrics)
 from .report import markdown_report, report_figures, write_report
 from .selection import GROUPS, POOL_SIZES, select_pool, split_three
@@ -26,7 +29,8 @@ from .sweep import DEFAULT_ROUTERS, evaluate_pools, last_paragraph, question_vie
 from .validation import (CROSS_VALIDATED, CV_FOLDS, VAL_WEIGHTS, VALIDATED, VALIDATED_POOLED,
                          validated_weight)
 
-__all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "RO_P",
+__all__ = ["GROUPS", "POOL_SIZES", "REFERENCE_ACCURACY", "REFERENCE_ROUTERS", "EXACT_REFERENCES",
+           "FITTED_REFERENCES", "RO_P",
            "TEMPERATURE", "METRICS", "DEFAULT_ROUTERS", "VALIDATED", "VALIDATED_POOLED",
            "CROSS_VALIDATED", "CV_FOLDS", "VAL_WEIGHTS", "combine_reports", "evaluate_pools",
            "last_paragraph", "question_view", "validated_weight", "markdown_report",

@@ -10,7 +10,8 @@ import numpy as np
 
 from ...routing.reference import entropy_bits
 
-__all__ = ["TEMPERATURE", "REFERENCE_ACCURACY", "RO_P", "REFERENCE_ROUTERS", "reference_accuracy",
+__all__ = ["TEMPERATURE", "REFERENCE_ACCURACY", "RO_P", "REFERENCE_ROUTERS", "EXACT_REFERENCES",
+           "FITTED_REFERENCES", "reference_accuracy",
            "reference_routers", "pool_metrics", "router_metrics", "reference_metrics"]
 
 # One score -> probability map for every router's E_p: softmax(score / TEMPERATURE).
@@ -27,7 +28,12 @@ RO_P = (0.25, 0.5, 0.75)
 # RouterEval's reference routers: report name -> (registered router, its parameters)
 _REFERENCE = {"oracle": ("oracle", {}), "best-single": ("best-single", {}),
               "random": ("random", {}), **{f"r_o({p})": ("oracle-p", {"p": p}) for p in RO_P}}
-REFERENCE_ROUTERS = tuple(_REFERENCE)
+EXACT_REFERENCES = tuple(_REFERENCE)  # answered on the truth matrix (``reference_metrics``)
+# reference routers fitted on each benchmark's training prompts (they read the prompts'
+# texts), scored like a learned router (``router_metrics``); task-best is not among them:
+# inside one benchmark every prompt has the same task, so it is best-single
+FITTED_REFERENCES = ("cluster-best",)
+REFERENCE_ROUTERS = (*EXACT_REFERENCES, *FITTED_REFERENCES)  # every reference row reported
 
 
 def reference_accuracy(benchmark: str) -> float | None:
@@ -87,7 +93,7 @@ def router_metrics(router, truth: np.ndarray, scores: np.ndarray, best: int, *,
 
 def reference_metrics(truth: np.ndarray, train_mean: np.ndarray, best: int, *,
                       reference: float | None = None, temperature: float = TEMPERATURE) -> dict:
-    """``{name: pool_metrics}`` of the reference routers on one pool (``REFERENCE_ROUTERS``),
+    """``{name: pool_metrics}`` of the reference routers on one pool (``EXACT_REFERENCES``),
     exact expectations from each router's pick distribution (``expected_score``).
 
     oracle ranks by the true scores, best-single by the training means ``train_mean``, and

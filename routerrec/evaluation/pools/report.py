@@ -65,7 +65,7 @@ def report_figures(report: dict):
     benchmarks."""
     plt = pyplot()
     frame = pl.DataFrame(report["summary"]["cells"])
-    shown = list(report["settings"]["routers"]) + ["oracle", "best-single", "random"]
+    shown = list(report["settings"]["routers"]) + ["oracle", "best-single", "cluster-best", "random"]
     bases = list(dict.fromkeys(split_name(r)[0] for r in report["settings"]["routers"]))
     for group in report["settings"]["groups"]:
         part = frame.filter(pl.col("group") == group)
@@ -97,7 +97,7 @@ def report_figures(report: dict):
 # routers in greys, so a dozen lines stay tellable apart.
 _SUFFIX_STYLE = {"": "-", VALIDATED: "-.", VALIDATED_POOLED: ":", CROSS_VALIDATED: "--"}
 _REFERENCE_STYLE = {"oracle": ("black", "^"), "best-single": ("dimgrey", "s"),
-                    "random": ("darkgrey", "v")}
+                    "random": ("darkgrey", "v"), "cluster-best": ("slategrey", "D")}
 
 
 def _line_style(router: str, bases: list) -> dict:

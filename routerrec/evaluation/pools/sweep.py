@@ -11,8 +11,8 @@ import numpy as np
 from ...util import validate
 from ...util.progress import progress_bar
 from ..arguments import check_records, check_router_params
-from .metrics import (REFERENCE_ROUTERS, TEMPERATURE, reference_accuracy, reference_metrics,
-                      router_metrics)
+from .metrics import (FITTED_REFERENCES, REFERENCE_ROUTERS, TEMPERATURE, reference_accuracy,
+                      reference_metrics, router_metrics)
 from .selection import GROUPS, POOL_SIZES, select_pool, split_three, stable_hash
 from .summary import summarise
 from .validation import (CROSS_VALIDATED, VAL_WEIGHTS, VALIDATED, VALIDATED_POOLED, out_of_fold,
@@ -180,9 +180,9 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
     ref_acc = reference_accuracy(bench)
 
     fitted, test_pred, val_pred = {}, {}, {}
-    for name in _base_routers(routers):
+    for name in [*_base_routers(routers), *FITTED_REFERENCES]:
         t0 = time.perf_counter()
-        fitted[name] = router = make_router(name, **params[name]).fit(train)
+        fitted[name] = router = make_router(name, **params.get(name, {})).fit(train)
         t1 = time.perf_counter()
         test_pred[name] = np.asarray(router.predict_records(test_r, models=eligible), np.float32)
         val_pred[name] = (no_val if val_r is None else
@@ -223,6 +223,9 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
             best = int(np.argmax(mean_pool))
             results = reference_metrics(t_pool, mean_pool, best, reference=ref_acc,
                                         temperature=temperature)
+            for name in FITTED_REFERENCES:
+                results[name] = router_metrics(fitted[name], t_pool, test_pred[name][:, pool],
+                                               best, reference=ref_acc, temperature=temperature)
             weights = {"best-single": 1.0}
             for name in routers:
                 base = split_name(name)[0]
