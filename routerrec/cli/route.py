@@ -40,7 +40,21 @@ def fit_router(name: str, records, *, method: str | None, params: dict, out: Pat
                "models": router.models_, "out": str(out)}
     emit(payload, as_json, f"fitted {name} router on {records.n_prompts:,} prompts x "
                            f"{len(router.models_):,} models in {seconds:.2f} s "
-                           f"(cost model: {router.cost_model_.kind_}); saved to {out}")
+                           f"(cost model: {router.cost_model_.kind_}); saved to {out}"
+                           + _groups_line(payload))
+
+
+def _groups_line(summary: dict) -> str:
+    """What a per-group router (task-best, cluster-best) says about its groups: each one's
+    model and the task classifier's held-out accuracy (unlabeled prompts are classified)."""
+    if "group_best" not in summary:
+        return ""
+    kind = "tasks" if summary["by"] == "task" else "k-means clusters"
+    acc = summary["classifier_accuracy"]
+    return (f"\n{len(summary['group_best'])} {kind}: "
+            + ", ".join(f"{g} → {m}" for g, m in summary["group_best"].items())
+            + (f"\ntask classifier (for prompts without a task label): {acc:.1%} accurate in "
+               "5-fold cross-validation on the training prompts" if acc is not None else ""))
 
 
 def read_prompts(path: Path) -> tuple[list, list]:

@@ -223,9 +223,10 @@ class GroupBestRouter(BestSingleRouter):
         scores, mask = dense_observed(m)
         self.train_means_ = scores.mean(axis=0)
         self.groups_ = self._groups().fit(records)
-        self.group_means_ = group_means(scores, mask, self.groups_.training_groups_,
-                                        len(self.groups_.names), overall=self.train_means_,
-                                        min_prompts=self.min_prompts)
+        groups = self.groups_.training_groups_
+        self.group_means_ = group_means(scores, mask, groups, len(self.groups_.names),
+                                        overall=self.train_means_, min_prompts=self.min_prompts)
+        self.group_prompts_ = np.bincount(groups, minlength=len(self.groups_.names))
 
     choose = Router.choose  # trades score for cost at ``wtp`` (see the class docstring)
 
@@ -241,6 +242,22 @@ class GroupBestRouter(BestSingleRouter):
         self._check_output(records.n_prompts, cols)
         return self._rows(self.groups_.assign(records))[:, cols]
 
+    def explain(self, texts) -> list[str]:
+        """One sentence per prompt text (``routerrec route`` prints it as ``why``): its group,
+        and that group's best model at maximum quality, or why it gets best-single's."""
+        self._check_fitted()
+        best = self.models_[int(np.argmax(self.train_means_))]
+        source = " (classified from the text)" if self.by == "task" else ""
+        reasons = []
+        for name, n, means in zip(self.groups_.names, self.group_prompts_, self.group_means_):
+            label = f"task {name!r}{source}" if self.by == "task" else name
+            reasons.append(
+                f"{label}: {self.models_[int(np.argmax(means))]}, its best model on {n} "
+                "training prompts" if n >= self.min_prompts else
+                f"{label}: only {n} training prompts (< {self.min_prompts}), so best-single "
+                f"{best}")
+        return [reasons[g] for g in self.groups_.assign_texts(list(texts))]
+
     def summary(self):
         picks = self.group_means_.argmax(axis=1)
         return {**super().summary(), **self.groups_.summary(),
@@ -251,16 +268,19 @@ class GroupBestRouter(BestSingleRouter):
         extra, arrays = self.groups_.state()
         return {"groups": extra}, {"train_means": self.train_means_,
                                    "group_means": self.group_means_,
+                                   "group_prompts": self.group_prompts_,
                                    **{f"groups.{k}": v for k, v in arrays.items()}}
 
     @classmethod
     def saved_shapes(cls, params, state, n_models):
         groups = PromptGroups.saved_shapes(state["groups"])
-        return {"train_means": (n_models,), "group_means": (len(state["groups"]["names"]), n_models),
+        g = len(state["groups"]["names"])
+        return {"train_means": (n_models,), "group_means": (g, n_models), "group_prompts": (g,),
                 **{f"groups.{k}": v for k, v in groups.items()}}
 
     def _set_state(self, extra, arrays, directory):
         self.train_means_, self.group_means_ = arrays["train_means"], arrays["group_means"]
+        self.group_prompts_ = arrays["group_prompts"].astype(np.int64)
         self.groups_ = PromptGroups.from_state(
             extra["groups"], {k[7:]: v for k, v in arrays.items() if k.startswith("groups.")})
         if self.groups_.by_ != self.by:

@@ -8,15 +8,23 @@ from __future__ import annotations
 from . import learned, reference  # noqa: F401  (importing them registers every router)
 from .base import ROUTERS, Router, RouterFileError
 from .cost import CostModel
+from .reference import GroupBestRouter
 from ..util.artifacts import read_artifact
 from ..util.validate import finite, path, texts as check_texts
 
-__all__ = ["ROUTERS", "learned_routers", "make_router", "load_router"]
+__all__ = ["ROUTERS", "learned_routers", "text_routers", "make_router", "load_router"]
 
 
 def learned_routers() -> list[str]:
     """Names of the registered routers that learn from records (every other one is a reference)."""
     return [name for name, cls in ROUTERS.items() if not cls.reference]
+
+
+def text_routers() -> list[str]:
+    """Names of the routers that route a new prompt from its text alone, what ``fit --router``
+    fits for ``route``: the learned ones and the per-group baselines (task-best, cluster-best)."""
+    return [name for name, cls in ROUTERS.items()
+            if not cls.reference or issubclass(cls, GroupBestRouter)]
 
 
 def make_router(name: str = "auto", **params) -> Router:

@@ -142,3 +142,20 @@ def test_cluster_best_beats_best_single_without_labels(data):
     means = cluster.predict_records(test, models=test.models)
     assert cluster.expected_score(np.nan_to_num(truth), train_means=means) == pytest.approx(
         np.mean(np.nan_to_num(truth)[np.arange(len(truth)), means.argmax(axis=1)]))
+
+
+def test_explain_names_the_group_and_why(data):
+    train, test = data
+    router = make_router("task-best", **ENC).fit(train)
+    texts = test.text_of(test.prompts)[:3]
+    for why, model in zip(router.explain(texts), router.route(texts)):
+        assert why.startswith("task '") and "(classified from the text)" in why
+        assert f": {model}, its best model on 80 training prompts" in why
+    few = make_router("task-best", min_prompts=81, **ENC).fit(train)
+    assert "only 80 training prompts (< 81), so best-single" in few.explain(texts)[0]
+
+
+def test_text_routers_are_what_fit_router_offers():
+    from routerrec.routing.registry import learned_routers, text_routers
+
+    assert set(text_routers()) == set(learned_routers()) | {"task-best", "cluster-best"}
