@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_helpers import run, write_tiny
+from cli_helpers import run, run_many, write_tiny
 
 DATE = "2024-06-25T13-40-43.120421"
 TASKS = {"arc_easy": 40, "gsm8k": 30}
@@ -56,7 +56,7 @@ def fitted(tmp_path_factory):
         if model != NEW:
             for task, accs in tasks.items():
                 _write(root / "out" / model, task, [_line(d, task, a) for d, a in enumerate(accs)])
-    run("fit", "--data", root / "out", "--out", root / "model")
+    run("fit", "--data", root / "out", "--method", "als", "--out", root / "model")
     probes = root / "probes.json"
     shown = json.loads(run("probes", "--model", root / "model", "--k", "12", "--format", "lm-eval",
                            "--out", probes, "--json").stdout)
@@ -92,39 +92,41 @@ def test_probes_write_lm_eval_samples_and_the_command_that_runs_them(fitted):
 def test_add_model_reads_the_lm_eval_output_of_the_probes(fitted, tmp_path):
     _, truth, model, probes, shown = fitted
     out = _new_llm_outputs(tmp_path / "lm-eval-out", shown["samples"], truth)
-    res = json.loads(run("add-model", "--model", model, "--name", "new-llm", "--results", out,
-                         "--samples", probes, "--out", tmp_path / "model2", "--json").stdout)
+    one = next((out / NEW).glob("samples_*.jsonl"))
+    base = ["add-model", "--model", model, "--name", "new-llm", "--results"]
+    saved, text, folder, single = run_many(
+        base + [out, "--samples", probes, "--out", tmp_path / "model2", "--json"], base + [out],
+        base + [out / NEW, "--json"], base + [one, "--json"])
+    res = json.loads(saved.stdout)
     assert res["n_probes"] == 12 and set(res["benchmarks"]) == set(shown["samples"]) | {"overall"}
     overall = res["benchmarks"]["overall"]
     true_mean = np.mean([a for accs in truth.values() for a in accs])
     assert overall["low"] <= true_mean <= overall["high"], (overall, true_mean)
-    text = run("add-model", "--model", model, "--name", "new-llm", "--results", out).stdout
-    assert text.startswith("new-llm: folded in from 12 answers") and "overall" in text
+    assert (tmp_path / "model2" / "manifest.json").exists()
+    assert text.stdout.startswith("new-llm: folded in from 12 answers") and "overall" in text.stdout
     # the model's own folder and one samples file are read too, with the same parser
-    one = next((out / NEW).glob("samples_*.jsonl"))
-    res_one = json.loads(run("add-model", "--model", model, "--name", "x", "--results", one,
-                             "--json").stdout)
-    assert res_one["n_probes"] == len(shown["samples"][one.name.split("_2024")[0][8:]])
-    assert json.loads(run("add-model", "--model", model, "--name", "x", "--results", out / NEW,
-                          "--json").stdout)["benchmarks"] == res["benchmarks"]
+    assert json.loads(folder.stdout)["benchmarks"] == res["benchmarks"]
+    task = next(t for t in shown["samples"] if one.name.startswith(f"samples_{t}_"))
+    assert json.loads(single.stdout)["n_probes"] == len(shown["samples"][task])
 
 
 def test_renumbered_doc_ids_of_older_lm_eval_are_mapped_back_with_the_samples_file(fitted, tmp_path):
     _, truth, model, probes, shown = fitted
     right = _new_llm_outputs(tmp_path / "right", shown["samples"], truth)
     old = _new_llm_outputs(tmp_path / "old", shown["samples"], truth, renumbered=True)
-    runs = [json.loads(run("add-model", "--model", model, "--name", "n", "--results", folder,
-                           "--samples", probes, "--json").stdout)["benchmarks"] for folder in (right, old)]
-    assert runs[0] == runs[1]
+    runs = run_many(*[["add-model", "--model", model, "--name", "n", "--results", folder,
+                       "--samples", probes, "--json"] for folder in (right, old)])
+    assert json.loads(runs[0].stdout)["benchmarks"] == json.loads(runs[1].stdout)["benchmarks"]
 
 
 def test_add_model_metric_names_the_per_doc_metric(fitted, tmp_path):
     _, truth, model, probes, shown = fitted
     out = _new_llm_outputs(tmp_path / "o", shown["samples"], truth)
-    acc = json.loads(run("add-model", "--model", model, "--name", "n", "--results", out, "--json").stdout)
-    norm = json.loads(run("add-model", "--model", model, "--name", "n", "--results", out,
-                          "--metric", "acc_norm", "--json").stdout)  # acc_norm = 1 - acc here
-    assert norm["benchmarks"]["overall"]["estimate"] != acc["benchmarks"]["overall"]["estimate"]
+    acc, norm = run_many(["add-model", "--model", model, "--name", "n", "--results", out, "--json"],
+                         ["add-model", "--model", model, "--name", "n", "--results", out,
+                          "--metric", "acc_norm", "--json"])  # acc_norm = 1 - acc here
+    estimate = lambda proc: json.loads(proc.stdout)["benchmarks"]["overall"]["estimate"]
+    assert estimate(norm) != estimate(acc)
 
 
 def _refused(proc, *parts):
@@ -134,7 +136,7 @@ def _refused(proc, *parts):
 
 
 def test_probes_refuse_ids_that_are_not_lm_eval_docs(tmp_path):
-    run("fit", "--data", write_tiny(tmp_path), "--rank", "1", "--out", tmp_path / "m")
+    run("fit", "--data", write_tiny(tmp_path), "--method", "als", "--rank", "1", "--out", tmp_path / "m")
     proc = run("probes", "--model", tmp_path / "m", "--k", "1", "--strategy", "random", "--format",
                "lm-eval", ok=False)
     _refused(proc, "prompt id", "is not an lm-eval id '<task>-<doc index>'", "--log_samples")
@@ -153,29 +155,29 @@ def test_add_model_errors_name_the_file_line_and_field(fitted, tmp_path):
     base = ["add-model", "--model", model, "--name", "n", "--results"]
     two = _new_llm_outputs(tmp_path / "two", shown["samples"], truth)
     _new_llm_outputs(tmp_path / "two" / "other", shown["samples"], truth)  # two/other/<NEW>
-    (tmp_path / "two" / "other" / NEW).rename(tmp_path / "two" / "second-model")
-    _refused(run(*base, tmp_path / "two", ok=False), "two", "holds the outputs of 2 models",
-             "give one model's folder")
+    (tmp_path / "two" / "other" / NEW).rename(two / "second-model")
     task, docs = next(iter(shown["samples"].items()))
     stray = [d for d in range(TASKS[task]) if d not in docs][0]
-    lines = [_line(d, task, 1.0) for d in docs[:-1]] + [_line(stray, task, 1.0)]
-    bad = _write(tmp_path / "stray" / NEW, task, lines)
-    _refused(run(*base, bad, "--samples", probes, ok=False), bad.name, "column 'doc_id'",
-             f"row {len(docs)}", f"doc_id {stray} is not one of the {len(docs)} doc indices")
-    _refused(run(*base, bad, "--metric", "bleu", ok=False), bad.name, "row 1",
-             "none of the metric(s) bleu")
+    bad = _write(tmp_path / "stray" / NEW, task,
+                 [_line(d, task, 1.0) for d in docs[:-1]] + [_line(stray, task, 1.0)])
     broken = _write(tmp_path / "broken" / NEW, task, [_line(docs[0], task, 1.0)])
     broken.write_text(broken.read_text() + '{"doc_id": 1, \n')
-    _refused(run(*base, broken, ok=False), broken.name, "row 2", "invalid JSON")
     other = _write(tmp_path / "other" / NEW, "hellaswag", [_line(0, "hellaswag", 1.0)])
-    _refused(run(*base, other, "--samples", probes, ok=False), other.name,
-             "task 'hellaswag' is not in the --samples")
-    _refused(run(*base, other, ok=False), other.name, "unknown prompt id 'hellaswag-0'")
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({task: ["a"]}))
-    _refused(run(*base, bad, "--samples", wrong, ok=False), "wrong.json", f"task {task!r}",
-             "doc indices")
     table = tmp_path / "scored.csv"
     table.write_text("prompt,score\n")
-    _refused(run(*base, table, "--metric", "acc", ok=False), "--metric and --samples read lm-eval")
-    _refused(run(*base, tmp_path / "probes-like.jsonl", ok=False), "probes-like.jsonl")
+    cases = [  # (arguments after --results, what the one error line must say)
+        ([two], ["two", "holds the outputs of 2 models", "give one model's folder"]),
+        ([bad, "--samples", probes], [bad.name, "column 'doc_id'", f"row {len(docs)}",
+                                      f"doc_id {stray} is not one of the {len(docs)} doc indices"]),
+        ([bad, "--metric", "bleu"], [bad.name, "row 1", "none of the metric(s) bleu"]),
+        ([broken], [broken.name, "row 2", "invalid JSON"]),
+        ([other, "--samples", probes], [other.name, "task 'hellaswag' is not in the --samples"]),
+        ([other], [other.name, "unknown prompt id 'hellaswag-0'"]),
+        ([bad, "--samples", wrong], ["wrong.json", f"task {task!r}", "doc indices"]),
+        ([table, "--metric", "acc"], ["--metric and --samples read lm-eval"]),
+        ([tmp_path / "probes-like.jsonl"], ["probes-like.jsonl"]),
+    ]
+    for (args, parts), proc in zip(cases, run_many(*[base + args for args, _ in cases])):
+        _refused(proc, *parts)
