@@ -91,6 +91,11 @@ def calibrate_wtp(router, prompts, *, target_cost: float | None = None,
         return measure(router.choose(scores, costs, wtp=wtp))
 
     low, high = at(0.0), at(None)
+    if low == high:
+        raise ValueError(f"the {what} is {low:.6g} at every wtp on these {len(scores)} prompts: "
+                         f"this router's picks do not depend on the wtp (a reference router, "
+                         "records without costs, or one candidate), so there is nothing to "
+                         "calibrate")
     if not low <= target < high:
         raise ValueError(f"target {what} {target:.6g} is out of reach on these {len(scores)} "
                          f"prompts: the router reaches {low:.6g} (wtp 0: every prompt to its "

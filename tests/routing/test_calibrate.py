@@ -77,6 +77,16 @@ def test_unreachable_targets_name_the_reachable_range(three):
         calibrate_wtp(three, PROMPTS, target_cost=0.2, target_share=("C", 0.2))
     with pytest.raises(TypeError, match="prompts must be a list of strings"):
         calibrate_wtp(three, "one prompt", target_cost=0.2)
+    with pytest.raises(ValueError, match=r"cost per request is 0.5 at every wtp on these 3 "
+                                         r"prompts: this router's picks do not depend on the wtp"):
+        calibrate_wtp(three, PROMPTS, target_cost=0.3, models=["C"])
+
+
+def test_a_router_that_ignores_the_wtp_has_nothing_to_calibrate(three):
+    records = load_sample()
+    single = make_router("best-single").fit(records)
+    with pytest.raises(ValueError, match="picks do not depend on the wtp"):
+        calibrate_wtp(single, records.text_of(records.prompts[:20]), target_cost=0.001)
 
 
 @pytest.fixture(scope="module")
