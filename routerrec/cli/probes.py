@@ -188,6 +188,8 @@ def _lm_eval_answers(path: Path, metric, samples_file) -> list:
     """``[(prompt id, score)]`` of one model's lm-eval output, parsed by the lm-eval reader."""
     from ..data.readers.lm_eval import lm_eval_scores, read_samples
 
+    if metric is not None and not metric.strip():
+        fail("--metric: give a metric name, e.g. acc_norm")
     samples = read_samples(samples_file) if samples_file else None
     return list(lm_eval_scores(path, score=metric or "score", samples=samples).items())
 
