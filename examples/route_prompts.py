@@ -1,5 +1,6 @@
-"""Route new prompts: fit an mf router, compare it with the reference routers on held-out
-prompts, and show how the willingness to pay and a budget change the choice.
+"""Route new prompts: fit the default router (``auto``), see what it decided per task and why,
+compare it with the reference routers on held-out prompts, and show how the willingness to
+pay and a budget change the choice.
 
 Run from the repository root:  .venv/bin/python examples/route_prompts.py
 Uses ../shared/data/routerbench (real USD costs) when present, else the embedded sample.
@@ -29,21 +30,25 @@ def judge(picks):
     return truth[rows, idx[complete]].mean(), cost[rows, idx[complete]].sum()
 
 
-mf = make_router("mf").fit(train)
-print(f"mf router: completion method {mf.method_}, ridge alpha {mf.alpha_}, "
-      f"cost model {mf.cost_model_.kind_}")
-for name in ("oracle", "best-single", "random"):
+router = make_router().fit(train)  # no name: auto
+summary = router.summary()
+print(f"auto: groups by {summary['grouping']['by']} (classifier accuracy "
+      f"{summary['grouping']['classifier_accuracy']}), routes {summary['routed_groups']} of "
+      f"{len(summary['groups'])} groups; cost model {router.cost_model_.kind_}")
+for group in summary["groups"]:
+    print("  " + group["reason"])
+for name in ("oracle", "task-best", "best-single", "random"):
     q, c = judge(make_router(name).fit(train).route_records(test))
     print(f"{name:>12}: mean score {q:.3f}, total cost {c:.4f}")
 for wtp in (1e-3, 1e-2, 3e-2, 1e-1, 1.0):  # USD per unit of score; costs are ~1e-4..1e-2 a call
-    q, c = judge(mf.route_records(test, wtp=wtp))
-    print(f"  mf wtp={wtp:>6g}: mean score {q:.3f}, total cost {c:.4f}")
+    q, c = judge(router.route_records(test, wtp=wtp))
+    print(f"  auto wtp={wtp:>6g}: mean score {q:.3f}, total cost {c:.4f}")
 
 first = {}  # one prompt per benchmark
 for p, b in test.prompt_benchmark.items():
     first.setdefault(b, p)
 texts = test.text_of(list(first.values()))
 print("\nbudget per prompt = the median model's mean cost:")
-budget = float(np.median(mf.cost_model_.intercept_))
-for text, model in zip(texts, mf.route(texts, max_cost=budget)):
-    print(f"  {model:<28} <- ...{text[-60:]!r}")
+budget = float(np.median(router.cost_model_.intercept_))
+for text, model, why in zip(texts, router.route(texts, max_cost=budget), router.explain(texts)):
+    print(f"  {model:<28} <- ...{text[-50:]!r}\n      ({why})")
