@@ -136,3 +136,17 @@ def test_cli_fit_router_alone_fits_auto_and_route_explains_each_pick(tmp_path):
                          _text(rng, "flat"), "--json"))
     assert [d["model"] for d in out["decisions"]] == ["left", "steady"]
     assert out["decisions"][1]["why"].startswith("group flat: fallback to model steady")
+
+
+def test_records_without_task_labels_are_grouped_by_cluster():
+    """No benchmark column: the groups are k-means clusters of the texts (``routing.groups``),
+    and auto still decides per group and routes the specialists' prompts right."""
+    auto = make_router("auto", **PARAMS).fit(records_from_frame(_frame().drop("benchmark")))
+    summary = auto.summary()
+    assert summary["grouping"]["by"] == "cluster"
+    assert len(summary["groups"]) == len(summary["grouping"]["groups"]) >= 2
+    rng = np.random.default_rng(8)
+    texts = [_text(rng, k) for k in ("alpha", "beta", "flat") for _ in range(10)]
+    picks = auto.route(texts)
+    assert picks[:10] == ["left"] * 10 and picks[10:20] == ["right"] * 10
+    assert picks[20:] == ["steady"] * 10
