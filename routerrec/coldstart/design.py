@@ -5,8 +5,10 @@ A new model's row ``x = [q, b]`` has the population prior of the trained model r
 (identity link: exact ridge/MAP, the same solve as ``Model.add_model``; logistic link:
 Laplace at the MAP, damped Newton). A benchmark's accuracy is estimated as the observed
 probe answers plus the predicted scores of the other items, divided by the item count; its
-variance adds the parameter part ``g^T cov g`` (``g`` the gradient of the predicted sum) and
-the answer noise of the unseen items (``p(1-p)`` each for scores in [0, 1]). ``BatchState``
+variance adds the parameter part ``g^T cov g`` (``g`` the gradient of the predicted sum),
+the answer noise of the unseen items (``p(1-p)`` each for scores in [0, 1]) and, for the
+unseen share of the benchmark, the model-level discrepancy the factors miss
+(``Model.discrepancy``, measured leave-one-model-out at fit time: ``methods.discrepancy``). ``BatchState``
 does this for many new models at once, which is what makes the leave-models-out evaluation
 fast (``routerrec.evaluation.coldstart``); probe strategies (``coldstart.probes``) and fold-in
 (``coldstart.foldin``) work on the same two classes.
@@ -18,7 +20,7 @@ from scipy.stats import norm
 
 from ..data.records import UNKNOWN_BENCHMARK
 from ..kernels.linalg import psd_cholesky
-from ..methods.model import Model
+from ..methods.model import MIN_POPULATION, Model
 
 __all__ = ["Design", "BatchState", "fitted_model"]
 
@@ -44,9 +46,11 @@ class Design:
     """
 
     def __init__(self, model):
-        if fitted_model(model).model_factors.shape[0] < model.rank + 3:
-            raise ValueError(f"cold start needs more trained models ({len(model.models)}) than "
-                             f"rank + 2 ({model.rank + 2}) to estimate the population prior")
+        prior = fitted_model(model).side_prior("model", 1.0)
+        if prior is None:
+            raise ValueError(f"cold start needs at least {MIN_POPULATION} trained models to "
+                             f"estimate the population prior of a new one; the model has "
+                             f"{len(model.models)}: fit it on records with more models")
         self.model = model
         self.link = model.link
         self.Y = np.column_stack([model.prompt_factors,
@@ -55,7 +59,7 @@ class Design:
         self.noise_var = 1.0 if model.link == "logistic" else float(model.noise_var or 0.0)
         if self.noise_var <= 0:
             raise ValueError("cold start needs the model's training noise variance (noise_var)")
-        precision, shift = model.side_prior("model", 1.0)
+        precision, shift = prior
         self.prior_precision = precision.astype(np.float64)
         self.prior_cov = np.linalg.inv(self.prior_precision)
         self.prior_mean = self.prior_cov @ shift.astype(np.float64)
@@ -64,17 +68,26 @@ class Design:
         code = {b: i for i, b in enumerate(self.benchmarks)}
         self.groups = np.array([code[b] for b in labels], dtype=np.int64)
         self.bounded = model.score_range == (0.0, 1.0)
+        # per benchmark (+ overall): the variance of a model's accuracy the factors miss
+        missed = model.discrepancy or {"overall": 0.0, "benchmarks": {}}
+        self.discrepancy = np.array([missed["benchmarks"].get(b, 0.0) for b in self.benchmarks]
+                                    + [missed["overall"]])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores of model rows ``x`` (n x k1) on every prompt (n x n_prompts)."""
         return self.model.apply_link(x @ self.Y.T + self.offset).astype(np.float64)
 
-    def slope(self, x: np.ndarray, pred: np.ndarray) -> np.ndarray:
-        """d score / d linear predictor per cell: 1 (0 where clipped) or p(1-p) (logistic)."""
+    def slope(self, pred: np.ndarray) -> np.ndarray:
+        """d score / d linear predictor per cell: p(1-p) (logistic) or 1 (identity).
+
+        The identity link's clipping to the score range is ignored on purpose: a cell
+        predicted past a bound has a flat clipped prediction, but its answer is not certain,
+        and treating it as certain left ALS intervals covering ~50% of held-out models'
+        accuracies at a nominal 95% (benchmarks/bench_coldstart_sizes.py).
+        """
         if self.link == "logistic":
             return pred * (1 - pred)
-        lin = x @ self.Y.T + self.offset
-        return (np.abs(lin - pred) < 1e-9).astype(np.float64)
+        return np.ones_like(pred)
 
     def cell_var(self, pred: np.ndarray) -> np.ndarray:
         """Variance of one unseen answer: p(1-p) for scores in [0, 1], else the noise."""
@@ -172,14 +185,15 @@ class BatchState:
         scope = self.scope.astype(float)
         n_items = scope @ G
         total = (np.where(unseen, pred, 0.0) + observed * self.probed) @ G
-        slope = d.slope(self.x, pred) * unseen
+        slope = d.slope(pred) * unseen
         # gradient of each group's predicted sum w.r.t. the row: (n, B, k1)
         grad = np.einsum("ni,ib,ik->nbk", slope, G, d.Y, optimize=True)
         var_param = np.einsum("nbk,nkl,nbl->nb", grad, self.cov, grad)
         var_noise = (d.cell_var(pred) * unseen) @ G
+        var_missed = d.discrepancy * np.square(unseen.astype(float) @ G)
         safe = np.maximum(n_items, 1)
         est = total / safe
-        sd = np.sqrt(var_param + var_noise) / safe
+        sd = np.sqrt(var_param + var_noise + var_missed) / safe
         z = norm.ppf(0.5 + level / 2)
         lo, hi = (-np.inf, np.inf) if not d.bounded else (0.0, 1.0)
         est = np.where(n_items > 0, est, np.nan)

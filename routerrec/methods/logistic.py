@@ -75,10 +75,10 @@ def row_prior(model: Model, side: str):
     side's fitted rows (mean and covariance, no noise scaling: the Bernoulli likelihood has
     none; cached on the model) when there are enough of them, else training's ``reg * I``
     around zero."""
-    own = model.model_factors if side == "model" else model.prompt_factors
-    k1 = own.shape[1] + 1
-    if own.shape[0] > k1 + 1:
-        return model.side_prior(side, 1.0)
+    prior = model.side_prior(side, 1.0)
+    if prior is not None:
+        return prior
+    k1 = model.rank + 1
     reg = model.params.get("reg", DEFAULTS["reg"])
     return reg * np.eye(k1, dtype=np.float32), np.zeros(k1, np.float32)
 

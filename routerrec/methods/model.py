@@ -21,7 +21,8 @@ from ..util.limits import check_bytes
 from .registry import (DEFAULT_ENGINE, LINKS, METHODS, MODEL_KINDS, register_link,
                        register_model_kind)
 
-__all__ = ["Model", "ModelFileError", "load_model", "population_prior", "FORMAT_VERSION"]
+__all__ = ["Model", "ModelFileError", "load_model", "population_prior", "MIN_POPULATION",
+           "FORMAT_VERSION"]
 
 _ARRAYS = ("prompt_bias", "model_bias", "prompt_factors", "model_factors")
 
@@ -30,15 +31,23 @@ class ModelFileError(ArtifactError):
     """A model directory that is missing, corrupt or written by an incompatible version."""
 
 
+MIN_POPULATION = 3  # fitted rows a population prior (a mean and a covariance) needs
+
+
 def population_prior(factors, bias, noise_var):
     """Gaussian prior for a new row, from the rows already fitted on the same side.
 
     Returns ``(precision, shift)`` in the kernel's units (scaled by the noise variance),
     so a row with few observations is pulled toward the population's mean vector along
-    the directions the population actually varies in, rather than toward zero.
+    the directions the population actually varies in, rather than toward zero. The
+    covariance is Ledoit-Wolf shrunk toward a scaled identity: with 5 to 25 models and a
+    rank near that count the sample covariance is singular or nearly so, and the shrunk
+    one is well conditioned for any number of rows (the shrinkage vanishes as rows grow).
     """
+    from sklearn.covariance import ledoit_wolf
+
     aug = np.column_stack([factors, bias]).astype(np.float64)
-    cov = np.atleast_2d(np.cov(aug, rowvar=False)) + 1e-6 * np.eye(aug.shape[1])
+    cov = ledoit_wolf(aug)[0] + 1e-6 * np.eye(aug.shape[1])
     precision = noise_var * np.linalg.inv(cov)
     return precision.astype(np.float32), (precision @ aug.mean(axis=0)).astype(np.float32)
 
@@ -46,17 +55,17 @@ def population_prior(factors, bias, noise_var):
 def _ridge_fold_in(model, side, index, values):
     """One row solve for a new model (``side="model"``) or prompt with the other side fixed.
 
-    With a known training noise variance and enough fitted rows, the penalty is the
-    population prior of that side (MAP); otherwise ALS-WR's ``reg * n`` (as in training).
+    With a known training noise variance and at least ``MIN_POPULATION`` fitted rows, the
+    penalty is the population prior of that side (MAP); otherwise ALS-WR's ``reg * n`` (as
+    in training).
     Also returns the Gaussian posterior covariance of ``[factors, bias]`` (noise variance
     times the inverse of the penalised Gram matrix; ``None`` without a noise variance).
     """
     fixed, fixed_bias, own = (
         (model.prompt_factors, model.prompt_bias, model.model_factors) if side == "model" else
         (model.model_factors, model.model_bias, model.prompt_factors))
-    reg, prior = model.params.get("reg", 0.1), None
-    if model.noise_var is not None and own.shape[0] > own.shape[1] + 2:
-        reg, prior = 0.0, model.side_prior(side, model.noise_var)
+    prior = None if model.noise_var is None else model.side_prior(side, model.noise_var)
+    reg = 0.0 if prior is not None else model.params.get("reg", 0.1)
     order = np.argsort(index)
     row = solve_side(np.array([0, len(index)]), np.asarray(index)[order],
                      np.asarray(values)[order], fixed, fixed_bias, model.global_mean, reg,
@@ -82,7 +91,8 @@ class Model:
     n_models x rank, biases are vectors) plus the ids that name their rows. ``noise_var``
     is the training residual variance; fold-in uses it to weigh the population prior.
     ``prompt_benchmark`` (one name or None per prompt) lets cold start report accuracy
-    per benchmark. Subclasses that are saved differently set their own ``kind`` (the
+    per benchmark, and ``discrepancy`` (``methods.discrepancy``) widens its intervals by
+    what the factors miss. Subclasses that are saved differently set their own ``kind`` (the
     manifest's, which picks the class ``load_model`` rebuilds) and extend ``from_saved``.
     """
 
@@ -93,7 +103,8 @@ class Model:
                  prompt_factors, model_factors, link: str = "identity",
                  clip: tuple[float, float] | None = None, noise_var: float | None = None,
                  metrics: Mapping | None = None,
-                 prompt_benchmark: Sequence[str | None] | None = None):
+                 prompt_benchmark: Sequence[str | None] | None = None,
+                 discrepancy: Mapping | None = None):
         if link not in LINKS:
             raise ValueError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
         self.method = method
@@ -109,6 +120,7 @@ class Model:
         self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
         self.noise_var = None if noise_var is None else float(noise_var)
         self.metrics = dict(metrics or {})
+        self.discrepancy = None if discrepancy is None else dict(discrepancy)
         self.prompt_benchmark = (list(prompt_benchmark) if prompt_benchmark is not None
                                  else [None] * len(self.prompts))
         self._check_shapes()
@@ -154,6 +166,15 @@ class Model:
                 or not all(b is None or isinstance(b, str) for b in labels)):
             raise ValueError("prompt_benchmark must be a list of benchmark names or nulls, "
                              "one per prompt")
+        discrepancy = manifest.get("discrepancy")
+        if discrepancy is not None:
+            if not isinstance(discrepancy, dict) or not isinstance(
+                    discrepancy.get("benchmarks"), dict):
+                raise ValueError('discrepancy must be {"overall": number, "benchmarks": '
+                                 '{name: number}}')
+            validate.real("discrepancy.overall", discrepancy.get("overall"), low=0)
+            for name, value in discrepancy["benchmarks"].items():
+                validate.real(f"discrepancy.benchmarks[{name!r}]", value, low=0)
 
     @classmethod
     def from_saved(cls, manifest: Mapping, arrays: Mapping, **extra) -> "Model":
@@ -168,6 +189,7 @@ class Model:
                    clip=manifest["clip"], noise_var=manifest.get("noise_var"),
                    metrics=manifest.get("metrics"),
                    prompt_benchmark=manifest.get("prompt_benchmark"),
+                   discrepancy=manifest.get("discrepancy"),
                    **{a: arrays[a] for a in _ARRAYS}, **extra)
 
     # ----------------------------------------------------------------- shape
@@ -189,12 +211,14 @@ class Model:
 
     def side_prior(self, side: str, noise_var: float):
         """``population_prior`` of the ``"model"`` or ``"prompt"`` side, computed once per
-        fitted model (fold-in and probe selection ask for it on every call)."""
+        fitted model (fold-in and probe selection ask for it on every call); None with
+        fewer than ``MIN_POPULATION`` fitted rows on that side."""
         key = (side, noise_var)
         if key not in self._priors:
             own, bias = ((self.model_factors, self.model_bias) if side == "model"
                          else (self.prompt_factors, self.prompt_bias))
-            self._priors[key] = population_prior(own, bias, noise_var)
+            self._priors[key] = (population_prior(own, bias, noise_var)
+                                 if own.shape[0] >= MIN_POPULATION else None)
         return self._priors[key]
 
     @staticmethod
@@ -366,7 +390,8 @@ class Model:
                      prompt_bias=self.prompt_bias, model_bias=self.model_bias,
                      prompt_factors=self.prompt_factors, model_factors=self.model_factors,
                      link=self.link, clip=self.clip, noise_var=self.noise_var,
-                     metrics=self.metrics, prompt_benchmark=self.prompt_benchmark)
+                     metrics=self.metrics, prompt_benchmark=self.prompt_benchmark,
+                     discrepancy=self.discrepancy)
         state.update(changes)
         return type(self)(**state)
 
@@ -377,7 +402,7 @@ class Model:
                     "clip": self.clip, "noise_var": self.noise_var,
                     "global_mean": self.global_mean, "prompts": self.prompts,
                     "models": self.models, "metrics": self.metrics,
-                    "prompt_benchmark": self.prompt_benchmark}
+                    "prompt_benchmark": self.prompt_benchmark, "discrepancy": self.discrepancy}
         if self.kind != Model.kind:  # a factor model's manifest has never named its kind
             manifest["kind"] = self.kind
         return manifest
