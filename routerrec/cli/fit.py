@@ -84,10 +84,11 @@ def fit(**kw):
         model = fit_method(train, method=method, engine=kw["engine"],
                            progress=not (kw["quiet"] or as_json), **params)
     seconds = time.perf_counter() - t0
-    payload = {"method": method, "params": model.params, "fit_seconds": seconds,
+    chosen = model.method if method == model.method else f"{model.method} ({method})"
+    payload = {"method": model.method, "params": model.params, "fit_seconds": seconds,
                "prompts": len(model.prompts), "models": len(model.models),
                "train_records": train.n_records, "out": str(out)}
-    text = (f"fitted {method} on {train.n_records:,} records "
+    text = (f"fitted {chosen} on {train.n_records:,} records "
             f"({len(model.prompts):,} prompts x {len(model.models):,} models) in {seconds:.2f} s")
     if test is not None:
         from ..evaluation.metrics import heldout_report  # scikit-learn: only when needed

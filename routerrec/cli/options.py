@@ -97,9 +97,9 @@ class LazyChoice(click.Choice):
 
 
 def _method_names() -> list[str]:
-    from ..methods import METHODS
+    from ..methods import AUTO, METHODS
 
-    return sorted(METHODS)
+    return [AUTO, *sorted(METHODS)]
 
 
 def layout_names() -> tuple[str, ...]:
@@ -257,8 +257,10 @@ def load_cli_model(model_dir):
 def method_options(fn):
     """``--method`` and the shared hyper-parameters (each method's default when omitted)."""
     opts = [
-        click.option("--method", type=LazyChoice(_method_names), default="als",
-                     show_default=True, help="Completion method."),
+        click.option("--method", type=LazyChoice(_method_names), default="auto",
+                     show_default=True,
+                     help="Completion method; auto picks by score kind and data size "
+                          "(docs/methods.md, Defaults)."),
         click.option("--rank", type=click.IntRange(min=1), default=None, help="Latent dimensions."),
         click.option("--reg", type=Real(min=0, min_open=True), default=None,
                      help="Regularisation strength."),

@@ -59,7 +59,9 @@ def probes(model_dir, k, strategy, benchmarks, allocation, seed, data, out_forma
         check_out_parent(out)
     model = load_cli_model(model_dir)
     if strategy is None:
-        from ..coldstart.probes import DEFAULT_STRATEGY as strategy
+        from ..coldstart.probes import default_strategy
+
+        strategy = default_strategy(model)
     with reported_as("probes"):
         ids = select_probes(model, k, strategy=strategy, benchmarks=chosen, seed=seed,
                             allocation=allocation)

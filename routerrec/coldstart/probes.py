@@ -33,10 +33,19 @@ from ..util import validate
 from .design import BatchState, Design, fitted_model
 from .foldin import FoldInResult, fold_in_model
 
-__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "select_probes", "anchor_points", "ProbeSession"]
+__all__ = ["STRATEGIES", "ADAPTIVE_MIN_MODELS", "default_strategy", "select_probes",
+           "anchor_points", "ProbeSession"]
 
 STRATEGIES = ("random", "stratified", "dopt", "info", "anchors", "adaptive")
-DEFAULT_STRATEGY = "dopt"
+ADAPTIVE_MIN_MODELS = 40
+
+
+def default_strategy(model) -> str:
+    """The strategy a user gets without choosing: ``adaptive`` for a model fitted on at
+    least ``ADAPTIVE_MIN_MODELS`` models, else ``stratified``. With fewer, the prompt
+    vectors are too rough for a design built on them to beat random probes spread over
+    the benchmarks (benchmarks/bench_coldstart_sizes.py; docs/coldstart.md, Defaults)."""
+    return "adaptive" if len(fitted_model(model).models) >= ADAPTIVE_MIN_MODELS else "stratified"
 
 
 def _candidates(model, benchmarks, exclude) -> np.ndarray:
@@ -139,16 +148,17 @@ def anchor_points(model, k: int, *, benchmarks=None, exclude=None, seed: int = 0
     return [model.prompts[i] for i in ids], np.asarray(weights)
 
 
-def select_probes(model, k: int, *, strategy: str = DEFAULT_STRATEGY, benchmarks=None, exclude=None,
+def select_probes(model, k: int, *, strategy: str | None = None, benchmarks=None, exclude=None,
                   seed: int = 0, allocation: str = "proportional",
                   costs: Mapping[str, float] | None = None,
                   cost_weight: float = 1.0) -> list[str]:
     """``k`` prompt ids to evaluate a new LLM on (see the module docstring for strategies).
 
-    ``benchmarks`` restricts the candidates to those benchmarks, ``exclude`` removes prompt
-    ids (e.g. ones already answered); ``seed`` drives ``random``, ``stratified`` and
-    ``anchors``.
+    ``strategy`` None is ``default_strategy(model)``. ``benchmarks`` restricts the
+    candidates to those benchmarks, ``exclude`` removes prompt ids (e.g. ones already
+    answered); ``seed`` drives ``random``, ``stratified`` and ``anchors``.
     """
+    strategy = default_strategy(model) if strategy is None else strategy
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
     if allocation not in ("proportional", "equal"):

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from ..coldstart.design import BatchState, Design
-from ..coldstart.probes import STRATEGIES, select_probes
+from ..coldstart.probes import STRATEGIES, default_strategy, select_probes
 from ..kernels.linalg import blas_one_thread
 from ..util import validate
 from .arguments import check_records
@@ -88,7 +88,7 @@ def evaluate_coldstart(records, *, holdout_models: float = 0.2,
                        budgets: Sequence[int] = (10, 25, 50, 100),
                        strategies: Sequence[str] = ("random", "stratified", "dopt", "info",
                                                     "anchors", "adaptive"),
-                       method: str = "als", params: Mapping | None = None, seed: int = 0,
+                       method: str = "auto", params: Mapping | None = None, seed: int = 0,
                        level: float = 0.95, max_models: int | None = None,
                        progress: bool = False) -> dict:
     """Leave-models-out evaluation of adding a new LLM from a few probes.
@@ -214,7 +214,8 @@ def _evaluate(records, holdout_models, budgets, strategies, method, params, seed
             "holdout_models": holdout_models, "n_models": len(models), "n_heldout": n_out,
             "n_scored": len(scored), "n_prompts": len(model.prompts),
             "benchmarks": design.benchmarks, "budgets": list(budgets),
-            "strategies": list(strategies), "level": level, "fit_seconds": fit_seconds,
+            "strategies": list(strategies), "default_strategy": default_strategy(model),
+            "level": level, "fit_seconds": fit_seconds,
             "best_trained_model": best_name, "results": results}
 
 

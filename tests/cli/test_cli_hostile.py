@@ -121,7 +121,7 @@ def test_method_parameters_are_checked_before_loading(tmp_path):
     assert_clear_error(procs[1], "--params", "a-list.json", "not a file written by")
     assert_clear_error(procs[2], "--params", "params-list.json", "must be a JSON object")
     assert_clear_error(procs[3], "--params", "latin1.json", "not UTF-8")
-    assert_clear_error(procs[4], "--method als", "no parameter 'bogus'")
+    assert_clear_error(procs[4], "--method auto", "no parameter 'bogus'")
     assert not (tmp_path / "m").exists() and not (tmp_path / "cs").exists()
 
 

@@ -150,7 +150,7 @@ def test_coldstart_refuses_more_probes_than_prompts_before_fitting(coldstart_rec
      r"strategies\[1\] must be one of 'random', .*, got 'best'"),
     ({"strategies": ()}, ValueError, "strategies must name at least one of"),
     ({"records": "records.csv"}, TypeError, "records must be Records"),
-    ({"params": {"bogus": 3}}, TypeError, "als.* has no parameter 'bogus'; its parameters "
+    ({"params": {"bogus": 3}}, TypeError, "auto has no parameter 'bogus'; its parameters "
                                           "are rank, "),
     ({"params": {"rank": "8"}}, TypeError, "rank must be an integer, got str '8'"),
     ({"params": [("rank", 8)]}, TypeError, "params must be a mapping"),
