@@ -46,15 +46,17 @@ def group_means(scores: np.ndarray, mask: np.ndarray, groups: np.ndarray, n_grou
                 overall: np.ndarray, min_prompts: int = MIN_GROUP_PROMPTS) -> np.ndarray:
     """``(n_groups, n_models)`` mean observed training score of each model on each group's
     prompts (``scores``, ``mask``: prompts x models; ``groups``: a group per prompt). A model
-    never observed in a group keeps its ``overall`` mean there; a group with fewer than
-    ``min_prompts`` prompts takes the ``overall`` row (its best is best-single's)."""
+    observed on fewer than ``min_prompts`` of a group's prompts keeps its ``overall`` mean
+    there (among thousands of models, one seen on three prompts, all right, would otherwise
+    win the group); a group with fewer than ``min_prompts`` prompts takes the ``overall`` row
+    (its best is best-single's)."""
     import scipy.sparse as sp
 
     n = len(groups)
     onehot = sp.csr_matrix((np.ones(n), (groups, np.arange(n))), shape=(n_groups, n))
     sums = np.asarray(onehot @ np.where(mask, scores, 0.0))
     counts = np.asarray(onehot @ mask.astype(np.float64))
-    means = np.where(counts > 0, sums / np.maximum(counts, 1), overall[None, :])
+    means = np.where(counts >= min_prompts, sums / np.maximum(counts, 1), overall[None, :])
     small = np.bincount(groups, minlength=n_groups) < min_prompts
     means[small] = overall
     return means
@@ -66,17 +68,20 @@ def _folds(n: int, seed: int) -> np.ndarray:
 
 def _held_out_score(scores, mask, groups, n_groups, min_prompts, seed) -> float:
     """Mean observed score, on each fold's prompts, of the per-group best model chosen on
-    the other folds (unobserved picks count as the model's mean, as in ``dense_observed``)."""
+    the other folds, among the models observed on the prompt (as the evaluators judge every
+    router: on sparse records a model missing from a prompt is neither picked nor scored)."""
     fold = _folds(len(groups), seed)
-    total = 0.0
+    total, counted = 0.0, 0
     for f in range(CV_FOLDS):
-        fit, held = fold != f, fold == f
+        fit, held = fold != f, (fold == f) & mask.any(axis=1)
         counts = mask[fit].sum(axis=0)
         overall = np.where(mask[fit], scores[fit], 0).sum(axis=0) / np.maximum(counts, 1)
-        best = group_means(scores[fit], mask[fit], groups[fit], n_groups, overall=overall,
-                           min_prompts=min_prompts).argmax(axis=1)
-        total += scores[held][np.arange(held.sum()), best[groups[held]]].sum()
-    return float(total / len(groups))
+        means = group_means(scores[fit], mask[fit], groups[fit], n_groups, overall=overall,
+                            min_prompts=min_prompts)
+        pick = np.where(mask[held], means[groups[held]], -np.inf).argmax(axis=1)
+        total += scores[held][np.arange(held.sum()), pick].sum()
+        counted += int(held.sum())
+    return float(total / max(counted, 1))
 
 
 def choose_k(x: np.ndarray, scores: np.ndarray, mask: np.ndarray, *, seed: int = 0,
@@ -93,13 +98,11 @@ def choose_k(x: np.ndarray, scores: np.ndarray, mask: np.ndarray, *, seed: int =
     ks = [1]
     while ks[-1] * 2 <= min(MAX_K, len(x) // min_prompts):
         ks.append(ks[-1] * 2)
-    dense = np.where(mask, scores, (np.where(mask, scores, 0).sum(axis=0)
-                                    / np.maximum(mask.sum(axis=0), 1))[None, :])
     results, fitted = {}, {}
     for k in ks:
         fitted[k] = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(x)
         coef, intercept = _centroid_rule(fitted[k].cluster_centers_)
-        results[k] = _held_out_score(dense, mask, _linear_assign(x, coef, intercept), k,
+        results[k] = _held_out_score(scores, mask, _linear_assign(x, coef, intercept), k,
                                      min_prompts, seed)
     best = max(ks, key=lambda k: (results[k], -k))
     return best, results, fitted[best]

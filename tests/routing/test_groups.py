@@ -37,7 +37,7 @@ def test_group_means_by_hand():
     overall = np.array([0.4, 0.5])
     means = group_means(scores, mask, np.array([0, 0, 1, 1, 2]), 3, overall=overall, min_prompts=2)
     np.testing.assert_allclose(means[0], [1, 0])
-    np.testing.assert_allclose(means[1], [0, 1])  # model 1 seen once in group 1: its mean there
+    np.testing.assert_allclose(means[1], [0, 0.5])  # model 1 seen once (< 2): its overall mean
     np.testing.assert_allclose(means[2], overall)  # one prompt < min_prompts: best-single's row
     means = group_means(scores, np.array([[1, 0]] * 5, bool), np.zeros(5, int), 1,
                         overall=overall, min_prompts=1)
@@ -78,6 +78,19 @@ def test_choose_k_never_beats_less_than_one_cluster_on_its_evidence():
     scores = (rng.random((200, 3)) < [0.3, 0.6, 0.5]).astype(float)  # no structure in x
     k, tried, _ = choose_k(x, scores, np.ones_like(scores, bool))
     assert tried[k] == max(tried.values()) and sorted(tried) == [1, 2, 4, 8]
+
+
+def test_choose_k_judges_held_out_prompts_among_their_observed_models():
+    """Sparse records (openllm-v1: a quarter of the cells missing): a model seen on five
+    prompts, all right, must neither win a cluster nor be scored where it was never run."""
+    rng = np.random.default_rng(1)
+    side = np.repeat([0, 1], 100)
+    x = np.column_stack([side + rng.normal(0, 0.05, 200), rng.normal(0, 0.05, 200)])
+    scores = np.column_stack([side == 0, side == 1, np.ones(200)]).astype(float)
+    mask = np.ones_like(scores, bool)
+    mask[5:, 2] = False  # the lucky model ran on five prompts only
+    k, tried, _ = choose_k(x, scores, mask)
+    assert k == 2 and tried[2] == pytest.approx(1.0) and tried[1] < 0.6
 
 
 def test_groups_save_without_pickle_and_load_the_same(data):
