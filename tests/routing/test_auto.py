@@ -150,3 +150,28 @@ def test_records_without_task_labels_are_grouped_by_cluster():
     picks = auto.route(texts)
     assert picks[:10] == ["left"] * 10 and picks[10:20] == ["right"] * 10
     assert picks[20:] == ["steady"] * 10
+
+
+def test_a_small_group_whose_best_model_is_noise_takes_the_overall_best():
+    """40 coin-flip models and one steady model on every task: on a task of 40 prompts some
+    coin-flipper looks best by chance (task-best would pick it); out of fold the overall
+    best (best-single's model, chosen on all prompts) picks better, so auto moves the
+    group's estimate toward the overall means and falls back to the steady model."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(440):
+        task = "small" if i < 40 else "large"
+        text = _text(rng, "flat")
+        for j in range(41):
+            model, p = ("steady", 0.75) if j == 40 else (f"coin{j:02d}", 0.6)
+            rows.append({"prompt": f"p{i:04d}", "model": model, "score": float(rng.random() < p),
+                         "benchmark": task, "text": text})
+    records = records_from_frame(pl.DataFrame(rows))
+    auto = make_router("auto", routers=("knn",), **PARAMS).fit(records)
+    small = {d["group"]: d for d in auto.summary()["groups"]}["small"]
+    task_best = records.filter(prompts=[f"p{i:04d}" for i in range(40)]).table.group_by(
+        "model").agg(pl.col("score").mean()).sort("score", descending=True)["model"][0]
+    assert task_best != "steady"  # the construction: noise wins the small task in training
+    assert small["toward_overall"] > 0 and small["fallback_model"] == "steady"
+    assert small["estimates"]["0"] < small["estimates"][f"{small['toward_overall']:g}"]
+    assert "of the way to the overall means" in small["reason"]

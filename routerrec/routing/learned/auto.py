@@ -11,8 +11,12 @@ default must not route blindly. ``auto`` generalises the pool sweep's ``NAME+cv`
 2. Out of fold: the training prompts are split in ``folds``; each candidate router in
    ``routers`` is refitted on the other folds and predicts the fold's prompts, and each group's
    best model is chosen on the other folds (``groups.group_means``, task-best's rule).
-3. Per group, every candidate and shrinkage ``w`` in ``shrinks`` blends the per-prompt
-   scores toward the group's mean scores, ``(1 - w)·predicted + w·group mean``, and its
+3. Per group, its estimate: the group's mean scores shrunk toward the overall means by
+   the weight of ``toward_overall`` whose picks score best out of fold (0: task-best's model,
+   1: best-single's; the best model of a small group chosen among many models is a
+   maximum of noise, and best-single, chosen on all prompts, can beat it).
+4. Per group, every candidate and shrinkage ``w`` in ``shrinks`` blends the per-prompt
+   scores toward the group's estimate, ``(1 - w)·predicted + w·estimate``, and its
    max-quality picks are scored against the group-best picks on the same out-of-fold prompts.
    The best blend is used for the group only when its mean gain clears ``evidence`` standard
    errors (paired, over the group's prompts); otherwise the group falls back to its best model
@@ -39,12 +43,13 @@ from ...util.validate import integer, real, reals
 from .base import LearnedRouter
 from .ensemble import EnsembleRouter
 
-__all__ = ["AutoRouter", "AUTO_CANDIDATES", "AUTO_SHRINKS"]
+__all__ = ["AutoRouter", "AUTO_CANDIDATES", "AUTO_SHRINKS", "AUTO_TOWARD_OVERALL"]
 
 # candidates by default: the two learned routers cheap enough to refit per fold on ~10k
 # prompts (knn 13 s, linear 7 s on MMLU-Pro's training split; lightfm took 203 s, mf 48 s)
 AUTO_CANDIDATES = ("knn", "linear")
 AUTO_SHRINKS = (0.0, 0.25, 0.5, 0.75)
+AUTO_TOWARD_OVERALL = (0.0, 0.5, 1.0)
 FALLBACK = -1  # member index of a group that uses its best model
 
 
@@ -59,11 +64,12 @@ class AutoRouter(LearnedRouter):
 
     def __init__(self, *, routers: Sequence[str] = AUTO_CANDIDATES,
                  router_params: dict | None = None, shrinks: Sequence[float] = AUTO_SHRINKS,
-                 evidence: float = 2.0, folds: int = 5, group_params: dict | None = None,
+                 toward_overall: Sequence[float] = AUTO_TOWARD_OVERALL, evidence: float = 2.0, folds: int = 5, group_params: dict | None = None,
                  encoder: str = "tfidf", encoder_params: dict | None = None,
                  cost: str = "auto", seed: int = 0):
         super().__init__(encoder=encoder, encoder_params=encoder_params, cost=cost, seed=seed)
         self.routers, self.router_params, self.shrinks = routers, router_params, shrinks
+        self.toward_overall = toward_overall
         self.evidence, self.folds, self.group_params = evidence, folds, group_params
 
     # -- fitting
@@ -79,9 +85,12 @@ class AutoRouter(LearnedRouter):
         if not len(shrinks) or shrinks.max() >= 1:
             raise ValueError(f"auto's shrinks must be weights in [0, 1) (1 is the fallback, "
                              f"always tried), got {list(self.shrinks)!r}")
+        toward = reals("auto's toward_overall", self.toward_overall, low=0, high=1)
+        if not len(toward):
+            raise ValueError("auto's toward_overall must hold at least one weight in [0, 1]")
         real("auto's evidence (standard errors)", self.evidence, low=0)
         integer("auto's folds", self.folds, low=2)
-        return names, shrinks
+        return names, shrinks, toward
 
     def _ensemble(self, names) -> EnsembleRouter:
         """The fitted candidates live in an ensemble (its members' saving and loading)."""
@@ -91,21 +100,24 @@ class AutoRouter(LearnedRouter):
         return ens
 
     def _fit_features(self, x, m, records):
-        names, shrinks = self._check_params()
+        names, shrinks, toward = self._check_params()
         self.groups_ = PromptGroups(seed=self.seed, **(self.group_params or {})).fit(records)
         groups = self.groups_.assign(records)  # records.prompts is m.prompts
         n_groups = len(self.groups_.names)
         dense, mask = dense_observed(m)
         t0 = time.perf_counter()
-        oof, reference = self._out_of_fold(x, m, records, names, groups, n_groups, dense, mask)
+        oof, group_ref, overall_ref = self._out_of_fold(x, m, records, names, groups, n_groups,
+                                                        dense, mask)
         truth = np.where(mask, dense, np.nan)
-        decisions = [_decide(truth[groups == g], reference[groups == g],
-                             {r: p[groups == g] for r, p in oof.items()}, shrinks, self.evidence)
+        decisions = [_decide(truth[groups == g], group_ref[groups == g], overall_ref[groups == g],
+                             {r: p[groups == g] for r, p in oof.items()}, shrinks, toward,
+                             self.evidence)
                      for g in range(n_groups)]
         overall = dense.mean(axis=0)
-        self.group_means_ = np.vstack([
-            group_means(dense, mask, groups, n_groups, overall=overall,
-                        min_prompts=self.groups_.min_prompts), overall]).astype(np.float32)
+        means = group_means(dense, mask, groups, n_groups, overall=overall,
+                            min_prompts=self.groups_.min_prompts)
+        a = np.array([d["toward_overall"] for d in decisions])[:, None]
+        self.group_means_ = np.vstack([(1 - a) * means + a * overall, overall]).astype(np.float32)
         used = [n for n in names if any(d["router"] == n for d in decisions)]
         self.members_ = self._ensemble(used)
         if used:
@@ -121,11 +133,12 @@ class AutoRouter(LearnedRouter):
 
     def _out_of_fold(self, x, m, records, names, groups, n_groups, dense, mask):
         """Per candidate, its prediction of every training prompt by a fit on the other
-        folds; and per prompt, its group's mean scores on the other folds."""
+        folds; and per prompt, its group's and the overall mean scores on the other folds."""
         n = len(m.prompts)
         fold = np.random.default_rng([self.seed, 13]).permutation(n) % self.folds
         oof = {r: np.zeros((n, len(m.models)), np.float32) for r in names}
-        reference = np.zeros((n, len(m.models)), np.float32)
+        group_ref = np.zeros((n, len(m.models)), np.float32)
+        overall_ref = np.zeros((n, len(m.models)), np.float32)
         prompts = np.asarray(m.prompts, dtype=object)
         for f in range(self.folds):
             held, rest = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
@@ -134,15 +147,14 @@ class AutoRouter(LearnedRouter):
             sub = type(m)(scores=m.scores[rest], prompts=list(prompts[rest]), models=m.models,
                           costs=None if m.costs is None else m.costs[rest])
             overall = dense[rest].mean(axis=0)
-            means = np.vstack([group_means(dense[rest], mask[rest], groups[rest], n_groups,
-                                           overall=overall, min_prompts=self.groups_.min_prompts),
-                               overall])
-            reference[held] = means[groups[held]]
+            means = group_means(dense[rest], mask[rest], groups[rest], n_groups,
+                                overall=overall, min_prompts=self.groups_.min_prompts)
+            group_ref[held], overall_ref[held] = means[groups[held]], overall
             ens = self._ensemble(names)
             ens._fit_features(x[rest], sub, records.filter(prompts=sub.prompts))
             for r, member in zip(names, ens.members_):
                 oof[r][held] = member._predict_features(x[held])
-        return oof, reference
+        return oof, group_ref, overall_ref
 
     # -- predicting
     def _blend(self, x, groups: np.ndarray) -> np.ndarray:
@@ -240,15 +252,23 @@ def _max_quality(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return truth[np.arange(len(truth)), value.argmax(axis=1)]
 
 
-def _decide(truth, reference, predictions: dict, shrinks, evidence) -> dict:
-    """One group's decision on its out-of-fold prompts: the best (router, shrink) blend if
-    its paired mean gain over the group-best picks clears ``evidence`` standard errors."""
+def _decide(truth, group_ref, overall_ref, predictions: dict, shrinks, toward,
+            evidence) -> dict:
+    """One group's decision on its out-of-fold prompts: its estimate (the weight toward the
+    overall means whose picks score best; ties to the smaller weight), then the best
+    (router, shrink) blend if its paired mean gain over the estimate's picks clears
+    ``evidence`` standard errors."""
     keep = ~np.isnan(truth).all(axis=1)
-    truth, reference = truth[keep], reference[keep]
+    truth, group_ref, overall_ref = truth[keep], group_ref[keep], overall_ref[keep]
     n = len(truth)
-    base = _max_quality(truth, reference)
-    out = {"router": None, "shrink": 1.0, "prompts": int(n),
-           "fallback_score": float(base.mean()) if n else None, "tried": {}}
+    estimates = {float(a): _max_quality(truth, (1 - a) * group_ref + a * overall_ref)
+                 for a in sorted(toward)}
+    a = max(estimates, key=lambda k: (estimates[k].mean() if n else 0.0, -k))
+    base, reference = estimates[a], (1 - a) * group_ref + a * overall_ref
+    out = {"router": None, "shrink": 1.0, "toward_overall": a, "prompts": int(n),
+           "fallback_score": float(base.mean()) if n else None,
+           "estimates": {f"{k:g}": float(v.mean()) if n else None for k, v in estimates.items()},
+           "tried": {}}
     best = None
     for name, pred in predictions.items():
         pred = pred[keep]
@@ -274,5 +294,7 @@ def _reason(d: dict) -> str:
         f", se {100 * b['se']:.1f}, {d['prompts']} prompts" if b["se"] is not None else "")
     if d["router"]:
         return f"group {d['group']}: learned {d['router']} (shrink {d['shrink']:g}), {gain}"
-    return (f"group {d['group']}: fallback to model {d['fallback_model']} "
+    toward = (f", group means {d['toward_overall']:g} of the way to the overall means"
+              if d["toward_overall"] else "")
+    return (f"group {d['group']}: fallback to model {d['fallback_model']}{toward} "
             f"(best learned {b['router']} {gain})")
