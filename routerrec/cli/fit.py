@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from .options import (SEED, LazyChoice, Real, check_out_dir, check_out_parent, emit, engine_names,
-                      fail, format_table, learned_router_names, load_cli_model, load_cli_records,
+                      fail, format_table, text_router_names, load_cli_model, load_cli_records,
                       method_options, method_params, read_user_table, read_user_text,
                       records_options, reported_as, split_list)
 from .route import fit_router
@@ -31,7 +31,7 @@ __all__ = ["fit", "predict"]
 @click.option("--feedback", type=click.Choice(["explicit", "implicit"]), default="explicit",
               show_default=True, help="explicit: scores (missing = unknown); implicit: a log of "
                                       "chosen models (missing = not chosen), for --method implicit.")
-@click.option("--router", type=LazyChoice(learned_router_names), default=None,
+@click.option("--router", type=LazyChoice(text_router_names), default=None,
               is_flag=False, flag_value="auto",
               help="Fit a router for new prompts instead (docs/routing.md); --router alone "
                    "fits auto, the default (per task: learned routing only where it beat the "

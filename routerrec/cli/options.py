@@ -20,8 +20,9 @@ from ..util.files import strict_json
 from ..util.validate import real
 
 __all__ = ["emit", "fail", "reported_as", "format_table", "Real", "SEED", "LazyChoice",
-           "learned_router_names", "strategy_names", "engine_names", "duplicate_modes",
-           "read_user_text", "read_user_table", "check_out_parent", "check_out_dir",
+           "learned_router_names", "text_router_names", "strategy_names", "engine_names",
+           "duplicate_modes", "read_user_text", "read_user_table", "check_out_parent",
+           "check_out_dir",
            "records_options", "load_cli_records", "load_cli_model", "method_options",
            "method_params", "read_tuned", "parse_value", "parse_seeds", "split_list"]
 
@@ -131,11 +132,19 @@ def strategy_names() -> tuple[str, ...]:
 
 
 def learned_router_names() -> list[str]:
-    """The routers ``fit --router`` and ``evaluate routerbench --routers`` accept (the registry's
-    learned ones), imported on first use."""
+    """The routers ``evaluate routerbench --routers`` accepts (the registry's learned ones),
+    imported on first use."""
     from ..routing.registry import learned_routers
 
     return learned_routers()
+
+
+def text_router_names() -> list[str]:
+    """The routers ``fit --router`` accepts: those that route a new prompt from its text (the
+    learned ones and the per-group baselines task-best and cluster-best)."""
+    from ..routing.registry import text_routers
+
+    return text_routers()
 
 
 def read_user_text(path, option: str) -> str:

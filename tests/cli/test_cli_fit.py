@@ -64,8 +64,10 @@ def test_fit_router_fits_every_learned_router_of_the_registry(small_sample, tmp_
     assert router.name == name and router.models_ == payload["models"]
 
 
-def test_fit_router_accepts_exactly_the_routers_evaluate_routerbench_accepts(tmp_path):
-    """Both derive their choices from the registry: the learned routers, no reference one."""
+def test_fit_router_and_evaluate_routerbench_accept_the_registrys_routers(tmp_path):
+    """Both derive their choices from the registry: evaluate routerbench the learned routers
+    (the baselines are always in its report), fit --router also the per-group baselines
+    task-best and cluster-best, which route a new prompt from its text; no other reference."""
     runner, absent = CliRunner(), str(tmp_path / "absent.csv")
 
     def fit_accepts(name):  # a rejected choice is a usage error before any reading
@@ -81,5 +83,6 @@ def test_fit_router_accepts_exactly_the_routers_evaluate_routerbench_accepts(tmp
         return "unknown learned router" not in res.output
 
     names = [*ROUTERS, "nope"]
-    assert {n for n in names if fit_accepts(n)} == set(learned_routers())
+    assert {n for n in names if fit_accepts(n)} == set(learned_routers()) | {"task-best",
+                                                                           "cluster-best"}
     assert {n for n in names if routerbench_accepts(n)} == set(learned_routers())
