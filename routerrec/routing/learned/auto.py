@@ -55,16 +55,17 @@ FALLBACK = -1  # member index of a group that uses its best model
 
 @register_router
 class AutoRouter(LearnedRouter):
-    """Per group (task or cluster): a learned router's per-prompt picks, shrunk toward the
-    group's mean scores, where that beat the group's best model out of fold by ``evidence``
-    standard errors; the group's best model elsewhere. See the module docstring."""
+    """Per group (task or cluster): a learned router's per-prompt scores, shrunk toward the
+    group's estimate, where that beat the estimate's best model out of fold by ``evidence``
+    standard errors; that model elsewhere. See the module docstring."""
 
     name = "auto"
     dense_training = True
 
     def __init__(self, *, routers: Sequence[str] = AUTO_CANDIDATES,
                  router_params: dict | None = None, shrinks: Sequence[float] = AUTO_SHRINKS,
-                 toward_overall: Sequence[float] = AUTO_TOWARD_OVERALL, evidence: float = 2.0, folds: int = 5, group_params: dict | None = None,
+                 toward_overall: Sequence[float] = AUTO_TOWARD_OVERALL, evidence: float = 2.0,
+                 folds: int = 5, group_params: dict | None = None,
                  encoder: str = "tfidf", encoder_params: dict | None = None,
                  cost: str = "auto", seed: int = 0):
         super().__init__(encoder=encoder, encoder_params=encoder_params, cost=cost, seed=seed)
@@ -190,7 +191,8 @@ class AutoRouter(LearnedRouter):
         out-of-fold evidence (``groups``)."""
         routed = [d for d in self.decisions_ if d["router"]]
         return {**super().summary(), "grouping": self.groups_.summary(),
-                "routed_groups": len(routed), "fallback_groups": len(self.decisions_) - len(routed),
+                "routed_groups": len(routed),
+                "fallback_groups": len(self.decisions_) - len(routed),
                 "out_of_fold_seconds": self.out_of_fold_seconds_,
                 "groups": [{**d, "reason": _reason(d)} for d in self.decisions_]}
 
