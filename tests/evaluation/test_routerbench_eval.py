@@ -61,9 +61,14 @@ def test_report_on_planted_data_beats_zero_router_and_stays_under_oracle(report)
     assert sorted(report["evals"]) == ["code", "math", "trivia"]
     for name, e in report["evals"].items():
         aiq = e["aiq"]
-        assert set(aiq) == {"zero", "linear", "knn", "oracle"}
-        for r in ("linear", "knn", "zero"):
+        # the per-group baselines trade score for cost like the routers: curves beside them
+        assert set(aiq) == {"zero", "linear", "knn", "task-best", "cluster-best", "oracle"}
+        for r in ("linear", "knn", "zero", "task-best", "cluster-best"):
             assert aiq[r]["code"] <= aiq["oracle"]["code"] + 1e-12
+        # at the largest wtp task-best sends the whole eval (one task) to the task's
+        # specialist, the best single model here
+        top = e["routers"]["task-best"]["points"][-1]["quality"]
+        assert top == pytest.approx(max(m["quality"] for m in e["single_models"]))
         # the text says which specialist is right: a learned router clearly beats the zero router
         assert aiq["linear"]["code"] > aiq["zero"]["code"] + 0.05
         assert e["gap_closed"]["linear"]["share"] > 0.3

@@ -4,7 +4,9 @@ For each eval (benchmark) of the test records and each router, every willingness
 of the grid gives one point (x = total true cost of the chosen models over the eval's test
 prompts, y = their mean true score). Next to them: every single model's point, the oracle's
 point and the **zero router**, the non-decreasing convex hull of the single models (any mix
-of two models is reachable by randomising between them), which a learned router must beat.
+of two models is reachable by randomising between them), which a learned router must beat,
+and the curves of the per-group baselines ``task-best`` and ``cluster-best`` (each group's
+training means traded against predicted cost at every λ, like a router's).
 The oracle is RouterBench's point (best true score, cheapest on ties) *and* a curve: per λ,
 argmax λ·s − c on the true scores and costs, so its hull bounds every router's hull from
 above and "share of the zero → oracle gap closed" compares like with like.

@@ -14,7 +14,7 @@ from ...util.progress import progress_bar
 from ..arguments import check_records, check_router_params
 from .curves import ROUTERBENCH_LAMBDAS, complete_prompts, eval_curves, lambda_grid
 from .pair import default_pair, pair_report
-from .quality import max_quality, scored_prompts
+from .quality import fit_references, max_quality, scored_prompts
 
 __all__ = ["DEFAULT_ROUTERS", "evaluate_routerbench"]
 
@@ -136,6 +136,9 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
         for name in routers:
             fitted[name] = make_router(name, **params[name]).fit(train)
             bar.update(1)
+    refs = fit_references(train)
+    # the per-group baselines trade score for cost at each wtp too: curves beside the routers'
+    curved = {**fitted, **{k: r for k, r in refs.items() if k in ("task-best", "cluster-best")}}
     rng = np.random.default_rng(seed)
 
     def boot_weights(n, rng=rng):
@@ -145,15 +148,15 @@ def evaluate_routerbench(train, test, *, routers: Sequence[str] = DEFAULT_ROUTER
     evals = {}
     with progress_bar(len(complete), "evals", enabled=progress) as bar:
         for name, (records, truth, cost, n_dropped) in complete.items():
-            evals[name] = eval_curves(fitted, records, truth, cost, n_dropped, models, lambdas,
+            evals[name] = eval_curves(curved, records, truth, cost, n_dropped, models, lambdas,
                                       boot_weights)
             bar.update(1)
-    quality = max_quality(fitted, scored, models, train, bootstrap, seed)
+    quality = max_quality(fitted, scored, models, refs, bootstrap, seed)
     pooled = None
     if costed:  # one curve over every eval's complete prompts; its own bootstrap stream
         keep = [p for records, *_ in complete.values() for p in records.prompts]
         pool_rng = np.random.default_rng([seed, 1])
-        pooled = eval_curves(fitted, *complete_prompts(test.filter(prompts=keep), models, "all"),
+        pooled = eval_curves(curved, *complete_prompts(test.filter(prompts=keep), models, "all"),
                              models, lambdas, lambda n: boot_weights(n, pool_rng))
         pooled = {k: pooled[k] for k in ("n_prompts", "aiq", "gap_closed", "arena",
                                          "pareto_distance")}

@@ -11,7 +11,7 @@ import numpy as np
 from ...routing.base import true_matrices
 from ...routing.registry import make_router
 
-__all__ = ["BASELINES", "REFERENCES", "references", "scored_prompts", "quality_table", "max_quality"]
+__all__ = ["BASELINES", "REFERENCES", "fit_references", "references", "scored_prompts", "quality_table", "max_quality"]
 
 # The baselines every router is compared with at maximum quality (the stronger one is the
 # bar, per resample); ``REFERENCES`` are reported beside them (``random`` in expectation).
@@ -30,20 +30,24 @@ def _picker(router, models, by_text=False):
     return pick
 
 
-def references(train, models) -> tuple[dict, dict]:
+def fit_references(train) -> dict:
+    """``{name: reference router fitted on train}``: best-single, task-best (only when
+    ``train`` has task labels) and cluster-best; fitted once, for the AIQ curves (the
+    per-group ones honour wtp) and the max-quality tables."""
+    names = ["best-single", *(["task-best"] if train.benchmarks else []), "cluster-best"]
+    return {name: make_router(name).fit(train) for name in names}
+
+
+def references(fitted, models) -> tuple[dict, dict]:
     """``({reference: pick(sub, truth, true_cost) -> column per prompt}, details)`` of the
-    reference routers of ``routing.reference`` fitted on ``train``; ``details`` (their
-    picks, the task classifier's accuracy, the clusters) go in the report.
+    reference routers ``fitted`` (``fit_references``); ``details`` (their picks, the task
+    classifier's accuracy, the clusters) go in the report.
 
     ``task-best``: per task (the test prompt's label), the model best on that task's training
     prompts; a task absent from training falls back to best-single. ``task-best (text)``:
     the same router routing by text alone (its classifier's task), what a user without task
     labels at routing time gets. ``cluster-best``: per k-means cluster of the prompt texts.
     Without task labels in ``train`` there is no task-best (the bar is then best-single)."""
-    fitted = {"best-single": make_router("best-single").fit(train)}
-    if train.benchmarks:
-        fitted["task-best"] = make_router("task-best").fit(train)
-    fitted["cluster-best"] = make_router("cluster-best").fit(train)
     pickers = {name: _picker(r, models) for name, r in fitted.items()}
     cols = [fitted["best-single"].models_.index(m) for m in models]
     best = fitted["best-single"].train_means_[cols]
@@ -129,10 +133,11 @@ def quality_table(scores: dict, routers, bootstrap: int, rng,
     }
 
 
-def max_quality(fitted, scored, models, train, bootstrap, seed) -> dict:
-    """The max-quality tables: one per eval and one pooled over all test prompts. Its own
-    bootstrap stream (seeded from ``seed``) leaves the AIQ intervals as they were."""
-    pickers, details = references(train, models)
+def max_quality(fitted, scored, models, refs, bootstrap, seed) -> dict:
+    """The max-quality tables of the routers ``fitted`` beside the reference routers
+    ``refs`` (``fit_references``): one per eval and one pooled over all test prompts. Its
+    own bootstrap stream (seeded from ``seed``) leaves the AIQ intervals as they were."""
+    pickers, details = references(refs, models)
     seen = details.pop("tasks_in_training")
     rng = np.random.default_rng([seed, 12])
     evals, pooled, dropped = {}, {}, 0
