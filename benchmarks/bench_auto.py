@@ -112,6 +112,8 @@ def table() -> str:
     lines += ["", "| data | seeds | mean auto − baseline over seeds, points |", "|---|---|---|"]
     lines += [f"| {d} | {len(v)} | {100 * np.mean(v):+.2f} (per seed: "
               + ", ".join(f"{100 * x:+.2f}" for x in v) + ") |" for d, v in by_data.items()]
+    lines.append(f"| mean over the data sets | | "
+                 f"{100 * np.mean([np.mean(v) for v in by_data.values()]):+.2f} |")
     lines += ["", "Per group, the best learned blend out of fold on the training prompts "
               "(gain over the group's best model, points ± standard error; auto routes a group "
               "when gain > evidence × se):", ""]
