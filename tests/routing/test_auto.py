@@ -152,26 +152,49 @@ def test_records_without_task_labels_are_grouped_by_cluster():
     assert picks[20:] == ["steady"] * 10
 
 
-def test_a_small_group_whose_best_model_is_noise_takes_the_overall_best():
-    """40 coin-flip models and one steady model on every task: on a task of 40 prompts some
-    coin-flipper looks best by chance (task-best would pick it); out of fold the overall
-    best (best-single's model, chosen on all prompts) picks better, so auto moves the
-    group's estimate toward the overall means and falls back to the steady model."""
-    rng = np.random.default_rng(4)
+def _coin_records(seed, coins, p_steady, p_coin=0.6, n_small=40, n_large=200):
+    """Task ``small`` (``n_small`` prompts) and ``large``: ``coins`` models right with
+    probability ``p_coin`` and one ``steady`` model with ``p_steady``, whatever the text."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for i in range(440):
-        task = "small" if i < 40 else "large"
+    for i in range(n_small + n_large):
+        task = "small" if i < n_small else "large"
         text = _text(rng, "flat")
-        for j in range(41):
-            model, p = ("steady", 0.75) if j == 40 else (f"coin{j:02d}", 0.6)
+        for j in range(coins + 1):
+            model, p = ("steady", p_steady) if j == coins else (f"coin{j:03d}", p_coin)
             rows.append({"prompt": f"p{i:04d}", "model": model, "score": float(rng.random() < p),
                          "benchmark": task, "text": text})
-    records = records_from_frame(pl.DataFrame(rows))
+    return records_from_frame(pl.DataFrame(rows))
+
+
+def _small_group(records):
     auto = make_router("auto", routers=("knn",), **PARAMS).fit(records)
-    small = {d["group"]: d for d in auto.summary()["groups"]}["small"]
+    return {d["group"]: d for d in auto.summary()["groups"]}["small"], auto.evidence
+
+
+def test_a_small_group_whose_best_model_is_noise_takes_the_overall_best():
+    """100 coin-flip models and one steady model on every task: on a task of 40 prompts some
+    coin-flipper looks best by chance (task-best would pick it); out of fold the overall
+    best (best-single's model, chosen on all prompts) picks better by more than the evidence
+    asks, so auto moves the group's estimate toward the overall means and falls back to the
+    steady model."""
+    records = _coin_records(seed=1, coins=100, p_steady=0.75)
+    small, evidence = _small_group(records)
     task_best = records.filter(prompts=[f"p{i:04d}" for i in range(40)]).table.group_by(
         "model").agg(pl.col("score").mean()).sort("score", descending=True)["model"][0]
     assert task_best != "steady"  # the construction: noise wins the small task in training
     assert small["toward_overall"] > 0 and small["fallback_model"] == "steady"
     assert small["estimates"]["0"] < small["estimates"][f"{small['toward_overall']:g}"]
+    assert small["toward_gain"]["gain"] > evidence * small["toward_gain"]["se"]
     assert "of the way to the overall means" in small["reason"]
+
+
+def test_a_gain_from_shrinking_within_noise_keeps_the_groups_own_best_model():
+    """Every model is the same coin flip: out of fold the overall means' picks happen to
+    score better on the small task than its own best model's (a rule without evidence would
+    shrink), but by under ``evidence`` standard errors, so auto keeps the group's estimate."""
+    small, evidence = _small_group(_coin_records(seed=1, coins=20, p_steady=0.6))
+    assert max(small["estimates"].values()) > small["estimates"]["0"]  # noise looks better
+    assert 0 < small["toward_gain"]["gain"] <= evidence * small["toward_gain"]["se"]
+    assert small["toward_overall"] == 0 and small["router"] is None
+    assert "of the way to the overall means" not in small["reason"]
