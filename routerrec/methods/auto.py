@@ -17,7 +17,7 @@ method to set others.
 """
 from __future__ import annotations
 
-from .registry import DEFAULT_ENGINE, METHODS
+from .registry import DEFAULT_ENGINE, METHODS, check_records
 
 __all__ = ["AUTO", "SHARED", "LOGISTIC_MIN_MODELS", "auto_method", "check_auto_params"]
 
@@ -29,6 +29,7 @@ LOGISTIC_MIN_MODELS = 40
 def auto_method(records, engine: str) -> tuple[str, dict]:
     """``(method, default parameters)`` the rule above picks for ``records`` (on an engine
     other than routerrec's own, the one method it runs: ``als``)."""
+    check_records(records, AUTO)
     if engine != DEFAULT_ENGINE:
         return "als", {}
     if records.feedback == "implicit":

@@ -65,8 +65,9 @@ def test_non_finite_reg_is_refused_by_every_method(sample, method, reg):
 
 @pytest.mark.parametrize("rank", [2.5, True, "8", None, [8]])
 def test_rank_that_is_not_an_int_is_a_type_error(sample, rank):
-    with pytest.raises(TypeError, match=r"als parameter rank must be an integer, got "):
-        routerrec.fit(sample, rank=rank)
+    for method in ("auto", "als"):  # auto checks the parameters every candidate shares
+        with pytest.raises(TypeError, match=rf"{method} parameter rank must be an integer, got "):
+            routerrec.fit(sample, method=method, rank=rank)
 
 
 def test_every_way_to_reach_a_fitter_checks_its_parameters(sample):
@@ -84,8 +85,9 @@ def test_every_way_to_reach_a_fitter_checks_its_parameters(sample):
                                      pl.DataFrame({"prompt": ["p"], "model": ["m"],
                                                    "score": [1.0]})])
 def test_records_must_be_records(records):
-    with pytest.raises(TypeError, match=r"method 'als' fits routerrec Records \(load_records"):
-        routerrec.fit(records)
+    for method in ("auto", "als"):
+        with pytest.raises(TypeError, match=rf"method '{method}' fits routerrec Records \(load_records"):
+            routerrec.fit(records, method=method)
 
 
 def test_numpy_scalars_are_valid_and_values_are_unchanged(graded):

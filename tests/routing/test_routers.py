@@ -172,8 +172,9 @@ def test_reference_routers(train):
     means = true_matrices(train)[0]
     assert set(single.route_records(test)) == {train.models[int(np.nanargmax(np.nanmean(means, 0)))]}
     assert set(single.route_records(test, models=["cheap", "quizzer"])) <= {"cheap", "quizzer"}
-    assert sorted(ROUTERS) == sorted(["mf", "lightfm", "knn", "linear", "ensemble", "oracle",
-                                      "random", "best-single", "oracle-p"])
+    assert sorted(ROUTERS) == sorted(["auto", "mf", "lightfm", "knn", "linear", "ensemble",
+                                      "oracle", "random", "best-single", "oracle-p",
+                                      "task-best", "cluster-best"])
 
 
 def test_errors_name_the_problem(train, tmp_path):
