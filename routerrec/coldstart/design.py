@@ -11,12 +11,13 @@ unseen share of the benchmark, the model-level discrepancy the factors miss
 (``Model.discrepancy``, measured leave-one-model-out at fit time: ``methods.discrepancy``). ``BatchState``
 does this for many new models at once, which is what makes the leave-models-out evaluation
 fast (``routerrec.evaluation.coldstart``); probe strategies (``coldstart.probes``) and fold-in
-(``coldstart.foldin``) work on the same two classes.
+(``coldstart.foldin``) work on the same two classes. Intervals take the Student-t quantile
+with (trained models - 1) degrees of freedom, since the prior is estimated from them.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from ..data.records import UNKNOWN_BENCHMARK
 from ..kernels.linalg import psd_cholesky
@@ -190,17 +191,45 @@ class BatchState:
         grad = np.einsum("ni,ib,ik->nbk", slope, G, d.Y, optimize=True)
         var_param = np.einsum("nbk,nkl,nbl->nb", grad, self.cov, grad)
         var_noise = (d.cell_var(pred) * unseen) @ G
-        var_missed = d.discrepancy * np.square(unseen.astype(float) @ G)
+        offset, var_offset = self._benchmark_offsets(pred, observed)
+        n_unseen = unseen.astype(float) @ G
+        total[:, :-1] += offset * n_unseen[:, :-1]
+        total[:, -1] = total[:, :-1].sum(axis=1)  # overall: the sum of the benchmarks' totals
+        var_missed = np.column_stack([var_offset, np.broadcast_to(
+            d.discrepancy[-1], (len(total), 1))]) * np.square(n_unseen)
         safe = np.maximum(n_items, 1)
         est = total / safe
         sd = np.sqrt(var_param + var_noise + var_missed) / safe
-        z = norm.ppf(0.5 + level / 2)
+        # Student-t with (trained models - 1) degrees of freedom: the prior's covariance is
+        # estimated from that many models (with thousands it is the normal quantile)
+        z = student_t.ppf(0.5 + level / 2, df=max(len(d.model.models) - 1, 1))
         lo, hi = (-np.inf, np.inf) if not d.bounded else (0.0, 1.0)
-        est = np.where(n_items > 0, est, np.nan)
+        est = np.where(n_items > 0, np.clip(est, lo, hi), np.nan)
         return {"names": self.names, "estimate": est, "sd": sd,
                 "low": np.clip(est - z * sd, lo, hi), "high": np.clip(est + z * sd, lo, hi),
                 "items": n_items, "probes": self.probed.astype(float) @ G,
                 "gradient": grad}
+
+    def _benchmark_offsets(self, pred, observed):
+        """The new model's own offset on each benchmark and its variance, (n, B) each.
+
+        The discrepancy (``Model.discrepancy``) is the variance of a model-level offset the
+        factors miss; the probe residuals in the benchmark estimate it (a random effect's
+        best linear unbiased predictor): ``tau^2 sum r / (tau^2 m + s2)`` from ``m`` probes
+        of mean answer noise ``s2``, with variance ``tau^2 s2 / (tau^2 m + s2)``. With no
+        probes it is 0 with variance ``tau^2``; with many it moves the unseen items'
+        predictions to the probes' level, which is what made the naive probe mean beat the
+        factors at 100 probes with 10-20 trained models.
+        """
+        d = self.design
+        G = self.groups[:, :-1]
+        m = self.probed.astype(float) @ G
+        residual = ((observed - pred) * self.probed) @ G
+        noise = (d.cell_var(pred) * self.probed) @ G
+        s2 = np.where(m > 0, noise / np.maximum(m, 1), 1.0)
+        tau2 = d.discrepancy[:-1][None, :]
+        shrink = tau2 / (tau2 * m + s2)
+        return shrink * residual, shrink * s2
 
     # ------------------------------------------------------------ adaptive choice
     def next_probe(self) -> np.ndarray:
