@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Mapping, NamedTuple, Optional, Union
+from typing import Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import polars as pl
@@ -244,6 +244,16 @@ class Records:
             prompt_ids = [prompt_ids]
         tm = self._text_map
         return [tm.get(p) for p in prompt_ids]
+
+    def texts_for(self, prompt_ids: Sequence[str], reader: str) -> list:
+        """Texts of the given prompt ids, refusing ids without one (``reader`` says who
+        needs them, e.g. "routers featurise prompt texts")."""
+        texts = self.text_of(prompt_ids)
+        missing = [p for p, t in zip(prompt_ids, texts) if t is None]
+        if missing:
+            raise ValueError(f"{len(missing)} prompt(s) have no text in {self.source}, e.g. "
+                             f"{missing[:3]!r}: {reader}")
+        return texts
 
     # -- integer codes and canonical (prompt, model) order
     @cached_property

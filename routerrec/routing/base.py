@@ -205,12 +205,7 @@ class Router:
 
     # -- records (uniform entry point for evaluation)
     def _keys(self, records, prompts):
-        texts = records.text_of(prompts)
-        missing = [p for p, t in zip(prompts, texts) if t is None]
-        if missing:
-            raise ValueError(f"{len(missing)} prompt(s) have no text in {records.source}, "
-                             f"e.g. {missing[:3]!r}: routers featurise prompt texts")
-        return texts
+        return records.texts_for(prompts, "routers featurise prompt texts")
 
     def _score_keys(self, records) -> list:
         """What ``_scores`` reads for ``records.prompts`` (texts; routers may read ids)."""

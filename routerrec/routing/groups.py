@@ -150,7 +150,7 @@ class PromptGroups:
         if enc.keyed_by != "text":
             raise ValueError(f"prompt groups read texts; the {enc.name!r} encoder reads "
                              "prompt ids: use tfidf or wordllama")
-        texts = _texts(records, m.prompts)
+        texts = records.texts_for(m.prompts, "prompt groups read texts")
         self.encoder_ = enc.fit(texts)
         x = enc.transform(texts)
         self.by_, self.k_scores_, self.classifier_accuracy = by, None, None
@@ -229,14 +229,15 @@ class PromptGroups:
         self._check_fitted()
         prompts = records.prompts
         if self.by_ == "cluster":
-            return self.assign_texts(_texts(records, prompts))
+            return self.assign_texts(records.texts_for(prompts, "prompt groups read texts"))
         index = {t: i for i, t in enumerate(self.names_)}
         labels = [records.prompt_benchmark.get(p) for p in prompts]
         out = np.array([NO_GROUP if t is None else index.get(t, NO_GROUP) for t in labels],
                        dtype=np.int64)
         unlabeled = [i for i, t in enumerate(labels) if t is None]
         if unlabeled:
-            out[unlabeled] = self.assign_texts(_texts(records, [prompts[i] for i in unlabeled]))
+            out[unlabeled] = self.assign_texts(records.texts_for(
+                [prompts[i] for i in unlabeled], "prompt groups read texts"))
         return out
 
     def summary(self) -> dict:
@@ -286,12 +287,3 @@ class PromptGroups:
             raise ValueError(f"the groups' rule reads {groups.coef_.shape[1]} features, its "
                              f"encoder gives {groups.encoder_.width}")
         return groups
-
-
-def _texts(records, prompts) -> list:
-    texts = records.text_of(prompts)
-    missing = [p for p, t in zip(prompts, texts) if t is None]
-    if missing:
-        raise ValueError(f"{len(missing)} prompt(s) have no text in {records.source}, e.g. "
-                         f"{missing[:3]!r}: prompt groups read texts")
-    return texts
