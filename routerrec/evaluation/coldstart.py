@@ -210,7 +210,7 @@ def _evaluate(records, holdout_models, budgets, strategies, method, params, seed
                     results.setdefault("adaptive", {})[step] = {
                         **cell, "seconds": time.perf_counter() - t0}
             bar.update(1)
-    return {"method": method, "params": model.params, "seed": seed,
+    return {"method": model.method, "params": model.params, "seed": seed,
             "holdout_models": holdout_models, "n_models": len(models), "n_heldout": n_out,
             "n_scored": len(scored), "n_prompts": len(model.prompts),
             "benchmarks": design.benchmarks, "budgets": list(budgets),
