@@ -59,25 +59,23 @@ def _discrepancy(model, scores, seed):
     k1 = Q.shape[1]
     penalty = (model.side_prior("prompt", 1.0)[0].astype(np.float64) if logistic else None)
     if penalty is None and logistic:  # too few prompts for a prompt-side population prior
-        penalty = model.params.get("reg", 0.003) * np.eye(k1)
+        penalty = model.params["reg"] * np.eye(k1)
     csr = scores.tocsr()
+    reg = model.params.get("reg", 0.0)
     for i in range(n_prompts):
         cols = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]
-        if cols.size == 0:
-            continue
-        y = csr.data[csr.indptr[i]:csr.indptr[i + 1]].astype(np.float64)
-        q = Q[cols]
-        eta = (model.global_mean + model.prompt_bias[i] + model.model_bias[cols]
-               + q[:, :-1] @ model.prompt_factors[i])
-        p = 1 / (1 + np.exp(-eta)) if logistic else eta
-        w = p * (1 - p) if logistic else np.ones_like(p)
-        pen = penalty if logistic else model.params.get("reg", 0.0) * cols.size * np.eye(k1)
         keep = slot[cols] >= 0
         if not keep.any():
             continue
+        yk = csr.data[csr.indptr[i]:csr.indptr[i + 1]][keep].astype(np.float64)
+        qk = Q[cols[keep]]
+        ek = (model.global_mean + model.prompt_bias[i] + model.model_bias[cols[keep]]
+              + qk[:, :-1] @ model.prompt_factors[i])
+        pk = 1 / (1 + np.exp(-ek)) if logistic else ek
+        wk = pk * (1 - pk) if logistic else np.ones_like(pk)
+        pen = penalty if logistic else reg * cols.size * np.eye(k1)  # ALS-WR's reg * n
         # the row's Gram matrix from the sampled models' cells, scaled to all of its cells
-        A = (q[keep] * w[keep, None]).T @ q[keep] * (cols.size / keep.sum()) + pen
-        qk, wk, pk, yk, ek = q[keep], w[keep], p[keep], y[keep], eta[keep]
+        A = (qk * wk[:, None]).T @ qk * (cols.size / keep.sum()) + pen
         s = np.einsum("jk,jk->j", qk, np.linalg.solve(A, qk.T).T)
         s = np.minimum(s, _MAX_LEVERAGE / np.maximum(wk, 1e-12))
         eta_out = ek - s * (yk - pk) / (1 - wk * s)

@@ -73,9 +73,10 @@ def test_ensemble_is_the_mean_of_its_members_on_one_encoder(fitted, new_prompts)
     assert [type(r).name for r in ens.members_] == ["linear", "mf"]
     members = (fitted["linear"].predict(texts), fitted["mf"].predict(texts))
     np.testing.assert_allclose(ens.predict(texts), np.mean(members, axis=0), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="member 'oracle'"):
-        make_router("ensemble", routers=["oracle"], encoder_params=dict(dim=16)).fit(
-            topic_records(30, seed=2))
+    for member in ("oracle", "auto", "ensemble"):  # auto and ensemble hold routers themselves
+        with pytest.raises(ValueError, match=f"member '{member}'"):
+            make_router("ensemble", routers=[member], encoder_params=dict(dim=16)).fit(
+                topic_records(30, seed=2))
 
 
 def test_cost_model_learns_cost_per_character(train, new_prompts, fitted):

@@ -63,6 +63,7 @@ class AutoRouter(LearnedRouter):
     standard errors; that model elsewhere. See the module docstring."""
 
     name = "auto"
+    holds_routers = True
     dense_training = True
 
     def __init__(self, *, routers: Sequence[str] = AUTO_CANDIDATES,

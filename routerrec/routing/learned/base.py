@@ -17,7 +17,11 @@ class LearnedRouter(Router):
 
     Subclasses keep their fitted state in ``_model_state`` / ``_set_model_state`` (the encoder's
     is saved here), so an ensemble can fit, save and load its members on one shared encoder.
+    ``holds_routers`` marks a router made of other routers (``ensemble``, ``auto``): not a
+    member of another.
     """
+
+    holds_routers = False
 
     def __init__(self, *, encoder: str = "tfidf", encoder_params: dict | None = None,
                  cost: str = "auto", seed: int = 0):

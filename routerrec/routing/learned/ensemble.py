@@ -24,6 +24,7 @@ class EnsembleRouter(LearnedRouter):
     """
 
     name = "ensemble"
+    holds_routers = True
 
     def __init__(self, *, routers: Sequence[str] = ("linear", "mf"),
                  router_params: dict | None = None, encoder: str = "tfidf",
@@ -37,10 +38,10 @@ class EnsembleRouter(LearnedRouter):
 
     def _member(self, name):
         members = {n: c for n, c in ROUTERS.items()
-                   if issubclass(c, LearnedRouter) and not issubclass(c, EnsembleRouter)}
+                   if issubclass(c, LearnedRouter) and not c.holds_routers}
         if name not in members:
-            raise ValueError(f"ensemble member {name!r} must be a learned router other than "
-                             f"'ensemble' ({', '.join(members)})")
+            raise ValueError(f"ensemble member {name!r} must be a learned router that holds "
+                             f"no routers itself ({', '.join(members)})")
         return members[name](**{"seed": self.seed, **(self.router_params or {}).get(name, {})})
 
     def _fit_features(self, x, m, records):
