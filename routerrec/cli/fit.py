@@ -47,9 +47,10 @@ def fit(**kw):
 
     \b
     Example:
+      routerrec fit --holdout 0.1 --out out/model     # method auto (docs/methods.md)
       routerrec fit --method als --rank 32 --reg 0.01 --holdout 0.1 --out out/als
       routerrec fit --data ../shared/data/openllm-v1/records.parquet \\
-          --prompt-col item --score-col correct --holdout 0.1 --out out/openllm-als
+          --prompt-col item --score-col correct --holdout 0.1 --out out/openllm
       routerrec fit --method als --engine spark --master local[2] --out out/spark-als
       routerrec fit --data kept.csv --feedback implicit --method implicit --out out/implicit
       routerrec fit --router mf --data ../shared/data/routerbench/mbpp_train.csv --out out/mf
