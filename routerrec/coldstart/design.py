@@ -8,8 +8,8 @@ probe answers plus the predicted scores of the other items, divided by the item 
 variance adds the parameter part ``g^T cov g`` (``g`` the gradient of the predicted sum),
 the answer noise of the unseen items (``p(1-p)`` each for scores in [0, 1]) and, for the
 unseen share of the benchmark, the model-level discrepancy the factors miss
-(``Model.discrepancy``, measured leave-one-model-out at fit time: ``methods.discrepancy``). ``BatchState``
-does this for many new models at once, which is what makes the leave-models-out evaluation
+(``Model.discrepancy``, measured leave-one-model-out at fit time: ``methods.discrepancy``),
+less what the probes in the benchmark tell of it. ``BatchState`` does this for many new models at once, which is what makes the leave-models-out evaluation
 fast (``routerrec.evaluation.coldstart``); probe strategies (``coldstart.probes``) and fold-in
 (``coldstart.foldin``) work on the same two classes. Intervals take the Student-t quantile
 with (trained models - 1) degrees of freedom, since the prior is estimated from them.

@@ -165,7 +165,7 @@ def select_probes(model, k: int, *, strategy: str | None = None, benchmarks=None
         raise ValueError(f"allocation must be 'proportional' or 'equal', not {allocation!r}")
     k, seed = validate.integer("k", k, low=1), validate.integer("seed", seed, low=0)
     cand = _candidates(model, benchmarks, exclude)
-    if k < 1 or k > cand.sum():
+    if k > cand.sum():
         raise ValueError(f"k={k}: choose between 1 and the {int(cand.sum())} candidate prompts")
     cost = _cost_array(model, costs, cost_weight)
     rng = np.random.default_rng(seed)

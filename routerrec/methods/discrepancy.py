@@ -4,8 +4,10 @@ A new LLM's accuracy estimate (``routerrec.coldstart``) is its probe answers plu
 predicted scores of the unseen items. Even with its row known exactly, a real model's
 accuracy on a benchmark differs from the factors' prediction by a model-level amount the
 low-rank fit does not capture; answer noise averages out over a benchmark's items, this
-does not. Its variance per benchmark, the *discrepancy*, is added to the cold-start
-intervals for the unseen share of each benchmark.
+does not. Its variance per benchmark, the *discrepancy*, is the prior variance of that
+offset: cold start estimates the offset from the probes in the benchmark and adds what
+remains of the variance to the intervals for the benchmark's unseen share
+(``coldstart.design``).
 
 It is measured on the trained models, leave-one-model-out without refits: the residual a
 cell would have had if its model had not helped fit the prompt's row is
@@ -62,6 +64,7 @@ def _discrepancy(model, scores, seed):
         penalty = model.params["reg"] * np.eye(k1)
     csr = scores.tocsr()
     reg = model.params.get("reg", 0.0)
+    bounded = model.score_range == (0.0, 1.0)
     for i in range(n_prompts):
         cols = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]
         keep = slot[cols] >= 0
@@ -82,8 +85,11 @@ def _discrepancy(model, scores, seed):
         p_out = 1 / (1 + np.exp(-eta_out)) if logistic else eta_out
         if model.clip is not None:
             p_out = np.clip(p_out, *model.clip)
-        noise = (np.clip(p_out, 0, 1) * (1 - np.clip(p_out, 0, 1)) if model.score_range == (0.0, 1.0)
-                 else np.full_like(p_out, model.noise_var or 0.0))
+        if bounded:
+            inside = np.clip(p_out, 0, 1)
+            noise = inside * (1 - inside)
+        else:
+            noise = np.full_like(p_out, model.noise_var or 0.0)
         rows = slot[cols[keep]]
         for g in (group[i], n_groups - 1):
             np.add.at(resid_sum[:, g], rows, yk - p_out)
