@@ -31,7 +31,7 @@ from typing import Mapping, NamedTuple, Optional, Union
 import polars as pl
 
 from .readers.jsondoc import read_document
-from .readers.tables import SUFFIXES, read_table
+from .readers.tables import SUFFIXES, read_table, table_kind
 from ..util.validate import real
 from .records import Records, RecordsError
 
@@ -145,8 +145,7 @@ def _tokens_table(tokens, source: str) -> pl.DataFrame:
     """The caller's token counts, checked: ``prompt`` [``model``] and the count columns as Float64."""
     if not isinstance(tokens, pl.DataFrame):
         path = Path(tokens)
-        kind = next((k for k, sfx in SUFFIXES.items() if path.name.lower().endswith(sfx)), "csv")
-        tokens, source = read_table(path, kind), str(path)
+        tokens, source = read_table(path, table_kind(path)), str(path)
     counts = [c for c in ("input_tokens", "output_tokens") if c in tokens.columns]
     if "prompt" not in tokens.columns or not counts:
         raise RecordsError(f"a tokens table needs 'prompt' and 'input_tokens' and/or 'output_tokens'; "

@@ -30,7 +30,7 @@ from ...util.limits import check_bytes
 from ..records import RecordsError
 from .columns import COST_FROM, ROW, SCORE_FROM, validate
 from .layout import Layout, Part, ReadOptions
-from .tables import SUFFIXES, read_table
+from .tables import SUFFIXES, read_table, separator, table_kind, WIDE_KINDS
 
 __all__ = ["LAYOUTS", "PEEK_ROWS"]
 
@@ -39,10 +39,6 @@ _LONG_NAMES = ("model", "score")  # a file with these columns is the long layout
 _ROUTERBENCH_COST = "|total_cost"
 _CELL_BYTES = 64  # memory of one long row while melting (ids are views, scores 8 bytes)
 _ID, _BENCH = "\x00prompt", "\x00benchmark"  # reserved names while melting
-
-
-def _kind(path: Path) -> str:
-    return "parquet" if path.name.lower().endswith(SUFFIXES["parquet"]) else "csv"
 
 
 def _optional(columns: list, named: Optional[str], default: str, what: str, path: Path) -> Optional[str]:
@@ -82,7 +78,7 @@ def _as_cells(df: pl.DataFrame, models: list) -> pl.DataFrame:
 
 
 def _read(path: Path, options: ReadOptions) -> Part:
-    df = read_table(path, _kind(path))
+    df = read_table(path, table_kind(path, WIDE_KINDS))
     source = str(path)
     if df.width < 2:
         raise RecordsError(f"a matrix needs an id column and at least one model column; columns present: "
@@ -128,12 +124,12 @@ def _claims(path: Path) -> bool:
     try:
         if not path.is_file():  # a FIFO would block
             return False
-        if _kind(path) == "parquet":
+        if table_kind(path, WIDE_KINDS) == "parquet":
             schema = pl.read_parquet_schema(path)
             columns = list(schema)
         else:
             head = pl.read_csv(path, n_rows=PEEK_ROWS, infer_schema=False,
-                               separator="\t" if path.name.lower().endswith(".tsv") else ",")
+                               separator=separator(path))
             columns = head.columns
         if len(columns) < 3 or any(c in _LONG_NAMES or c.endswith(_ROUTERBENCH_COST) for c in columns):
             return False
@@ -141,7 +137,7 @@ def _claims(path: Path) -> bool:
         models = [c for c in columns if c not in (ident, "text", "benchmark")]
         if len(models) < 2:
             return False
-        if _kind(path) == "parquet":
+        if table_kind(path, WIDE_KINDS) == "parquet":
             return all(schema[m].is_numeric() or schema[m] in (pl.Boolean, pl.Null) for m in models)
         return head.height > 0 and all(_numeric_text(head.get_column(m)) for m in models)
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, UnicodeDecodeError,

@@ -18,7 +18,7 @@ import polars as pl
 from ..records import RecordsError
 from .columns import COST_FROM, ROW, SCORE_FROM, validate
 from .layout import Layout, Part, ReadOptions
-from .tables import SUFFIXES, read_columns, read_table
+from .tables import SUFFIXES, read_columns, read_table, table_kind, WIDE_KINDS
 
 __all__ = ["LAYOUTS"]
 
@@ -106,16 +106,12 @@ def _wide_part(df: pl.DataFrame, path: str) -> Part:
     return validate(raw, path, _MAPPING)._replace(texts=texts)
 
 
-def _table_kind(path: Path) -> str:
-    return "parquet" if path.name.lower().endswith(SUFFIXES["parquet"]) else "csv"
-
-
 def _read(path: Path, options: ReadOptions) -> Part:
-    return _wide_part(read_table(path, _table_kind(path)), str(path))
+    return _wide_part(read_table(path, table_kind(path, WIDE_KINDS)), str(path))
 
 
 def _claims(path: Path) -> bool:
-    return _is_wide(read_columns(path, _table_kind(path)))
+    return _is_wide(read_columns(path, table_kind(path, WIDE_KINDS)))
 
 
 def _read_pickle(path: Path, options: ReadOptions) -> Part:

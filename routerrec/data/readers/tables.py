@@ -21,7 +21,8 @@ import polars as pl
 from ...util.limits import check_bytes
 from ..records import RecordsError
 
-__all__ = ["SUFFIXES", "check_file", "read_table", "read_columns", "refuse_json_containers"]
+__all__ = ["SUFFIXES", "WIDE_KINDS", "table_kind", "separator", "check_file", "read_table", "read_columns",
+           "refuse_json_containers"]
 
 # table kind -> the file name endings read as that kind
 SUFFIXES = {
@@ -29,6 +30,8 @@ SUFFIXES = {
     "parquet": (".parquet", ".pq"),
     "jsonl": (".jsonl", ".ndjson", ".json"),
 }
+# the kinds a wide (prompts x models) table comes in; such a layout reads any other file as CSV
+WIDE_KINDS = ("csv", "parquet")
 # what polars can raise on a malformed file; a Rust panic is a BaseException, not an Exception
 _READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError,
                 RecursionError, MemoryError, OverflowError)
@@ -38,7 +41,15 @@ _BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
 _CELL_BYTES = 16  # the least polars holds per cell of a column (a string view)
 
 
-def _separator(path: Path) -> str:
+def table_kind(path: Path, among: tuple = tuple(SUFFIXES)) -> str:
+    """The kind in ``among`` (keys of :data:`SUFFIXES`) whose ending ``path`` has, else
+    ``"csv"`` (a layout that reads only some kinds reads any other file as CSV)."""
+    name = path.name.lower()
+    return next((kind for kind in among if name.endswith(SUFFIXES[kind])), "csv")
+
+
+def separator(path: Path) -> str:
+    """The CSV field separator of ``path``: a tab for ``.tsv``, else a comma."""
     return "\t" if path.name.lower().endswith(".tsv") else ","
 
 
@@ -143,7 +154,7 @@ def read_table(path: Path, kind: str) -> pl.DataFrame:
     try:
         if kind == "csv":
             # everything as text: conversion (and its errors) is ours, row by row
-            df = pl.read_csv(path, infer_schema=False, separator=_separator(path))
+            df = pl.read_csv(path, infer_schema=False, separator=separator(path))
         elif kind == "parquet":
             df = pl.read_parquet(path)
         else:
@@ -168,7 +179,7 @@ def read_columns(path: Path, kind: str) -> list:
     try:
         if kind == "parquet":
             return list(pl.read_parquet_schema(path))
-        return pl.read_csv(path, n_rows=0, infer_schema=False, separator=_separator(path)).columns
+        return pl.read_csv(path, n_rows=0, infer_schema=False, separator=separator(path)).columns
     except (*_READ_ERRORS, UnicodeDecodeError):
         return []
 
