@@ -158,7 +158,8 @@ class PromptGroups:
             self.names_ = tasks
             self._fit_classifier(x, labels)
             index = {t: i for i, t in enumerate(tasks)}
-            self.training_groups_ = np.array([index[t] if t is not None else -1 for t in labels])
+            self.training_groups_ = np.array([index[t] if t is not None else NO_GROUP
+                                              for t in labels])
             unlabeled = self.training_groups_ < 0
             self.training_groups_[unlabeled] = _linear_assign(x[unlabeled], self.coef_,
                                                               self.intercept_)

@@ -40,11 +40,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..base import ROUTERS, dense_observed, register_router
+from ..base import dense_observed, register_router
 from ..groups import PromptGroups, group_means
 from ...util.validate import integer, real, reals
 from .base import LearnedRouter
-from .ensemble import EnsembleRouter
+from .ensemble import EnsembleRouter, member_routers
 
 __all__ = ["AutoRouter", "AUTO_CANDIDATES", "AUTO_SHRINKS", "AUTO_TOWARD_OVERALL"]
 
@@ -80,8 +80,7 @@ class AutoRouter(LearnedRouter):
     # -- fitting
     def _check_params(self):
         names = list(self.routers)
-        allowed = [n for n, c in ROUTERS.items() if issubclass(c, LearnedRouter)
-                   and not issubclass(c, (AutoRouter, EnsembleRouter))]
+        allowed = list(member_routers())
         bad = [n for n in names if n not in allowed]
         if bad or not names or len(set(names)) != len(names):
             raise ValueError(f"auto's routers must be distinct learned routers among "
@@ -107,7 +106,7 @@ class AutoRouter(LearnedRouter):
     def _fit_features(self, x, m, records):
         names, shrinks, toward = self._check_params()
         self.groups_ = PromptGroups(seed=self.seed, **(self.group_params or {})).fit(records)
-        groups = self.groups_.assign(records)  # records.prompts is m.prompts
+        groups = self.groups_.training_groups_  # per prompt of m, as fitted
         n_groups = len(self.groups_.names)
         dense, mask = dense_observed(m)
         t0 = time.perf_counter()
@@ -203,7 +202,7 @@ class AutoRouter(LearnedRouter):
     def explain(self, texts: Sequence[str]) -> list[str]:
         """One sentence per prompt: its group and what ``auto`` does there, and why."""
         self._check_fitted()
-        reasons = [_reason(d) for d in self.decisions_] + ["no group: best-single"]
+        reasons = [_reason(d) for d in self.decisions_]  # assign_texts always finds a group
         return [reasons[g] for g in self.groups_.assign_texts(list(texts))]
 
     # -- saving (the groups' and the members' state beside the blend)

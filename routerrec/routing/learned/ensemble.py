@@ -12,6 +12,13 @@ from .base import LearnedRouter
 __all__ = ["EnsembleRouter"]
 
 
+def member_routers() -> dict:
+    """The routers that can be members of a router made of routers (``ensemble``, ``auto``):
+    the learned ones that hold no routers themselves."""
+    return {n: c for n, c in ROUTERS.items()
+            if issubclass(c, LearnedRouter) and not c.holds_routers}
+
+
 @register_router
 class EnsembleRouter(LearnedRouter):
     """Mean of the predicted scores of several learned routers on one shared encoder.
@@ -37,8 +44,7 @@ class EnsembleRouter(LearnedRouter):
         return any(getattr(ROUTERS.get(name), "dense_training", False) for name in self.routers)
 
     def _member(self, name):
-        members = {n: c for n, c in ROUTERS.items()
-                   if issubclass(c, LearnedRouter) and not c.holds_routers}
+        members = member_routers()
         if name not in members:
             raise ValueError(f"ensemble member {name!r} must be a learned router that holds "
                              f"no routers itself ({', '.join(members)})")
