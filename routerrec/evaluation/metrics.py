@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["cell_metrics", "heldout_report", "baseline_report", "score_model", "BASELINES"]
+__all__ = ["cell_metrics", "heldout_report", "baseline_report", "score_model", "BASELINES",
+           "BINARY_METRICS"]
 
 # Every held-out report shows these next to the method (name -> mean kind).
 BASELINES = {"global-mean": "global", "model-mean": "model", "prompt-mean": "prompt"}
 _EPS = 1e-6
+BINARY_METRICS = ("auc", "accuracy", "log_loss")  # need 0/1 scores
 
 
 def cell_metrics(truth: np.ndarray, pred: np.ndarray, *, binary: bool) -> dict:
@@ -21,7 +23,7 @@ def cell_metrics(truth: np.ndarray, pred: np.ndarray, *, binary: bool) -> dict:
     """
     truth = np.asarray(truth, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
-    names = ["rmse", "mae"] + (["auc", "accuracy", "log_loss"] if binary else [])
+    names = ["rmse", "mae", *(BINARY_METRICS if binary else ())]
     out = {"n": int(len(truth)), **dict.fromkeys(names, float("nan"))}
     if not len(truth) or not np.isfinite(pred).all():
         return out

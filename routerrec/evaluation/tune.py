@@ -21,7 +21,7 @@ import numpy as np
 
 from ..methods import METHODS, check_params, fit
 from .arguments import check_records
-from .metrics import baseline_report, score_model
+from .metrics import BINARY_METRICS, baseline_report, score_model
 from ..util import validate
 from ..util.progress import progress_bar
 
@@ -38,7 +38,6 @@ GRIDS: dict[str, dict[str, list]] = {
 
 # metric -> True when larger is better
 METRICS = {"rmse": False, "mae": False, "auc": True, "accuracy": True, "log_loss": False}
-BINARY_METRICS = ("auc", "accuracy", "log_loss")  # need 0/1 scores
 MIN_VALIDATION_CELLS = 10  # fewer cannot tell trials apart
 
 

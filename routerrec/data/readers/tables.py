@@ -14,7 +14,6 @@ import json
 import zlib
 from functools import partial
 from pathlib import Path
-from typing import Optional
 
 import polars as pl
 

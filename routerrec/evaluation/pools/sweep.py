@@ -180,13 +180,15 @@ def _one_benchmark(records, split, bench, seed, *, pools, groups, routers, param
     ref_acc = reference_accuracy(bench)
 
     fitted, test_pred, val_pred = {}, {}, {}
-    for name in [*_base_routers(routers), *FITTED_REFERENCES]:
+    bases = _base_routers(routers)
+    for name in dict.fromkeys([*bases, *FITTED_REFERENCES]):  # a reference listed is fitted once
         t0 = time.perf_counter()
         fitted[name] = router = make_router(name, **params.get(name, {})).fit(train)
         t1 = time.perf_counter()
         test_pred[name] = np.asarray(router.predict_records(test_r, models=eligible), np.float32)
-        val_pred[name] = (no_val if val_r is None else
-                          np.asarray(router.predict_records(val_r, models=eligible), np.float32))
+        if name in bases:  # the validated checks read the routers' own, not the references'
+            val_pred[name] = (no_val if val_r is None else np.asarray(
+                router.predict_records(val_r, models=eligible), np.float32))
         timing["fit_seconds"] += t1 - t0
         timing["predict_seconds"] += time.perf_counter() - t1
     # What each per-pool check ("+val", "+cv") decides on: (truth, prediction, best-single

@@ -11,12 +11,12 @@ import numpy as np
 from ...routing.base import true_matrices
 from ...routing.registry import make_router
 
-__all__ = ["BASELINES", "REFERENCES", "fit_references", "references", "scored_prompts", "quality_table", "max_quality"]
+__all__ = ["BASELINES", "fit_references", "references", "scored_prompts", "quality_table",
+           "max_quality"]
 
 # The baselines every router is compared with at maximum quality (the stronger one is the
-# bar, per resample); ``REFERENCES`` are reported beside them (``random`` in expectation).
+# bar, per resample); the other references (``references``) are reported beside them.
 BASELINES = ("best-single", "task-best")
-REFERENCES = ("task-best (text)", "cluster-best", "random")
 
 
 def _picker(router, models, by_text=False):
@@ -102,8 +102,7 @@ def _quality_scores(routers, sub, truth, models, pickers) -> dict:
     return out
 
 
-def quality_table(scores: dict, routers, bootstrap: int, rng,
-                  baselines=BASELINES) -> dict:
+def quality_table(scores: dict, bootstrap: int, rng, baselines=BASELINES) -> dict:
     """Mean true score per entry; each router's (and the oracle's) difference to the
     strongest of ``baselines`` (the first on ties), with a paired percentile bootstrap
     interval (the strongest taken in each resample), likewise every other reference router
@@ -143,11 +142,11 @@ def max_quality(fitted, scored, models, refs, bootstrap, seed) -> dict:
     evals, pooled, dropped = {}, {}, 0
     for name, (sub, truth, n_dropped) in scored.items():
         scores = _quality_scores(fitted, sub, truth, models, pickers)
-        evals[name] = {**quality_table(scores, fitted, bootstrap, rng),
+        evals[name] = {**quality_table(scores, bootstrap, rng),
                        "n_dropped_unscored": n_dropped, "task_seen_in_training": name in seen}
         for k, v in scores.items():
             pooled.setdefault(k, []).append(v)
         dropped += n_dropped
     pooled = {k: np.concatenate(v) for k, v in pooled.items()}
-    return {"evals": evals, "pooled": {**quality_table(pooled, fitted, bootstrap, rng),
+    return {"evals": evals, "pooled": {**quality_table(pooled, bootstrap, rng),
                                        "n_dropped_unscored": dropped}, **details}

@@ -21,7 +21,7 @@ def _quality_lines(title: str, t: dict) -> list:
         g = t["gap_closed"].get(r)
         lines.append(f"| {r} | {m:.4f} | " + (f"{d['diff']:+.4f}" if d else "") + " | "
                      + (f"[{d['ci'][0]:+.4f}, {d['ci'][1]:+.4f}]" if d and d["ci"] else "")
-                     + " | " + (f"{g:.1%}" if g is not None else "") + " |")
+                     + " | " + _number(g, ".1%") + " |")
     return lines + [""]
 
 
