@@ -99,10 +99,11 @@ def load_records(
     if not (format is None or isinstance(format, str)):
         raise TypeError(f"format= must be a layout name (str) or None, got {type(format).__name__}")
     validate.choice("on_duplicate", on_duplicate, DUPLICATE_MODES)
+    by_name = validate.flag("benchmark_from_name", benchmark_from_name)
     options = ReadOptions(prompt=prompt, model=model, score=score, cost=cost, benchmark=benchmark, text=text,
                           trust_pickle=trust_pickle)
     parts = [layout_for(p, format).read(p, options) for p in paths]
-    if validate.flag("benchmark_from_name", benchmark_from_name):
+    if by_name:
         parts = [with_file_benchmark(part, p) for part, p in zip(parts, paths)]
     return _assemble(parts, [str(p) for p in paths], on_duplicate)
 

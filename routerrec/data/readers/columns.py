@@ -15,19 +15,19 @@ column to say so whatever the ids look like.
 """
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 import numpy as np
 import polars as pl
 
 from ..records import RecordsError
-from .layout import Part, ReadOptions
+from .layout import CANONICAL, Part, ReadOptions
 
 __all__ = ["ROW", "SCORE_FROM", "COST_FROM", "resolve_columns", "number_rows", "validate", "validate_long",
-           "ids_are_texts"]
+           "ids_are_texts", "cell_value", "cell_column"]
 
 ROW = "_row"
-_CANONICAL = ("prompt", "model", "score", "cost", "benchmark", "text")
 SCORE_FROM = "_scol"
 COST_FROM = "_ccol"
 # scores and costs are stored as float32 (Records.matrix): a larger one would become inf
@@ -44,7 +44,7 @@ def resolve_columns(columns: Sequence[str], path: str, options: ReadOptions) -> 
     every prompt its own model), except ``text=`` naming the prompt column; a default (``cost``, ``benchmark``, ``text`` left ``None``)
     does not take a column an option named.
     """
-    named = {canon: getattr(options, canon) for canon in _CANONICAL if getattr(options, canon) is not None}
+    named = {canon: getattr(options, canon) for canon in CANONICAL if getattr(options, canon) is not None}
     twice = [(a, b) for i, a in enumerate(named) for b in list(named)[i + 1:]
              if named[a] == named[b] and (a, b) != ("prompt", "text")]  # ids that are the texts
     if twice:
@@ -52,7 +52,7 @@ def resolve_columns(columns: Sequence[str], path: str, options: ReadOptions) -> 
         raise RecordsError(f"{a}= and {b}= both name the column {column!r}; each must name its own",
                            path=path, column=column)
     mapping = {canon: name for canon, name in named.items() if name in columns}
-    for canon in _CANONICAL:  # optional, taken when a column of the canonical name is there
+    for canon in CANONICAL:  # optional, taken when a column of the canonical name is there
         if canon not in named and canon in columns and canon not in named.values():
             mapping[canon] = canon
     missing = [f"{canon}={name!r}" if name != canon else repr(name)
@@ -61,7 +61,7 @@ def resolve_columns(columns: Sequence[str], path: str, options: ReadOptions) -> 
         raise RecordsError(
             f"missing required column(s) {', '.join(missing)}; columns present: {list(columns)}", path=path
         )
-    return {canon: mapping[canon] for canon in _CANONICAL if canon in mapping}
+    return {canon: mapping[canon] for canon in CANONICAL if canon in mapping}
 
 
 def number_rows(df: pl.DataFrame, path: str, mapping: dict) -> pl.DataFrame:
@@ -215,3 +215,20 @@ def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
     if has_wide:
         typed = typed.drop(SCORE_FROM, COST_FROM)
     return Part(typed, texts, (prompts.rename("prompt"), models.rename("model")))
+
+
+def cell_value(v):
+    """A score or cost read from JSON as ``validate`` reads it: a float, or text it parses or
+    refuses (a huge integer becomes text, refused as not finite)."""
+    if isinstance(v, (int, float)):  # bool is an int: true/false count as 1/0
+        return float(v) if abs(v) < 1e308 else str(v)
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def cell_column(name: str, values: list) -> pl.Series:
+    """``cell_value``s as a column: Float64 when all are floats, else all as text (``None``
+    stays null) for ``validate`` to parse or refuse."""
+    if all(v is None or isinstance(v, float) for v in values):
+        return pl.Series(name, values, dtype=pl.Float64)
+    return pl.Series(name, [v if v is None or isinstance(v, str) else repr(v) for v in values],
+                     dtype=pl.String)

@@ -7,8 +7,10 @@ from typing import Callable, NamedTuple, Optional
 
 import polars as pl
 
-__all__ = ["ReadOptions", "Part", "Layout"]
+__all__ = ["CANONICAL", "ReadOptions", "Part", "Layout"]
 
+# the columns every layout reads into, in the long layout's order
+CANONICAL = ("prompt", "model", "score", "cost", "benchmark", "text")
 _OPTIONAL = ("cost", "benchmark", "text")
 
 
@@ -29,7 +31,7 @@ class ReadOptions:
 
     def __post_init__(self):
         """Refuse a wrong type here, not as a ``KeyError`` deep inside a reader."""
-        for canon in ("prompt", "model", "score", "cost", "benchmark", "text"):
+        for canon in CANONICAL:
             value = getattr(self, canon)
             if not (isinstance(value, str) or (value is None and canon in _OPTIONAL)):
                 kind = "a column name (str)" + (" or None" if canon in _OPTIONAL else "")

@@ -43,7 +43,7 @@ import polars as pl
 from ...util import validate as check
 from ...util.files import atomic_write
 from ..records import RecordsError
-from .columns import ROW, validate
+from .columns import ROW, cell_column, cell_value, validate
 from .jsondoc import iter_lines, read_document
 from .layout import Layout, Part, ReadOptions
 
@@ -99,10 +99,8 @@ def _text(doc, field: Optional[str]) -> Optional[str]:
 
 
 def _score(value, file: Path, metric: str, row: int):
-    if isinstance(value, (int, float)):
-        return float(value) if abs(value) < 1e308 else str(value)  # a huge integer: refused as not finite
-    if isinstance(value, str):
-        return value  # the validator parses it or names it
+    if isinstance(value, (int, float, str)):
+        return cell_value(value)  # the validator parses text or names it
     raise RecordsError(f"metric {metric!r} is not a number per doc (got {type(value).__name__}); "
                        f"name a numeric one with score=", path=file, column=metric, row=row)
 
@@ -134,13 +132,11 @@ def _read_file(file: Path, model: str, task: str, options: ReadOptions) -> Part:
         texts.append(_text(line.get("doc"), options.text))
     if not rows:
         raise RecordsError("has no data rows", path=file)
-    numeric = all(isinstance(s, float) for s in scores)
     raw = pl.DataFrame({
         ROW: pl.Series(rows, dtype=pl.UInt64),
         "prompt": pl.Series(ids, dtype=pl.String),
         "model": pl.Series([model] * len(rows), dtype=pl.String),
-        "score": pl.Series(scores if numeric else [str(s) for s in scores],
-                           dtype=pl.Float64 if numeric else pl.String),
+        "score": cell_column("score", scores),
         "benchmark": pl.Series([task] * len(rows), dtype=pl.String),
     })
     mapping = {"prompt": "doc_id", "model": "<folder>", "score": metric, "benchmark": "<task>"}

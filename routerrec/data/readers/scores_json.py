@@ -31,7 +31,7 @@ from typing import Optional
 import polars as pl
 
 from ..records import RecordsError
-from .columns import COST_FROM, ROW, SCORE_FROM, validate
+from .columns import COST_FROM, ROW, SCORE_FROM, cell_column, cell_value, validate
 from .jsondoc import first_record, iter_lines, read_document
 from .tables import check_file
 from .layout import Layout, Part, ReadOptions
@@ -109,21 +109,6 @@ def _id_of(value, path: Path, field: str, row: int) -> str:
                        path=path, column=field, row=row)
 
 
-def _cell_value(v):
-    """A score or cost as the validator reads it: a float, or text it will parse or refuse."""
-    if isinstance(v, (int, float)):  # bool is an int: true/false count as 1/0
-        return float(v) if abs(v) < 1e308 else str(v)  # a huge integer: text, refused as not finite
-    return v if isinstance(v, str) else json.dumps(v)
-
-
-def _column(name: str, values: list) -> pl.Series:
-    """Floats as Float64; with any text, all as text (``None`` stays null) for the validator."""
-    if all(v is None or isinstance(v, float) for v in values):
-        return pl.Series(name, values, dtype=pl.Float64)
-    return pl.Series(name, [v if v is None or isinstance(v, str) else repr(v) for v in values],
-                     dtype=pl.String)
-
-
 def _read(path: Path, options: ReadOptions) -> Part:
     fields = None
     rows, ids, texts, tasks = [], [], [], []
@@ -165,9 +150,9 @@ def _read(path: Path, options: ReadOptions) -> Part:
                 continue
             cell_rec.append(rec)
             cell_model.append(model)
-            cell_score.append(_cell_value(score))
+            cell_score.append(cell_value(score))
             cost = None if costs is None else costs.get(model)
-            cell_cost.append(None if cost is None else _cell_value(cost))
+            cell_cost.append(None if cost is None else cell_value(cost))
     if fields is None:
         raise RecordsError("has no data rows", path=path)
     if not cell_rec:
@@ -182,12 +167,12 @@ def _part(path: Path, fields: _Fields, rows, ids, texts, tasks, cells) -> Part:
                        schema={ROW: pl.UInt64, "prompt": pl.String, "benchmark": pl.String})
     long = per.select(pl.all().gather(pl.Series(cell_rec, dtype=pl.UInt64))).with_columns(
         pl.Series("model", cell_model, dtype=pl.String),
-        _column("score", cell_score),
+        cell_column("score", cell_score),
         pl.concat_str(pl.lit(fields.scores + "."), pl.Series(cell_model, dtype=pl.String)).alias(SCORE_FROM),
         pl.concat_str(pl.lit(f"{fields.costs or 'costs'}."), pl.Series(cell_model, dtype=pl.String)).alias(COST_FROM),
     )
     if fields.costs:
-        long = long.with_columns(_column("cost", cell_cost))
+        long = long.with_columns(cell_column("cost", cell_cost))
     rows_part = validate(long, str(path), fields.mapping()).rows
     text_frame = None
     if fields.text:
