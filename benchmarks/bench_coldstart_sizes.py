@@ -9,11 +9,12 @@ answer of random probes, per benchmark), the coverage of the 95% intervals, and 
 The same seeds also run the alternatives (other methods, ranks and strategies), so the
 defaults can be compared with the best configuration found on each size.
 
-The rule behind the defaults was designed on other subsamples (seeds 100-107, sizes 10, 20,
-30, 50 and 200); the seeds here (0-4) were not used to design it.
+The rule behind the defaults was designed on other subsamples (seeds 100-107; their run
+with the final code: --seeds 100,...,107 --out benchmarks/results/coldstart_sizes_design); the
+seeds here (0-4) were not used to design it.
 
-Run from the repository root (10, 20 and 50 models take about 10 minutes on the shared
-2-core machine, the full set about 50):
+Run from the repository root (10, 20 and 50 models take under a minute each on the shared
+2-core machine, the full set about 17 minutes):
     .venv/bin/python benchmarks/bench_coldstart_sizes.py [--sizes 10,20,50,full] [--seeds 0,1,2,3,4]
 Writes benchmarks/results/coldstart_sizes/size_<N>.json per size run, then report.md and
 report.png from every size file there (so one size can be re-run alone).
