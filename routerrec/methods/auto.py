@@ -1,7 +1,7 @@
 """``method="auto"``, the default: the completion method and rank a user gets without flags.
 
 The rule, by score kind and data size (the numbers behind it are in docs/methods.md,
-"Defaults", from benchmarks/bench_coldstart_sizes.py and benchmarks/bench_methods.py):
+"Defaults", from benchmarks/bench_defaults.py and benchmarks/bench_coldstart_sizes.py):
 
 - implicit feedback (choices, no scores): ``implicit``;
 - 0/1 scores from at least ``LOGISTIC_MIN_MODELS`` models: ``logistic`` with rank
