@@ -7,7 +7,7 @@ import pytest
 
 from routerrec.data.load import load_records
 from routerrec.data.readers.registry import layout_for
-from routerrec.data.records import RecordsError
+from layout_helpers import load_error
 
 DATE = "2024-06-25T13-40-43.120421"
 
@@ -41,12 +41,6 @@ def _results(tmp_path: Path) -> Path:
     return out
 
 
-def _error(path, **kw) -> RecordsError:
-    with pytest.raises(RecordsError) as info:
-        load_records(path, **kw)
-    return info.value
-
-
 def test_an_output_folder_is_recognised_and_read(tmp_path):
     out = _results(tmp_path)
     assert layout_for(out).name == "lm-eval"
@@ -65,7 +59,7 @@ def test_score_names_the_metric_as_a_preference_list(tmp_path):
     out = _results(tmp_path)
     rec = load_records(out, score="acc_norm,exact_match")
     assert set(rec.table.filter(rec.table["benchmark"] == "arc_easy")["score"]) == {1.0}
-    err = _error(out, score="bleu")
+    err = load_error(out, score="bleu")
     assert err.row == 1 and "none of the metric(s) bleu" in str(err) and err.path.endswith(".jsonl")
 
 
@@ -95,7 +89,7 @@ def test_the_metric_list_is_the_fallback_and_text_names_a_doc_field(tmp_path):
 ])
 def test_bad_lines_name_the_samples_file_the_field_and_the_line(tmp_path, lines, column, row, words):
     path = _write(tmp_path / "out" / "m", "task", lines)
-    err = _error(tmp_path / "out")
+    err = load_error(tmp_path / "out")
     assert (err.path, err.column, err.row) == (str(path), column, row)
     assert words in str(err)
 
@@ -103,13 +97,13 @@ def test_bad_lines_name_the_samples_file_the_field_and_the_line(tmp_path, lines,
 def test_what_is_not_an_output_folder_is_named(tmp_path):
     empty = tmp_path / "empty"
     (empty / "m").mkdir(parents=True)
-    assert "run lm_eval with --log_samples" in str(_error(empty, format="lm-eval"))
+    assert "run lm_eval with --log_samples" in str(load_error(empty, format="lm-eval"))
     path = _write(tmp_path / "out" / "m", "task", [_sample(0, {}, acc=1)])
-    assert "is a file" in str(_error(path, format="lm-eval"))
+    assert "is a file" in str(load_error(path, format="lm-eval"))
     assert layout_for(path).name == "jsonl"  # a samples file alone is not the folder layout
-    assert "folder does not exist" in str(_error(tmp_path / "nope", format="lm-eval"))
+    assert "folder does not exist" in str(load_error(tmp_path / "nope", format="lm-eval"))
     bad = tmp_path / "bad" / "m"
     bad.mkdir(parents=True)
     (bad / f"samples_t_{DATE}.jsonl").write_text('{"doc_id": 0, "acc": 1}\n{"doc_id": 1,\n')
-    err = _error(tmp_path / "bad")
+    err = load_error(tmp_path / "bad")
     assert err.row == 2 and "invalid JSON" in str(err)

@@ -8,17 +8,12 @@ import pytest
 from routerrec.data.load import load_records
 from routerrec.data.readers.registry import layout_for
 from routerrec.data.records import RecordsError
+from layout_helpers import load_error
 
 
 def _csv(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
-
-
-def _error(path, **kw) -> RecordsError:
-    with pytest.raises(RecordsError) as info:
-        load_records(path, **kw)
-    return info.value
 
 
 def test_a_response_matrix_is_recognised_and_empty_cells_are_not_evaluated(tmp_path):
@@ -41,7 +36,7 @@ def test_id_text_and_benchmark_columns(tmp_path):
     rec = load_records(path, format="matrix", text="question", benchmark="suite")
     assert rec.prompts == ["u1", "u2"] and rec.models == ["a", "b"] and rec.text_of(["u2"]) == ["Why?"]
     assert rec.prompt_benchmark == {"u1": "math", "u2": "code"}
-    err = _error(path, format="matrix", text="prompt_text")
+    err = load_error(path, format="matrix", text="prompt_text")
     assert err.path == str(path) and "missing text column 'prompt_text'" in str(err)
 
 
@@ -72,19 +67,19 @@ def test_long_files_with_own_column_names_still_load(tmp_path):
 def test_bad_cells_name_the_model_column_and_the_row(tmp_path):
     path = _csv(tmp_path / "bad.csv", "item,a,b\nq1,1,0\nq2,0,x\n")
     assert layout_for(path).name == "csv"  # not numeric: not claimed ...
-    err = _error(path, format="matrix")  # ... but forced, the cell is named
+    err = load_error(path, format="matrix")  # ... but forced, the cell is named
     assert (err.path, err.column, err.row) == (str(path), "b", 2) and "'x'" in str(err)
     path = _csv(tmp_path / "dup.csv", "item,a,b\nq1,1,0\nq1,0,1\n")
-    err = _error(path)
+    err = load_error(path)
     assert "duplicate (prompt, model) pair ('q1', 'a')" in str(err) and err.row == 2
     assert load_records(path, on_duplicate="last").table.sort("model")["score"].to_list() == [0.0, 1.0]
     path = _csv(tmp_path / "empty.csv", "item,a,b\nq1,,\n")
-    assert "every model cell is empty" in str(_error(path, format="matrix"))
+    assert "every model cell is empty" in str(load_error(path, format="matrix"))
     path = _csv(tmp_path / "noid.csv", "item,a,b\n,1,0\n")
-    err = _error(path, format="matrix")
+    err = load_error(path, format="matrix")
     assert (err.column, err.row) == ("item", 1) and "prompt id is missing" in str(err)
     path = _csv(tmp_path / "narrow.csv", "item\nq1\n")
-    assert "at least one model column" in str(_error(path, format="matrix"))
+    assert "at least one model column" in str(load_error(path, format="matrix"))
 
 
 def test_matrix_options_naming_one_column_twice_and_a_model_called_prompt(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from routerrec.data.load import load_records
 from routerrec.data.readers.registry import layout_for
-from routerrec.data.records import RecordsError
+from layout_helpers import load_error
 
 
 def _published(models=("m1", "m2", "m3")):
@@ -28,17 +28,11 @@ def _pickle(path: Path, obj, protocol=pickle.HIGHEST_PROTOCOL) -> Path:
     return path
 
 
-def _error(path, **kw) -> RecordsError:
-    with pytest.raises(RecordsError) as info:
-        load_records(path, **kw)
-    return info.value
-
-
 @pytest.mark.parametrize("protocol", [0, 2, pickle.HIGHEST_PROTOCOL])
 def test_the_published_structure_is_recognised_and_read_with_trust(tmp_path, protocol):
     path = _pickle(tmp_path / "lb.pickle", _published(), protocol)
     assert layout_for(path).name == "routereval"
-    err = _error(path)
+    err = load_error(path)
     assert err.path == str(path) and "trust_pickle=True" in str(err) and "arbitrary code" in str(err)
     rec = load_records(path, trust_pickle=True)
     assert rec.models == ["m1", "m2", "m3"] and rec.n_records == 8  # the NaN cell is not evaluated
@@ -64,7 +58,7 @@ def test_recognising_and_refusing_never_unpickle(tmp_path):
     obj = {"data": {"x": {"correctness": np.ones((2, 1))}}, "models": ["m"], "z": _Marker(marker)}
     path = _pickle(tmp_path / "evil.pkl", obj)
     assert layout_for(path).name == "routereval"
-    _error(path)
+    load_error(path)
     assert not marker.exists()
     load_records(path, trust_pickle=True)
     assert marker.exists()  # the trusted read does run the file's code: that is why it is refused
@@ -75,7 +69,7 @@ def test_other_pickles_are_left_to_the_routerbench_pickle_reader(tmp_path):
     garbage = tmp_path / "garbage.pkl"
     garbage.write_bytes(b"\x00not a pickle at all")
     assert layout_for(garbage).name == "routerbench-pkl"
-    err = _error(garbage, format="routereval", trust_pickle=True)
+    err = load_error(garbage, format="routereval", trust_pickle=True)
     assert err.path == str(garbage) and "cannot be read as a pickle" in str(err)
 
 
@@ -96,13 +90,13 @@ def test_bad_structures_name_the_file_and_the_part(tmp_path, change, column, row
     obj = _published()
     change(obj)
     path = _pickle(tmp_path / "bad.pkl", obj)
-    err = _error(path, format="routereval", trust_pickle=True)
+    err = load_error(path, format="routereval", trust_pickle=True)
     assert (err.path, err.column, err.row) == (str(path), column, row)
     assert words in str(err)
 
 
 def test_a_pickle_that_is_not_a_dict_is_named(tmp_path):
     path = _pickle(tmp_path / "list.pkl", [1, 2])
-    err = _error(path, format="routereval", trust_pickle=True)
+    err = load_error(path, format="routereval", trust_pickle=True)
     assert "pickle holds a list without a 'data' dict" in str(err)
-    assert "is a directory" in str(_error(tmp_path, format="routereval", trust_pickle=True))
+    assert "is a directory" in str(load_error(tmp_path, format="routereval", trust_pickle=True))

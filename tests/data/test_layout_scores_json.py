@@ -13,8 +13,8 @@ from routerrec.data.readers import file_benchmark
 from routerrec.data.readers.layout import ReadOptions
 from routerrec.data.readers.registry import layout_for, layouts
 from routerrec.data.readers.scores_json import text_id
-from routerrec.data.records import RecordsError
 from routerrec.util.limits import MAX_BYTES_ENV
+from layout_helpers import load_error
 
 ROWS = [
     {"question": "What is 2+2?", "scores": {"gpt-4": 1, "llama-7b": 0}, "costs": {"gpt-4": 0.01, "llama-7b": 0.001},
@@ -32,12 +32,6 @@ def _array(path: Path, rows) -> Path:
 def _lines(path: Path, rows) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def _error(path, **kw) -> RecordsError:
-    with pytest.raises(RecordsError) as info:
-        load_records(path, **kw)
-    return info.value
 
 
 @pytest.mark.parametrize("write", [_array, _lines], ids=["array", "jsonl"])
@@ -73,7 +67,7 @@ def test_an_id_field_gives_the_ids_and_options_name_other_fields(tmp_path):
 def test_a_repeated_text_is_one_prompt_and_the_usual_duplicate_rule_applies(tmp_path):
     rows = ROWS + [{"question": "What is 2+2?", "scores": {"gpt-4": 0, "llama-7b": 1}, "task": "math"}]
     path = _array(tmp_path / "dup.json", rows)
-    err = _error(path)
+    err = load_error(path)
     assert "duplicate (prompt, model) pair" in str(err) and "row 1 and row 4" in str(err) and err.row == 4
     rec = load_records(path, on_duplicate="mean")
     cell = rec.table.filter((pl.col("prompt") == text_id("What is 2+2?")) & (pl.col("model") == "gpt-4"))
@@ -96,7 +90,7 @@ def test_a_repeated_text_is_one_prompt_and_the_usual_duplicate_rule_applies(tmp_
 ])
 def test_bad_values_name_the_file_the_field_and_the_row(tmp_path, rows, column, row, words):
     path = _lines(tmp_path / "bad.jsonl", rows)
-    err = _error(path, format="scores-json")
+    err = load_error(path, format="scores-json")
     assert (err.path, err.column, err.row) == (str(path), column, row)
     assert words in str(err)
 
@@ -104,20 +98,20 @@ def test_bad_values_name_the_file_the_field_and_the_row(tmp_path, rows, column, 
 def test_bad_documents_name_the_file_and_the_line(tmp_path):
     path = tmp_path / "broken.jsonl"
     path.write_text('{"question": "a", "scores": {"m": 1}}\n\n{"question": "b", "scores": {"m": 1}\n')
-    err = _error(path)
+    err = load_error(path)
     assert err.row == 2 and "invalid JSON" in str(err)
     path = tmp_path / "broken.json"
     path.write_text('[{"question": "a", "scores": {"m": 1}},\n {"question": ')
-    err = _error(path, format="scores-json")
+    err = load_error(path, format="scores-json")
     assert "invalid JSON at line 2" in str(err) and err.path == str(path)
     path = tmp_path / "list.jsonl"
     path.write_text('{"question": "a", "scores": {"m": 1}}\n[1, 2]\n')
-    assert _error(path).row == 2
+    assert load_error(path).row == 2
     path = tmp_path / "nothing.json"
     path.write_text("[]")
-    assert "has no data rows" in str(_error(path, format="scores-json"))
+    assert "has no data rows" in str(load_error(path, format="scores-json"))
     path = _lines(tmp_path / "noid.jsonl", [{"answer": "a", "scores": {"m": 1}}])
-    err = _error(path)
+    err = load_error(path)
     assert err.row == 1 and "no id field" in str(err) and "prompt= or text=" in str(err)
 
 
@@ -125,14 +119,14 @@ def test_deep_nesting_and_oversized_documents_are_refused(tmp_path, monkeypatch)
     deep = '{"question": "a", "scores": {"m": 1}, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
     path = tmp_path / "deep.jsonl"
     path.write_text('{"question": "b", "scores": {"m": 1}}\n' + deep + "\n")
-    err = _error(path)
+    err = load_error(path)
     assert err.row == 2 and "nested too deeply" in str(err)
     path = tmp_path / "deep.json"
     path.write_text("[" + deep + "]")
-    assert "nested too deeply" in str(_error(path, format="scores-json"))
+    assert "nested too deeply" in str(load_error(path, format="scores-json"))
     big = _array(tmp_path / "big.json", ROWS * 50)
     monkeypatch.setenv(MAX_BYTES_ENV, "1000")
-    err = _error(big)
+    err = load_error(big)
     assert err.path == str(big) and "above the limit" in str(err) and "JSON Lines" in str(err)
 
 
@@ -156,7 +150,7 @@ def test_the_benchmark_can_come_from_each_file_name(tmp_path):
 
 def test_a_named_field_the_first_object_lacks_is_named(tmp_path):
     path = _lines(tmp_path / "named.jsonl", ROWS)
-    err = _error(path, text="prompt_text", benchmark="suite")
+    err = load_error(path, text="prompt_text", benchmark="suite")
     assert err.row == 1 and "no field text='prompt_text', benchmark='suite'" in str(err)
 
 
@@ -168,7 +162,7 @@ def test_a_named_field_the_first_object_lacks_is_named(tmp_path):
 def test_hostile_values_are_refused_with_the_row(tmp_path, line, column, words):
     path = tmp_path / "hostile.jsonl"
     path.write_text('{"question": "ok", "scores": {"m": 1}}\n' + line + "\n")
-    err = _error(path)
+    err = load_error(path)
     assert (err.path, err.column, err.row) == (str(path), column, 2) and words in str(err)
     emoji = tmp_path / "emoji.jsonl"
     emoji.write_text('{"question": "a\\ud83d\\ude00", "scores": {"m": 1}}\n')  # a whole pair is text
