@@ -27,6 +27,11 @@ design (``results/auto_second_design/``) moved a group's estimate whenever a wei
 scored better out of fold, with no evidence threshold: it lost 0.21 and 0.37 points on
 MMLU-Pro seeds 1 and 2 that way. The estimate now moves only when its paired out-of-fold gain
 over task-best's picks clears ``evidence`` standard errors (the routing decision's test).
+
+Third check, declared before it ran (2026-12-02), with ``auto`` unchanged since seeds 3-5: the
+openllm-v1 seeds 3-5 held only 642 test prompts in all, and one seed's 4-prompt loss decided
+the mean. Fresh seeds, never run before: openllm-v1 seeds 6-25 and MMLU-Pro seeds 3-5, every
+one reported in ``table`` whatever it shows.
 """
 from __future__ import annotations
 
