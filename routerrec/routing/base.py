@@ -189,12 +189,34 @@ class Router:
 
     def route(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
               wtp: float | None = None, max_cost=None) -> list[str]:
-        """One model id per prompt (see ``choose``)."""
+        """One model id per prompt (see ``choose``): the first candidate of ``decide``."""
+        return [ranked[0][0] for ranked in self.decide(texts, models=models, wtp=wtp,
+                                                       max_cost=max_cost)]
+
+    def decide(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
+               wtp: float | None = None, max_cost=None,
+               ranks: int = 1) -> list[list[tuple[str, float, float]]]:
+        """Per prompt, the ``ranks`` best candidates in pick order: (model, predicted score,
+        predicted cost). The first is ``route``'s pick; each next one is what ``choose`` picks
+        with the earlier ones removed (a gateway's fallback order). ``route``, the server's
+        ``/v1/route`` and its chat gateway all go through here, so they agree by construction."""
         cols = self._cols(models)
         texts = check_texts("texts", texts)
-        idx = self.choose(self._predict(texts, cols), self._predict_cost(texts, cols), wtp=wtp,
-                          max_cost=max_cost)
-        return [self.models_[cols[i]] for i in idx]
+        ranks = integer("ranks", ranks, low=1)
+        scores, costs = self._predict(texts, cols), self._predict_cost(texts, cols)
+        budgets = None if max_cost is None or np.ndim(max_cost) == 0 else max_cost
+        first = self.choose(scores, costs, wtp=wtp, max_cost=max_cost)
+        decisions = []
+        for i, j in enumerate(first):
+            order = [int(j)]
+            left = [k for k in range(len(cols)) if k != j] if ranks > 1 else []
+            while left and len(order) < ranks:  # the rule again on the candidates not yet taken
+                budget = max_cost if budgets is None else [budgets[i]]
+                order.append(left.pop(int(self.choose(scores[i:i + 1, left], costs[i:i + 1, left],
+                                                      wtp=wtp, max_cost=budget)[0])))
+            decisions.append([(self.models_[cols[k]], float(scores[i, k]), float(costs[i, k]))
+                              for k in order])
+        return decisions
 
     def candidates(self, models: Sequence[str] | None = None) -> list[str]:
         """The candidate pool's model ids (all models when None); unknown ids raise KeyError."""
