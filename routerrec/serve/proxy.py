@@ -1,0 +1,200 @@
+"""The gateway half of ``routerrec serve``: what ``/v1/chat/completions`` routes on, and the
+forwarding of the request to the picked model's upstream with fallback to the next-best.
+
+The requested ``model`` names the policy (``router``, ``router:wtp=0.5``,
+``router:max_cost=0.01``); the prompt routed on is the last user message. The body goes to the
+upstream as it came, only ``model`` rewritten to the upstream's name; the answer comes back as
+it is (status, body, the upstream's end-to-end headers), a stream chunk by chunk as it arrives.
+A connect error, a timeout or a 5xx / 429 before the first byte of the answer reaches the
+client moves on to the next-best model (at most ``max_attempts`` tries); any other 4xx is
+returned unchanged, since another model would refuse the same request.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import httpx
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from ..util import validate
+from .metrics import ServeMetrics
+from .upstreams import Upstream
+
+__all__ = ["chat_policy", "chat_prompt", "Gateway"]
+
+POLICY_PREFIX = "router"
+POLICY_KEYS = ("wtp", "max_cost")
+# Not forwarded from the upstream's answer: meaningful for one connection only (RFC 9110
+# 7.6.1), or set again by this server (length, date, server).
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+                        "content-length", "date", "server"})
+RETRY_STATUSES = frozenset({429})  # with every 5xx: another model may well answer
+POOL = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30)
+
+
+def chat_policy(model_field) -> dict:
+    """The pick rule a chat request asks for through its ``model`` field, as keyword arguments
+    of ``Router.decide``: ``router`` (or no model) is the router's default."""
+    if model_field is None or model_field == POLICY_PREFIX:
+        return {}
+    usage = (f"model must be '{POLICY_PREFIX}', '{POLICY_PREFIX}:wtp=X' or "
+             f"'{POLICY_PREFIX}:max_cost=X' (X >= 0)")
+    if not isinstance(model_field, str) or not model_field.startswith(POLICY_PREFIX + ":"):
+        raise ValueError(f"{usage}, got {model_field!r}")
+    key, equals, value = model_field[len(POLICY_PREFIX) + 1:].partition("=")
+    if not equals or key not in POLICY_KEYS:
+        raise ValueError(f"{usage}, got {model_field!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{usage}: {key} must be a number, got {value!r}") from None
+    return {key: validate.real(f"model's {key}", number, low=0)}
+
+
+def _text(where: str, content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [part.get("text") for part in content
+                 if isinstance(part, dict) and part.get("type") == "text"]
+        if parts and all(isinstance(part, str) for part in parts):
+            return "\n".join(parts)
+    raise ValueError(f"{where} content must be a string or a list holding text parts "
+                     f"({{'type': 'text', 'text': ...}}), got {json.dumps(content)[:80]}")
+
+
+def chat_prompt(body: dict) -> str:
+    """The text routed on: the last user message's content (its text parts joined by line
+    breaks when it is a list of parts). ValueError names what is malformed."""
+    if not isinstance(body, dict):
+        raise ValueError(f"the request body must be a JSON object, got {type(body).__name__}")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages must be a non-empty list of {'role': ..., 'content': ...}")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise ValueError(f"messages[{i}] must be an object with a string 'role', got "
+                             f"{json.dumps(message)[:80]}")
+    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
+    if not users:
+        raise ValueError("messages hold no message with role 'user' (the prompt routed on)")
+    return _text(f"messages[{users[-1]}]", messages[users[-1]].get("content"))
+
+
+def _error_kind(error: Exception) -> str:
+    """The metrics' kind of a failed try: timeout, else connect (refused, reset, broken)."""
+    return "timeout" if isinstance(error, httpx.TimeoutException) else "connect"
+
+
+class Gateway:
+    """Forwards chat requests to the upstreams over one pooled HTTP client (keep-alive
+    connections are reused across requests; ``aclose`` on shutdown). ``timeout`` bounds the
+    connect, each read and each write of one try."""
+
+    def __init__(self, upstreams: dict[str, Upstream], metrics: ServeMetrics, *,
+                 timeout: float = 60.0, max_attempts: int = 3):
+        validate.instance("upstreams", upstreams, dict)
+        if not upstreams:
+            raise ValueError("upstreams must name at least one model's upstream")
+        self.upstreams = {model: validate.instance(f"upstreams[{model!r}]", upstream, Upstream)
+                          for model, upstream in upstreams.items()}
+        self.metrics = validate.instance("metrics", metrics, ServeMetrics)
+        self.timeout = validate.real("timeout", timeout, low=0, low_open=True)
+        self.max_attempts = validate.integer("max_attempts", max_attempts, low=1)
+        # keys are read once: a request never pays for the environment lookup
+        self._headers = {model: self._request_headers(upstream)
+                         for model, upstream in self.upstreams.items()}
+        self._client = httpx.AsyncClient(timeout=self.timeout, limits=POOL)
+
+    @staticmethod
+    def _request_headers(upstream: Upstream) -> dict:
+        # identity: the bytes are passed on as they come, never re-encoded here
+        headers = {"content-type": "application/json", "accept-encoding": "identity"}
+        if upstream.api_key_env:
+            key = os.environ.get(upstream.api_key_env)
+            if not key:
+                raise ValueError(f"the upstream of {upstream.model!r} reads its key from "
+                                 f"{upstream.api_key_env}, which is not set")
+            headers["authorization"] = f"Bearer {key}"
+        return headers
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def forward(self, body: dict, ranked: list[str], request_id: str) -> Response:
+        """Try ranked[0], then the next on connect error / 5xx / 429 / timeout (before the first
+        byte of the answer only), at most ``max_attempts``; rewrite body["model"]; stream SSE
+        chunk by chunk when body.get("stream"); headers x-routerrec-model,
+        x-routerrec-request-id, x-routerrec-fallback (count of failed tries); 502 JSON error
+        naming the models tried when all fail."""
+        unknown = [model for model in ranked if model not in self.upstreams]
+        if not ranked or unknown:
+            raise ValueError(f"ranked must list models that have an upstream, got {ranked!r}")
+        self.metrics.picks.labels(ranked[0]).inc()
+        failures = []
+        for model in ranked[:self.max_attempts]:
+            upstream = self.upstreams[model]
+            content = json.dumps(dict(body, model=upstream.name_upstream),
+                                 ensure_ascii=False).encode()
+            request = self._client.build_request("POST", upstream.base_url + "/chat/completions",
+                                                 content=content, headers=self._headers[model])
+            try:
+                answer = await self._client.send(request, stream=True)
+            except httpx.HTTPError as error:
+                self._failed(failures, model, _error_kind(error), type(error).__name__)
+                continue
+            if answer.status_code >= 500 or answer.status_code in RETRY_STATUSES:
+                await answer.aclose()
+                self._failed(failures, model, "status", str(answer.status_code))
+                continue
+            headers = self._answer_headers(answer, model, request_id, len(failures))
+            if body.get("stream"):
+                response = StreamingResponse(self._relay(answer, model), answer.status_code,
+                                             headers)
+            else:
+                try:  # the whole answer is read before any byte is sent: still time to fall back
+                    response = Response(await answer.aread(), answer.status_code, headers)
+                except httpx.HTTPError as error:
+                    await answer.aclose()
+                    self._failed(failures, model, _error_kind(error), type(error).__name__)
+                    continue
+            if failures:
+                self.metrics.fallbacks.inc()
+            return response
+        return self._all_failed(failures, request_id)
+
+    def _failed(self, failures: list, model: str, kind: str, detail: str) -> None:
+        failures.append((model, f"{kind}: {detail}"))
+        self.metrics.upstream_errors.labels(model, kind).inc()
+
+    @staticmethod
+    def _answer_headers(answer: httpx.Response, model: str, request_id: str,
+                        failed: int) -> dict:
+        headers = {name: value for name, value in answer.headers.items()
+                   if name.lower() not in HOP_BY_HOP}
+        headers.update({"x-routerrec-model": model, "x-routerrec-request-id": request_id,
+                        "x-routerrec-fallback": str(failed)})
+        return headers
+
+    async def _relay(self, answer: httpx.Response, model: str):
+        """The upstream's bytes as they arrive; a failure mid-stream cuts the client's stream
+        short (no fallback: part of an answer has been sent) and is counted."""
+        try:
+            async for chunk in answer.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as error:
+            self.metrics.upstream_errors.labels(model, _error_kind(error)).inc()
+            raise
+        finally:
+            await answer.aclose()
+
+    def _all_failed(self, failures: list, request_id: str) -> JSONResponse:
+        tried = ", ".join(f"{model} ({why})" for model, why in failures)
+        return JSONResponse(
+            {"error": {"message": f"no upstream answered; tried {tried}",
+                       "type": "upstream_error", "code": "upstreams_failed",
+                       "models": [model for model, _ in failures]}},
+            502, {"x-routerrec-request-id": request_id,
+                  "x-routerrec-fallback": str(len(failures))})
