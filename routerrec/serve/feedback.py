@@ -179,7 +179,8 @@ class FeedbackStore:
                              f"got {type(body).__name__}")
         unknown = sorted(set(body) - set(FIELDS))
         if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r} in the feedback; the fields are {', '.join(FIELDS)}")
+            raise ValueError(f"unknown field {unknown[0]!r} in the feedback; the fields are "
+                             f"{', '.join(FIELDS)}")
         if "score" not in body:
             raise ValueError("score is required: the answer's quality (e.g. 1 correct, 0 wrong, or a grade)")
         try:

@@ -19,8 +19,8 @@ def test_every_layout_module_is_registered_in_module_order():
     declared = [lay.name for name in modules
                 for lay in getattr(importlib.import_module(f"routerrec.data.readers.{name}"), "LAYOUTS", ())]
     assert list(registry.layouts()) == declared
-    assert declared == ["lm-eval", "csv", "parquet", "jsonl", "matrix", "routerbench", "routerbench-pkl",
-                        "routereval", "scores-json"]
+    assert declared == ["feedback", "lm-eval", "csv", "parquet", "jsonl", "matrix", "routerbench",
+                        "routerbench-pkl", "routereval", "scores-json"]
 
 
 def _fake(name, suffixes=(), claims=None):

@@ -57,7 +57,8 @@ def test_texts_with_line_breaks_nul_and_unicode_read_back_unchanged(store):
 def test_feedback_may_name_only_the_request_id(store):
     store.remember("req-1", "Translate 'cat' to French.", "gpt-b")
     stored = store.append({"request_id": "req-1", "score": 1, "cost": 0.01})
-    assert (stored["model"], stored["text"], stored["request_id"]) == ("gpt-b", "Translate 'cat' to French.", "req-1")
+    assert (stored["model"], stored["text"], stored["request_id"]) == \
+        ("gpt-b", "Translate 'cat' to French.", "req-1")
     with pytest.raises(ValueError, match="'gpt-a' is not 'gpt-b', the model that answered request 'req-1'"):
         store.append({"request_id": "req-1", "model": "gpt-a", "score": 1})
     with pytest.raises(LookupError, match="request_id 'nope' is not a request this gateway routed"):
@@ -149,7 +150,8 @@ def test_a_torn_last_line_is_cut_on_open_and_before_an_append(tmp_path, caplog):
 def test_threads_appending_at_once_lose_and_mix_nothing(store):
     def post(worker):
         for i in range(25):
-            store.append({"prompt": f"thread {worker} prompt {i}", "model": MODELS[i % 3], "score": i % 2})
+            store.append({"prompt": f"thread {worker} prompt {i}", "model": MODELS[i % 3],
+                          "score": i % 2})
     threads = [threading.Thread(target=post, args=(w,)) for w in range(8)]
     for thread in threads:
         thread.start()
@@ -193,3 +195,11 @@ def test_routerrec_fit_reads_the_store_file_and_folder(tmp_path):
     refused = subprocess.run([ROUTERREC, "fit", "--data", str(tmp_path / "fb"), "--method", "mean",
                               "--out", str(tmp_path / "m2")], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "duplicate (prompt, model) pair" in refused.stderr
+
+
+def test_a_folder_without_a_feedback_log_is_not_read_as_one(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(routerrec.RecordsError, match="is not a feedback store: it holds no feedback.jsonl"):
+        routerrec.load_records(tmp_path, format="feedback")
+    with pytest.raises(routerrec.RecordsError, match="cannot infer the format"):
+        routerrec.load_records(tmp_path)
