@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import dense_observed
-from .encoders import ENCODERS, encoder_from_state, make_encoder
+from .encoders import ENCODERS, encoder_from_state, encoder_name, make_encoder
 from ..util.validate import choice, integer
 
 __all__ = ["PromptGroups", "group_means", "choose_k", "MIN_GROUP_PROMPTS", "CV_FOLDS"]
@@ -250,7 +250,7 @@ class PromptGroups:
 
     # -- saving (no pickle: a dict for the manifest, arrays for arrays.npz)
     def params(self) -> dict:
-        return dict(by=self.by, encoder=self.encoder, encoder_params=self.encoder_params,
+        return dict(by=self.by, encoder=encoder_name(self.encoder), encoder_params=self.encoder_params,
                     k=self.k, seed=self.seed, min_prompts=self.min_prompts)
 
     def state(self) -> tuple[dict, dict]:
@@ -272,8 +272,10 @@ class PromptGroups:
                 "coef": (g, "features"), "intercept": (g,)}
 
     @classmethod
-    def from_state(cls, extra: dict, arrays: dict) -> "PromptGroups":
-        groups = cls(**extra["params"])
+    def from_state(cls, extra: dict, arrays: dict, *, function=None) -> "PromptGroups":
+        """``function``: the encoder function the groups were fitted with (code is not saved)."""
+        params = extra["params"]
+        groups = cls(**(params if function is None else {**params, "encoder": function}))
         if extra["by"] not in ("task", "cluster"):
             raise ValueError(f"unknown grouping {extra['by']!r}")
         groups.by_, groups.names_ = extra["by"], [str(n) for n in extra["names"]]
@@ -282,7 +284,7 @@ class PromptGroups:
         groups.k_scores_ = None if ks is None else {str(k): float(v) for k, v in ks.items()}
         enc = extra["encoder"]
         groups.encoder_ = encoder_from_state(enc["name"], enc["params"], {
-            k[4:]: v for k, v in arrays.items() if k.startswith("enc.")})
+            k[4:]: v for k, v in arrays.items() if k.startswith("enc.")}, function=function)
         groups.coef_, groups.intercept_ = arrays["coef"], arrays["intercept"]
         if groups.coef_.shape[1] != groups.encoder_.width:
             raise ValueError(f"the groups' rule reads {groups.coef_.shape[1]} features, its "

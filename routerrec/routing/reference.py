@@ -19,6 +19,7 @@ import numpy as np
 
 from .base import Router, dense_observed, register_router, true_matrices
 from .cost import check_wtp
+from .encoders import encoder_name
 from .groups import MIN_GROUP_PROMPTS, PromptGroups, group_means
 from ..util.validate import real
 
@@ -215,6 +216,11 @@ class GroupBestRouter(BestSingleRouter):
         super().__init__(cost=cost, seed=seed)
         self.min_prompts, self.encoder, self.encoder_params = min_prompts, encoder, encoder_params
 
+    def get_params(self) -> dict:
+        """The parameters; an encoder function appears as ``"function"`` (as for learned
+        routers: ``load_router(dir, encoder=function)`` gives it back)."""
+        return {**super().get_params(), "encoder": encoder_name(self.encoder)}
+
     def _groups(self) -> PromptGroups:
         return PromptGroups(by=self.by, encoder=self.encoder, encoder_params=self.encoder_params,
                             seed=self.seed, min_prompts=self.min_prompts)
@@ -282,7 +288,8 @@ class GroupBestRouter(BestSingleRouter):
         self.train_means_, self.group_means_ = arrays["train_means"], arrays["group_means"]
         self.group_prompts_ = arrays["group_prompts"].astype(np.int64)
         self.groups_ = PromptGroups.from_state(
-            extra["groups"], {k[7:]: v for k, v in arrays.items() if k.startswith("groups.")})
+            extra["groups"], {k[7:]: v for k, v in arrays.items() if k.startswith("groups.")},
+            function=self.encoder if callable(self.encoder) else None)
         if self.groups_.by_ != self.by:
             raise ValueError(f"{self.name} groups by {self.by}, its state by {self.groups_.by_}")
 

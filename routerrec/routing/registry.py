@@ -84,7 +84,9 @@ def _with_encoder(manifest: dict, encoder, d) -> dict:
     params = manifest["params"]
     fitted_with_function = params.get("encoder") == "function"
     if fitted_with_function and encoder is None:
-        label = ((manifest["state"].get("encoder") or {}).get("params") or {}).get("label")
+        state = manifest["state"]  # a learned router's encoder, or a group router's groups'
+        saved = state.get("encoder") or (state.get("groups") or {}).get("encoder") or {}
+        label = (saved.get("params") or {}).get("label")
         raise RouterFileError(f"{d}: this router was fitted with your own encoder function "
                               f"{label}, which is not saved: load it with load_router(dir, "
                               "encoder=function) in Python (the command line cannot route "

@@ -54,6 +54,22 @@ def test_a_function_is_an_encoder_and_comes_back_only_when_given_again(sample, t
         wider.route(texts[:2])
 
 
+@pytest.mark.parametrize("name", ["task-best", "cluster-best"])
+def test_group_routers_with_a_function_encoder_save_and_come_back(sample, tmp_path, name):
+    """The groups' classifier (task-best) or clusters (cluster-best) read your function's
+    features; the saved router names it and needs it again, like a learned router."""
+    records, texts = sample
+    router = make_router(name, encoder=word_counts).fit(records)
+    assert router.get_params()["encoder"] == "function"
+    router.save(tmp_path / name)
+    with pytest.raises(RouterFileError, match=r"fitted with your own encoder function "
+                                              r"test_encoders.word_counts, which is not saved"):
+        load_router(tmp_path / name)
+    again = load_router(tmp_path / name, encoder=word_counts)
+    assert again.route(texts[:50]) == router.route(texts[:50])
+    assert again.explain(texts[:5]) == router.explain(texts[:5])
+
+
 @pytest.mark.parametrize("function, message", [
     (lambda t: np.ones(len(t)), r"returned shape \(3,\) for 3 texts; it must return an array "
                                 r"of shape \(3, d\)"),
