@@ -42,8 +42,9 @@ def upstreams(stubs, **renamed) -> dict:
             for name, stub in stubs.items()}
 
 
-async def play(response):
-    """Run a Starlette response as the server would: (time, body bytes) per body message."""
+async def play(response, after_first=None):
+    """Run a Starlette response as the server would: (time, body bytes) per body message;
+    ``after_first()`` is called once the first body message has been sent."""
     start, bodies = [], []
 
     async def receive():
@@ -54,20 +55,23 @@ async def play(response):
             start.append(message)
         elif message["body"]:
             bodies.append((time.monotonic(), message["body"]))
+            if after_first and len(bodies) == 1:
+                after_first()
 
     await response({"type": "http", "asgi": {"spec_version": "2.4"}}, receive, send)
     return bodies
 
 
-def forward(ups, body, ranked, *, timeout=5.0, max_attempts=3, request_id="req-1"):
+def forward(ups, body, ranked, *, timeout=5.0, max_attempts=3, request_id="req-1",
+            metrics=None, after_first=None):
     """(response, [(time, bytes)], metrics) of one forwarded request."""
-    metrics = ServeMetrics()
+    metrics = metrics or ServeMetrics()
 
     async def run():
         gateway = Gateway(ups, metrics, timeout=timeout, max_attempts=max_attempts)
         try:
             response = await gateway.forward(body, ranked, request_id)
-            return response, await play(response)
+            return response, await play(response, after_first)
         finally:
             await gateway.aclose()
 
@@ -245,6 +249,19 @@ def test_fallback_when_the_pick_is_killed(stubs):
     assert response.headers["x-routerrec-model"] == "b"
     assert response.headers["x-routerrec-fallback"] == "1"
     assert sample(metrics, "routerrec_upstream_errors_total", model="doomed", kind="connect") == 1
+
+
+def test_an_upstream_dying_mid_stream_cuts_the_stream_short(stubs):
+    """Part of the answer has reached the client: no fallback (it would splice two answers);
+    the error reaches the server, which aborts the client's connection, and is counted."""
+    metrics = ServeMetrics()
+    with start_stub(name="dying", chunk_delay=0.2) as dying:
+        ups = {"dying": Upstream("dying", dying.base_url), "b": Upstream("b", stubs["b"].base_url)}
+        with pytest.raises(httpx.RemoteProtocolError):
+            forward(ups, dict(HELLO, stream=True), ["dying", "b"], metrics=metrics,
+                    after_first=dying.kill)
+    assert sample(metrics, "routerrec_upstream_errors_total", model="dying", kind="connect") == 1
+    assert sample(metrics, "routerrec_fallbacks_total") == 0
 
 
 def test_all_failing_is_a_502_naming_the_models_tried(stubs):
