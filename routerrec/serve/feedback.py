@@ -86,8 +86,8 @@ class FeedbackStore:
     """Feedback records, durable once :meth:`append` returns (see the module's text).
 
     ``models``: the model ids feedback may name, or a function returning them (the app passes
-    one reading the current router, so a reload changes the set); ``None`` checks only that
-    the id is a name.
+    one reading the current router, so a reload changes the set); ``None`` (or the function
+    returning ``None``: no router loaded yet) checks only that the id is a name.
     """
 
     def __init__(self, directory, models: Union[Iterable[str], Callable[[], Iterable[str]], None] = None,
@@ -221,7 +221,8 @@ class FeedbackStore:
         return prompt, model, request_id
 
     def _known_models(self) -> Optional[frozenset]:
-        return frozenset(self._models()) if callable(self._models) else self._models
+        known = self._models() if callable(self._models) else self._models
+        return None if known is None else frozenset(known)
 
     def close(self) -> None:
         """Close the logs (records are already on disk); a second call does nothing."""
