@@ -19,8 +19,10 @@ LAYERS = {
     "methods": {"util", "kernels", "data"},
     "coldstart": {"util", "kernels", "data", "methods"},
     "routing": {"util", "kernels", "data", "methods"},
-    "evaluation": {"util", "kernels", "data", "methods", "coldstart", "routing"},
-    "cli": {"util", "kernels", "data", "methods", "coldstart", "routing", "evaluation"},
+    "online": {"util", "kernels", "data", "methods", "coldstart", "routing"},
+    "evaluation": {"util", "kernels", "data", "methods", "coldstart", "routing", "online"},
+    "cli": {"util", "kernels", "data", "methods", "coldstart", "routing", "online",
+            "evaluation"},
 }
 
 

@@ -1,0 +1,3 @@
+"""Online learning for the ``mf`` router: feedback updates model posteriors one record at a
+time, new models join at the population prior and are explored within user-set budgets
+(docs/online.md)."""

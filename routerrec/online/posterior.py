@@ -1,0 +1,183 @@
+"""The Gaussian posterior of one model's column ``x = [q, b]`` (factor vector and bias) that
+feedback updates one record at a time.
+
+A score ``y`` of the model on a prompt whose latent row is ``z = [p, 1]`` (offset
+``o = mu + b_prompt``) has the linear predictor ``eta = z . x + o``. The posterior is kept in
+natural parameters: precision ``P`` and ``h = P mean``. One record adds
+``w z z^T`` to ``P`` and ``w z (y~ - o)`` to ``h`` (a rank-one update):
+
+* identity link: ``w = 1 / noise_var`` and ``y~ = y`` -- the exact Gaussian posterior, and a
+  sum, so any order of the same records gives the same state and it equals the batch solve
+  ``(P0 + Z^T Z / s2)^-1 (P0 m0 + Z^T (y - o) / s2)`` (``batch_posterior``);
+* logistic link: the likelihood linearised at an anchor ``a`` (the Laplace/IRLS working
+  response cold start's Newton solver uses): ``p = sigmoid(z . a + o)``, ``w = p(1-p)``,
+  ``y~ = eta(a) + (y - p) / w``, i.e. the mean is one Newton step from ``a`` on every record
+  so far. Still a sum at a fixed anchor (order-free); the anchor moves to the batch MAP
+  (``kernels.logistic.logistic_row_map``, the solver cold start uses) when the record count
+  reaches ``RELINEARISE_FIRST * 2^k``, where the state equals the batch Laplace posterior.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels.linalg import psd_cholesky
+from ..kernels.logistic import logistic_row_map
+
+__all__ = ["ColumnPosterior", "batch_posterior", "prompt_posterior", "link_slope",
+           "inverse_link", "RELINEARISE_FIRST", "MIN_WEIGHT"]
+
+RELINEARISE_FIRST = 16  # logistic: first record count (a power of 2) moving the anchor to the MAP
+MIN_WEIGHT = 1e-3       # floor of p(1-p): a confident prediction still learns from a miss
+
+
+def inverse_link(link: str, eta: np.ndarray) -> np.ndarray:
+    """Scores from linear predictors (float64; the model's clip is applied by callers)."""
+    if link == "logistic":
+        return 1.0 / (1.0 + np.exp(-np.clip(eta, -40, 40)))
+    return np.asarray(eta, dtype=np.float64)
+
+
+def link_slope(link: str, eta: np.ndarray) -> np.ndarray:
+    """d score / d eta: p(1-p) (logistic) or 1 (identity)."""
+    if link == "logistic":
+        p = inverse_link(link, eta)
+        return p * (1 - p)
+    return np.ones_like(np.asarray(eta, dtype=np.float64))
+
+
+def _weights(link, noise_var, z, offset, y, anchor):
+    """Weights ``w`` and working targets ``w (y~ - o)`` of records linearised at ``anchor``."""
+    if link == "identity":
+        return np.full(len(y), 1.0 / noise_var), (y - offset) / noise_var
+    eta = z @ anchor + offset
+    p = inverse_link(link, eta)
+    w = np.maximum(p * (1 - p), MIN_WEIGHT)
+    return w, w * (eta - offset) + (y - p)
+
+
+def batch_posterior(prior_mean, prior_precision, z, offset, y, *, link: str,
+                    noise_var: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, precision) of a column from all its records at once, the reference the rank-one
+    updates are checked against: the closed form (identity) or the Laplace posterior at the
+    MAP from ``logistic_row_map`` (logistic)."""
+    m0, p0 = np.asarray(prior_mean, float), np.asarray(prior_precision, float)
+    z, offset, y = (np.asarray(a, float) for a in (z, offset, y))
+    if link == "identity":
+        precision = p0 + z.T @ z / noise_var
+        return np.linalg.solve(precision, p0 @ m0 + z.T @ (y - offset) / noise_var), precision
+    x, hessian = logistic_row_map(z[:, :-1], offset, 0.0, np.arange(len(y)), y, p0, p0 @ m0)
+    return np.asarray(x, float), np.asarray(hessian, float)
+
+
+class ColumnPosterior:
+    """One model's column posterior: ``prior_mean`` / ``prior_precision`` (the fitted column
+    with its training precision, or the population prior) updated by ``update``.
+
+    ``link`` is the completion model's (``identity`` or ``logistic``), ``noise_var`` the
+    identity link's answer noise. Records are kept (``z``, offsets, scores) so the logistic
+    anchor can move and a save keeps everything.
+    """
+
+    def __init__(self, prior_mean, prior_precision, *, link: str, noise_var: float = 1.0):
+        self.prior_mean = np.asarray(prior_mean, dtype=np.float64).copy()
+        self.prior_precision = np.asarray(prior_precision, dtype=np.float64).copy()
+        self.link, self.noise_var = link, float(noise_var)
+        self._records: list[tuple[np.ndarray, float, float]] = []  # (z, offset, y)
+        self._reset(self.prior_mean)
+
+    @property
+    def z(self) -> np.ndarray:
+        return np.array([r[0] for r in self._records]).reshape(-1, len(self.prior_mean))
+
+    @property
+    def offset(self) -> np.ndarray:
+        return np.array([r[1] for r in self._records], dtype=np.float64)
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.array([r[2] for r in self._records], dtype=np.float64)
+
+    def _reset(self, anchor):
+        """Natural parameters of every record so far, linearised at ``anchor``."""
+        self.anchor = np.asarray(anchor, dtype=np.float64).copy()
+        z = self.z
+        w, target = _weights(self.link, self.noise_var, z, self.offset, self.y, self.anchor)
+        self.precision = self.prior_precision + (z * w[:, None]).T @ z
+        self.shift = self.prior_precision @ self.prior_mean + z.T @ target
+        self._cache = {}
+
+    @property
+    def n(self) -> int:
+        return len(self._records)
+
+    def update(self, z, offset: float, y: float) -> None:
+        """Add one record: the rank-one update of the natural parameters."""
+        z = np.asarray(z, dtype=np.float64)
+        self._records.append((z, float(offset), float(y)))
+        w, target = _weights(self.link, self.noise_var, z[None], np.array([offset]),
+                             np.array([y]), self.anchor)
+        self.precision += w[0] * np.outer(z, z)
+        self.shift += z * target[0]
+        self._cache = {}
+        if self.link == "logistic" and self.n >= RELINEARISE_FIRST and self.n & (self.n - 1) == 0:
+            self.relinearise()
+
+    def relinearise(self) -> None:
+        """Move the anchor to the batch MAP of every record so far (logistic; identity needs
+        none): the state becomes the batch Laplace posterior exactly."""
+        if self.link == "logistic" and self.n:
+            mean = batch_posterior(self.prior_mean, self.prior_precision, self.z,
+                                   self.offset, self.y, link=self.link)[0]
+            self._reset(mean)
+
+    @property
+    def mean(self) -> np.ndarray:
+        if "mean" not in self._cache:
+            self._cache["mean"] = np.linalg.solve(self.precision, self.shift)
+        return self._cache["mean"]
+
+    @property
+    def cov(self) -> np.ndarray:
+        if "cov" not in self._cache:
+            cov = np.linalg.inv(self.precision)
+            self._cache["cov"] = (cov + cov.T) / 2
+        return self._cache["cov"]
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` columns drawn from the posterior, shape (n, k1)."""
+        if "chol" not in self._cache:
+            self._cache["chol"] = psd_cholesky(self.cov)
+        return self.mean + rng.standard_normal((n, len(self.mean))) @ self._cache["chol"].T
+
+    def width(self, z: np.ndarray, offset: np.ndarray, *, level_z: float = 1.96) -> tuple:
+        """(mean score, width of its 95% interval) of this column over prompts ``z``: the
+        delta method, gradient = mean over the prompts of slope x z."""
+        eta = z @ self.mean + offset
+        score = float(np.mean(inverse_link(self.link, eta)))
+        grad = (link_slope(self.link, eta)[:, None] * z).mean(axis=0)
+        sd = float(np.sqrt(max(grad @ self.cov @ grad, 0.0)))
+        return score, 2 * level_z * sd
+
+    # ---------------------------------------------------------------- persistence
+    def arrays(self) -> dict:
+        return {"prior_mean": self.prior_mean, "prior_precision": self.prior_precision,
+                "z": self.z, "offset": self.offset, "y": self.y, "anchor": self.anchor}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, *, link: str, noise_var: float) -> "ColumnPosterior":
+        self = cls(arrays["prior_mean"], arrays["prior_precision"], link=link,
+                   noise_var=noise_var)
+        self._records = [(np.asarray(z, dtype=np.float64), float(o), float(y)) for z, o, y in
+                         zip(arrays["z"], arrays["offset"], arrays["y"])]
+        self._reset(arrays["anchor"])
+        return self
+
+
+def prompt_posterior(prior_mean, prior_precision, features, offset, y, *, link: str,
+                     noise_var: float = 1.0) -> np.ndarray:
+    """A prompt's latent row ``[p, b_prompt]`` folded in from its observed scores: the same
+    batch solve with the models' column means as ``features`` (``[q, 1]``) and ``mu + b_model``
+    as offsets; the prior is the ridge map's prediction from the text and its residual
+    precision."""
+    return batch_posterior(prior_mean, prior_precision, features, offset, y, link=link,
+                           noise_var=noise_var)[0]
