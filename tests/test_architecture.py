@@ -21,8 +21,9 @@ LAYERS = {
     "routing": {"util", "kernels", "data", "methods"},
     "online": {"util", "kernels", "data", "methods", "coldstart", "routing"},
     "evaluation": {"util", "kernels", "data", "methods", "coldstart", "routing", "online"},
+    "serve": {"util", "data", "routing"},
     "cli": {"util", "kernels", "data", "methods", "coldstart", "routing", "online",
-            "evaluation"},
+            "evaluation", "serve"},
 }
 
 

@@ -15,6 +15,7 @@ from .evaluate import evaluate
 from .fit import fit, predict
 from .probes import add_model_command, probes
 from .route import route
+from .serve import serve
 from .tune import tune_command
 
 
@@ -36,5 +37,5 @@ def main(debug):
 
 
 for command in (fit, predict, data, tune_command, route, calibrate, probes, add_model_command,
-                evaluate):
+                evaluate, serve):
     main.add_command(command)

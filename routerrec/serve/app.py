@@ -1,0 +1,346 @@
+"""The ``routerrec serve`` application: Starlette routes on uvicorn (docs/serve.md).
+
+``build_app(config)`` returns the ASGI app; ``app_from_env()`` is the factory uvicorn's worker
+processes call (``--workers N``). Endpoints: ``GET /health``, ``POST /v1/route``,
+``POST /v1/chat/completions`` (with ``--upstreams``), ``POST /v1/feedback`` (with
+``--feedback``), ``GET /metrics``, ``POST /admin/reload``. Every error is a JSON object
+``{"error": {"message", "type", "request_id"}}``; a request the server cannot read is a 400
+naming the field, never a 500.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import signal
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..util import validate
+from .config import ServeConfig
+from .metrics import ServeMetrics
+from .middleware import BodyTooLarge, Guard, error_body
+from .state import ReloadRefused, RouterState, router_models
+
+__all__ = ["build_app", "app_from_env"]
+
+_log = logging.getLogger("uvicorn.error")
+ROUTE_FIELDS = ("prompt", "prompts", "wtp", "max_cost", "models")
+
+
+class BadRequest(Exception):
+    """A request this server cannot read: answered 400 with the message."""
+
+
+class Unavailable(Exception):
+    """No router is loaded yet: answered 503 with Retry-After."""
+
+
+def _json(payload, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(payload, allow_nan=False, separators=(",", ":")), status,
+                    headers, media_type="application/json")
+
+
+def _error(request, status: int, message: str, kind: str, headers: dict | None = None):
+    return Response(error_body(message, kind, request.scope.get("state", {}).get("request_id")),
+                    status, headers, media_type="application/json")
+
+
+def _message(exc: Exception) -> str:
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+
+
+def endpoint(fn):
+    """An endpoint whose failures are JSON errors: 400 for what it cannot read, 503 while no
+    router is loaded, 413 for a body over the limit, 500 (logged) only for a bug."""
+    async def run(self, request):
+        try:
+            return await fn(self, request)
+        except BodyTooLarge:
+            raise  # the middleware answers 413
+        except BadRequest as exc:
+            return _error(request, 400, _message(exc), "invalid_request_error")
+        except Unavailable:
+            return _error(request, 503, "the router is still loading; retry shortly",
+                          "server_loading", {"retry-after": "1"})
+        except Exception:  # noqa: BLE001 - a bug: logged with its traceback, answered as JSON
+            _log.exception("internal error in %s", request.url.path)
+            return _error(request, 500, "internal error (a bug); the server log has the "
+                          "traceback under this request id", "internal_error")
+    return run
+
+
+async def _body(request) -> dict:
+    """The request's JSON object, or BadRequest saying what is wrong with it."""
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the request body is not valid JSON ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"the request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def route_request(body: dict, router) -> tuple[list[str], dict]:
+    """(texts, options for ``Router.decide``) of a ``/v1/route`` body; BadRequest names the
+    field that is wrong."""
+    unknown = sorted(set(body) - set(ROUTE_FIELDS))
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; /v1/route reads "
+                         f"{', '.join(ROUTE_FIELDS)}")
+    try:
+        if ("prompt" in body) == ("prompts" in body):
+            raise ValueError("give 'prompt' (one text) or 'prompts' (a list of texts), one of them")
+        if "prompt" in body:
+            texts = [validate.string("prompt", body["prompt"])]
+        else:
+            texts = validate.texts("prompts", body["prompts"] if body["prompts"] is not None else 0)
+            if not texts:
+                raise ValueError("prompts must hold at least one text, got an empty list")
+        return texts, decide_options(body, router)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise BadRequest(_message(exc)) from None
+
+
+def decide_options(body: dict, router) -> dict:
+    """``wtp`` | ``max_cost`` (not both) and the ``models`` pool, checked against ``router``."""
+    wtp, max_cost, models = body.get("wtp"), body.get("max_cost"), body.get("models")
+    if wtp is not None and max_cost is not None:
+        raise ValueError("give 'wtp' or 'max_cost', not both")
+    options = {}
+    if wtp is not None:
+        options["wtp"] = validate.real("wtp", wtp, low=0)
+    if max_cost is not None:
+        options["max_cost"] = validate.real("max_cost", max_cost, low=0)
+    if models is not None:
+        pool = validate.texts("models", models)
+        if len(set(pool)) != len(pool):
+            raise ValueError("models must not repeat a model id")
+        router.candidates(pool)  # KeyError naming the unknown ids; ValueError when empty
+        options["models"] = pool
+    return options
+
+
+def _number(x: float):
+    return x if math.isfinite(x) else None
+
+
+class Server:
+    """The endpoints and what they share (a class so that two apps in one process, as in the
+    tests, never share state)."""
+
+    def __init__(self, config: ServeConfig, state: RouterState, metrics: ServeMetrics):
+        self.config, self.state, self.metrics = config, state, metrics
+        self.gateway = self.feedback = None
+        self.upstreams = None
+        self._picks: dict = {}
+
+    def loaded(self):
+        current = self.state.current
+        if current is None:
+            raise Unavailable()
+        return current
+
+    def count_picks(self, models) -> None:
+        for model in models:
+            counter = self._picks.get(model)
+            if counter is None:
+                counter = self._picks[model] = self.metrics.picks.labels(model)
+            counter.inc()
+
+    @endpoint
+    async def health(self, request):
+        current = self.state.current
+        if current is None:
+            status = "failed" if self.state.load_error else "loading"
+            return _json({"status": status, "error": self.state.load_error}, 503,
+                         {"retry-after": "1"})
+        return _json({"status": "ok", "router": current.name, "models": current.models,
+                      "directory": current.directory, "reloads": self.state.reloads,
+                      "workers": self.config.workers})
+
+    @endpoint
+    async def route(self, request):
+        body = await _body(request)
+        current = self.loaded()
+        texts, options = route_request(body, current.router)
+        decisions = await current.decider.decide(texts, **options)
+        self.count_picks(d[0][0] for d in decisions)
+        return _json({"decisions": [{"model": m, "score": _number(s), "cost": _number(c)}
+                                    for (m, s, c), *_ in decisions],
+                      "router": current.name})
+
+    @endpoint
+    async def chat(self, request):
+        from .proxy import chat_policy, chat_prompt
+
+        if self.gateway is None:
+            return _error(request, 404, "this server is decision-only (no --upstreams): use "
+                          "POST /v1/route, or start it with --upstreams FILE to proxy chat "
+                          "completions", "not_found")
+        body = await _body(request)
+        try:
+            policy, prompt = chat_policy(body.get("model")), chat_prompt(body)
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(_message(exc)) from None
+        current = self.loaded()
+        ranked = await current.decider.decide([prompt], models=current.chat_pool,
+                                              ranks=self.config.max_attempts, **policy)
+        request_id = request.scope["state"]["request_id"]
+        response = await self.gateway.forward(body, [m for m, _, _ in ranked[0]], request_id)
+        model = response.headers.get("x-routerrec-model")
+        if self.feedback is not None and model and response.status_code < 400:
+            self.feedback.remember(request_id, prompt, model)
+        return response
+
+    @endpoint
+    async def feedback_post(self, request):
+        if self.feedback is None:
+            return _error(request, 404, "this server keeps no feedback (no --feedback DIR): "
+                          "start it with --feedback DIR to record scores", "not_found")
+        body = await _body(request)
+        try:
+            record = await asyncio.to_thread(self.feedback.append, body)
+        except LookupError as exc:
+            return _error(request, 404, _message(exc), "not_found")
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(_message(exc)) from None
+        return _json({"status": "stored", "record": record})
+
+    @endpoint
+    async def metrics_get(self, request):
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(self.metrics.text(), media_type=CONTENT_TYPE_LATEST)
+
+    @endpoint
+    async def reload(self, request):
+        if self.config.workers > 1:
+            return _error(request, 409, f"this server runs {self.config.workers} worker "
+                          "processes and a request reaches one of them: send SIGHUP to the "
+                          f"supervisor (pid {os.getppid()}), which replaces the workers one at a "
+                          "time, each loading --router anew", "conflict")
+        raw = (await request.body()).strip()
+        body = await _body(request) if raw else {}
+        unknown = sorted(set(body) - {"router"})
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r}; /admin/reload reads 'router'")
+        directory = body.get("router")
+        if directory is not None:
+            try:
+                directory = str(validate.path("router", directory))
+            except (TypeError, ValueError) as exc:
+                raise BadRequest(_message(exc)) from None
+        try:
+            new, old = await self.state.reload(directory)
+        except ReloadRefused as exc:
+            return _error(request, 409, f"{_message(exc)}; still serving the previous router",
+                          "reload_refused")
+        return _json({"status": "reloaded", "router": new.name, "directory": new.directory,
+                      "models": new.models,
+                      "previous": None if old is None else {"router": old.name,
+                                                            "directory": old.directory}})
+
+    async def on_sighup(self) -> None:
+        try:
+            new, _ = await self.state.reload()
+            _log.info("SIGHUP: reloaded the %s router of %s", new.name, new.directory)
+        except ReloadRefused as exc:
+            _log.error("SIGHUP: %s; still serving the previous router", _message(exc))
+
+    async def load_first(self, stop) -> None:
+        """The first router, off the event loop; a failure is fatal (``stop``)."""
+        try:
+            await asyncio.to_thread(self.state.load_now, self.config.router)
+            _log.info("serving the %s router of %s", self.state.current.name, self.config.router)
+        except Exception as exc:  # noqa: BLE001 - reported and the server stops
+            self.state.load_error = _message(exc)
+            _log.error("%s", self.state.load_error)
+            if stop is not None:
+                stop()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app):
+        from .feedback import FeedbackStore
+        from .proxy import Gateway
+
+        if self.upstreams:
+            self.gateway = Gateway(self.upstreams, self.metrics,
+                                   timeout=self.config.upstream_timeout,
+                                   max_attempts=self.config.max_attempts)
+        if self.config.feedback:
+            self.feedback = FeedbackStore(
+                self.config.feedback,
+                models=lambda: self.state.current.models if self.state.current else None)
+        loading = None
+        if self.state.current is None:
+            if self.config.workers > 1:  # ready means loaded: uvicorn's rolling restart waits
+                await asyncio.to_thread(self.state.load_now, self.config.router)
+            else:
+                loading = asyncio.create_task(self.load_first(app.state.stop))
+        loop = asyncio.get_running_loop()
+        if self.config.workers == 1:
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.on_sighup()))
+        try:
+            yield
+        finally:
+            if self.config.workers == 1:
+                loop.remove_signal_handler(signal.SIGHUP)
+            if loading is not None and not loading.done():
+                loading.cancel()
+            if self.gateway is not None:
+                await self.gateway.aclose()
+            if self.feedback is not None:
+                self.feedback.close()
+            self.state.close()
+
+
+async def _http_error(request, exc: HTTPException):
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = {404: f"no endpoint {request.url.path} (see docs/serve.md)",
+               405: f"{request.method} is not allowed on {request.url.path}"}.get(
+        exc.status_code, str(exc.detail))
+    return _error(request, exc.status_code, message, kind, exc.headers)
+
+
+def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlette:
+    """The ASGI app of one server. ``upstreams``: the checked ``--upstreams`` file (None: read
+    it here). ``app.state.stop``, when set (the command sets it), stops the server if the
+    router cannot be loaded."""
+    from .upstreams import load_upstreams
+
+    if upstreams is None and config.upstreams:
+        upstreams = load_upstreams(config.upstreams, router_models(config.router))
+    metrics = ServeMetrics()
+    server = Server(config, RouterState(None if not upstreams else set(upstreams)), metrics)
+    server.upstreams = upstreams
+    app = Starlette(routes=[
+        Route("/health", server.health, methods=["GET"]),
+        Route("/v1/route", server.route, methods=["POST"]),
+        Route("/v1/chat/completions", server.chat, methods=["POST"]),
+        Route("/v1/feedback", server.feedback_post, methods=["POST"]),
+        Route("/metrics", server.metrics_get, methods=["GET"]),
+        Route("/admin/reload", server.reload, methods=["POST"]),
+    ], exception_handlers={HTTPException: _http_error}, lifespan=server.lifespan)
+    app.state.stop = None
+    app.state.server = server
+    app.add_middleware(Guard, metrics=metrics, api_key=config.api_key(),
+                       max_body_bytes=config.max_body_bytes,
+                       max_concurrency=config.max_concurrency)
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The app of a worker process (``routerrec serve --workers N``), from the settings the
+    command checked and put in the environment."""
+    return build_app(ServeConfig.from_env())

@@ -1,0 +1,211 @@
+"""The router a server answers with, its atomic swap (``/admin/reload``, SIGHUP), and the
+micro-batching that lets one event loop route thousands of single-prompt requests a second.
+
+A request takes ``state.current`` once, at its start, and finishes on that ``Loaded`` even if a
+reload swaps in another meanwhile: the swap is one attribute assignment, made only after the
+new directory was loaded whole and routed a prompt, so a broken directory never serves.
+
+Routing one prompt costs ~0.7 ms of fixed overhead (featurising, the pick rule) and 32 prompts
+cost ~1.1 ms (measured on the sample's ``auto`` router): ``Decider`` therefore routes every
+request waiting at the moment it starts in one ``Router.decide`` call, on one routing thread,
+with no timer: an idle server answers at once, a loaded one answers in batches.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Loaded", "Decider", "RouterState", "load_serving_router", "router_models",
+           "ReloadRefused"]
+
+_log = logging.getLogger("uvicorn.error")
+SMOKE_PROMPT = "Is this router ready to serve?"
+MAX_BATCH_PROMPTS = 4096  # one decide call routes at most this many prompts
+
+
+class ReloadRefused(ValueError):
+    """A router directory that cannot replace the serving one (the old one keeps serving)."""
+
+
+def _serial(obj, seen=None) -> None:
+    """Featurise on one thread: a request's few prompts cost more to spread over numba's
+    thread pool than to count (1.7 ms vs 0.7 ms for one prompt, measured), and the server's
+    concurrency comes from batching requests, not from threads per call."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or not type(obj).__module__.startswith("routerrec."):
+        return
+    seen.add(id(obj))
+    if hasattr(obj, "n_jobs"):
+        obj.n_jobs = 1
+    for value in vars(obj).values() if hasattr(obj, "__dict__") else ():
+        items = (value if isinstance(value, (list, tuple)) else
+                 value.values() if isinstance(value, dict) else (value,))
+        for item in items:
+            _serial(item, seen)
+
+
+def router_models(directory) -> list[str]:
+    """The model ids a router directory's manifest names, read without loading the router
+    (the ``--upstreams`` file is checked against them before the server starts)."""
+    from ..util import validate
+
+    manifest = Path(directory) / "manifest.json"
+    try:
+        models = json.loads(manifest.read_text(encoding="utf-8"))["models"]
+        models = validate.texts(f"{manifest}: models", models)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReloadRefused(f"{directory} is not a router directory ({type(exc).__name__}: "
+                            f"{exc})") from None
+    return models
+
+
+def load_serving_router(directory, upstream_models=None):
+    """The router of ``directory``, loaded whole and checked by routing one prompt; with an
+    upstreams file, it must know at least one model that has an upstream. ReloadRefused
+    (a ValueError) says why not."""
+    from ..routing.base import RouterFileError
+    from ..routing.registry import load_router
+
+    path = Path(directory)
+    if not path.is_dir():
+        raise ReloadRefused(f"router directory {directory} does not exist or is not a directory")
+    try:
+        router = load_router(path)
+        _serial(router)
+        router.decide([SMOKE_PROMPT])
+    except (RouterFileError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReloadRefused(f"cannot load the router in {directory}: {exc}") from exc
+    if upstream_models is not None and not set(router.models_) & set(upstream_models):
+        raise ReloadRefused(f"the router in {directory} knows none of the models the upstreams "
+                            f"file names ({', '.join(sorted(upstream_models))})")
+    return router
+
+
+class Decider:
+    """``Router.decide`` for concurrent requests: those waiting when a batch starts are routed
+    together (grouped by their options), on the one routing thread."""
+
+    def __init__(self, router, executor: ThreadPoolExecutor):
+        self.router, self.executor = router, executor
+        self.pending: list = []
+        self.busy = False
+
+    async def decide(self, texts: list[str], **options) -> list:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((texts, options, future))
+        if not self.busy:
+            self.busy = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.pending:
+                batch, taken = [], 0
+                while self.pending and (not batch or taken + len(self.pending[0][0])
+                                        <= MAX_BATCH_PROMPTS):
+                    batch.append(self.pending.pop(0))
+                    taken += len(batch[-1][0])
+                results = await loop.run_in_executor(self.executor, self._decide_batch, batch)
+                for (_, _, future), result in zip(batch, results):
+                    if not future.done():
+                        (future.set_exception if isinstance(result, Exception)
+                         else future.set_result)(result)
+        finally:
+            self.busy = False
+
+    def _decide_batch(self, batch: list) -> list:
+        """Each request's decisions (or the exception its own call raises), one ``decide``
+        per distinct set of options."""
+        groups: dict = {}
+        for k, (_, options, _) in enumerate(batch):
+            key = tuple(sorted((n, tuple(v) if isinstance(v, list) else v)
+                               for n, v in options.items()))
+            groups.setdefault(key, []).append(k)
+        results: list = [None] * len(batch)
+        for members in groups.values():
+            texts = [t for k in members for t in batch[k][0]]
+            try:
+                decisions = self.router.decide(texts, **batch[members[0]][1])
+            except Exception:  # noqa: BLE001 - attribute the error to its request(s) alone
+                for k in members:
+                    results[k] = self._one(batch[k])
+                continue
+            start = 0
+            for k in members:
+                results[k] = decisions[start:start + len(batch[k][0])]
+                start += len(batch[k][0])
+        return results
+
+    def _one(self, item):
+        texts, options, _ = item
+        try:
+            return self.router.decide(texts, **options)
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting request
+            return exc
+
+
+@dataclass
+class Loaded:
+    """One loaded router and what requests read of it."""
+    router: object
+    directory: str
+    decider: Decider
+    chat_pool: list[str] | None = None  # the router's models that have an upstream
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def name(self) -> str:
+        return self.router.name
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.router.models_)
+
+
+class RouterState:
+    """The serving router (None while the first one loads) and its replacement."""
+
+    def __init__(self, upstream_models=None):
+        self.current: Loaded | None = None
+        self.load_error: str | None = None
+        self.reloads = 0
+        self.upstream_models = upstream_models
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="routerrec-route")
+        self._reload_lock: asyncio.Lock | None = None
+
+    def _wrap(self, router, directory) -> Loaded:
+        pool = (None if self.upstream_models is None else
+                [m for m in router.models_ if m in self.upstream_models])
+        return Loaded(router, str(directory), Decider(router, self.executor), pool)
+
+    def load_now(self, directory) -> Loaded:
+        """Load synchronously (before the server runs, or on a worker's startup)."""
+        self.current = self._wrap(load_serving_router(directory, self.upstream_models), directory)
+        return self.current
+
+    async def reload(self, directory=None) -> tuple[Loaded, Loaded | None]:
+        """Load ``directory`` (default: the serving one's) off the event loop, then swap.
+        Returns (new, old); ReloadRefused leaves the old one serving. Reloads run one at a time."""
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()
+        async with self._reload_lock:
+            old = self.current
+            directory = directory if directory is not None else old.directory if old else None
+            if directory is None:
+                raise ReloadRefused("no router directory to reload: name one")
+            router = await asyncio.to_thread(load_serving_router, directory, self.upstream_models)
+            self.current = self._wrap(router, directory)
+            self.reloads += 1
+            _log.info("serving the %s router of %s (reload %d)", router.name, directory,
+                      self.reloads)
+            return self.current, old
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

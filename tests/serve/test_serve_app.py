@@ -1,0 +1,115 @@
+"""``routerrec serve`` as users run it: the real command in a subprocess on 127.0.0.1, a router
+fitted on the sample, clients over HTTP (bounded counts and timeouts)."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import httpx
+import pytest
+
+from routerrec.routing.registry import load_router
+from server import ROUTERREC, start_server
+
+PROMPTS = ["Prove that 17 is prime.", "Write a function that merges two sorted lists in C.",
+           "Who painted the Mona Lisa?", "Integrate x^2 from 0 to 3.", "Summarise the French "
+           "revolution in two sentences.", "What is the capital of Australia?"]
+
+
+@pytest.fixture(scope="module")
+def server(router_dir):
+    with start_server(router_dir) as running:
+        yield running
+
+
+def test_health_names_the_router_and_its_models(server, router_dir):
+    reply = server.get("/health")
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["status"] == "ok" and body["router"] == "auto"
+    assert body["models"] == load_router(router_dir).models_
+    assert len(reply.headers["x-routerrec-request-id"]) == 32
+
+
+@pytest.mark.parametrize("policy", [{}, {"wtp": 1000.0}, {"max_cost": 0.001},
+                                    {"models": ["acme-8b", "corvid-pro", "gale-math-7b"]},
+                                    {"wtp": 50.0, "models": ["acme-1b", "echo-141b"]}])
+def test_route_makes_the_same_picks_as_the_cli_and_the_python_api(server, router_dir, policy):
+    reply = server.post("/v1/route", json={"prompts": PROMPTS, **policy})
+    assert reply.status_code == 200, reply.text
+    served = reply.json()
+    assert served["router"] == "auto" and len(served["decisions"]) == len(PROMPTS)
+    router = load_router(router_dir)
+    assert [d["model"] for d in served["decisions"]] == router.route(PROMPTS, **policy)
+    expected = router.decide(PROMPTS, **policy)
+    assert [(d["model"], d["score"], d["cost"]) for d in served["decisions"]] == \
+        [ranked[0] for ranked in expected]  # bit for bit: JSON round-trips float64 exactly
+    options = [] if "wtp" not in policy else ["--wtp", str(policy["wtp"])]
+    options += [] if "max_cost" not in policy else ["--max-cost", str(policy["max_cost"])]
+    options += [] if "models" not in policy else ["--models", ",".join(policy["models"])]
+    cli = subprocess.run([ROUTERREC, "route", "--router", str(router_dir), "--json", *options,
+                          *PROMPTS], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert [d["model"] for d in json.loads(cli.stdout)["decisions"]] == \
+        [d["model"] for d in served["decisions"]]
+
+
+def test_one_prompt_per_request_concurrently_matches_the_batch(server):
+    """Concurrent single-prompt requests are routed in shared batches: the same answers."""
+    batch = server.post("/v1/route", json={"prompts": PROMPTS * 5}).json()["decisions"]
+
+    async def many():
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            import asyncio
+            replies = await asyncio.gather(*(client.post("/v1/route", json={"prompt": p})
+                                             for p in PROMPTS * 5))
+        return [r.json()["decisions"][0] for r in replies]
+
+    import asyncio
+    assert asyncio.run(many()) == batch
+
+
+def _serve(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([ROUTERREC, "serve", *map(str, args)], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_bad_options_are_one_line_errors_with_exit_status_2(router_dir, tmp_path, server):
+    not_router = tmp_path / "empty"
+    not_router.mkdir()
+    bad_upstreams = tmp_path / "up.yaml"
+    bad_upstreams.write_text("models:\n  nobody-knows-me: {base_url: 'http://127.0.0.1:9/v1'}\n")
+    port = server.url.rsplit(":", 1)[1]
+    cases = [
+        ((), "Missing option '--router'"),
+        (("--router", tmp_path / "missing"), "does not exist"),
+        (("--router", not_router), "is not a router directory"),
+        (("--router", router_dir, "--port", 70000), "--port"),
+        (("--router", router_dir, "--workers", 0), "--workers"),
+        (("--router", router_dir, "--upstream-timeout", "nan"), "--upstream-timeout"),
+        (("--router", router_dir, "--max-body-bytes", 10), "--max-body-bytes"),
+        (("--router", router_dir, "--api-key-env", "ROUTERREC_TEST_UNSET_KEY"),
+         "ROUTERREC_TEST_UNSET_KEY is not set"),
+        (("--router", router_dir, "--upstreams", bad_upstreams), "nobody-knows-me"),
+        (("--router", router_dir, "--port", port), f"--port {port}: cannot listen"),
+    ]
+    procs = [subprocess.Popen([ROUTERREC, "serve", *map(str, args)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for args, _ in cases]
+    for proc, (args, message) in zip(procs, cases):  # all at once: start-up is most of the time
+        out, err = proc.communicate(timeout=60)
+        result = subprocess.CompletedProcess(args, proc.returncode, out, err)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def test_a_router_that_fails_to_load_stops_the_server_with_a_message(router_dir, tmp_path):
+    """The manifest reads fine (the server starts listening) but the arrays are damaged: the
+    load in the background fails, /health says so, and the command exits 2."""
+    import shutil
+    broken = tmp_path / "broken"
+    shutil.copytree(router_dir, broken)
+    (broken / "arrays.npz").write_bytes(b"not a zip file")
+    result = _serve("--router", broken, "--port", 0)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout.startswith("listening on http://127.0.0.1:")
+    assert "Error: --router" in result.stderr and "arrays.npz" in result.stderr
