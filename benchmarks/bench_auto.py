@@ -108,7 +108,8 @@ def _toward(g) -> str:
 def table() -> str:
     """Markdown: per data set and seed the pooled max-quality scores, auto − baseline with its
     interval, the groups auto routes, and AIQ against the zero router where costs exist."""
-    runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("auto_*_*.json"))]
+    runs = sorted((json.loads(p.read_text()) for p in RESULTS.glob("auto_*_*.json")),
+                  key=lambda r: (r["data"], r["seed"]))
     names = ["random", "best-single", "cluster-best", "task-best (text)", "task-best", "auto",
              "knn", "linear", "mf", "lightfm", "oracle"]
     lines = ["| data (seed; test prompts) | " + " | ".join(names) + " | auto − baseline, points "
