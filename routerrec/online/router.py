@@ -1,0 +1,330 @@
+"""``OnlineRouter``: an ``mf`` router that learns from feedback without a refit per record.
+
+``route`` returns one ``Decision`` per text (with a request id); ``feedback`` takes the score
+the chosen model got, by request id (the decision is remembered, bounded) or by text and model,
+at any time and in any order: it updates the model's column posterior (a rank-one update,
+``online.posterior``) and the prompt's folded-in row. ``add_model`` starts a model at the
+population prior and the policy explores it within the user's budget (``online.explore``);
+``retire_model`` removes one at once. Every ``refit_every`` feedback records the ``mf`` router
+is refitted on the training records plus the feedback in a background thread and swapped in
+whole; feedback that arrived meanwhile is replayed onto the new state. Routing holds the lock
+only to read the state, never during a refit. docs/online.md gives the equations.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..routing.cost import choose
+from ..routing.learned.mf import MFRouter
+from ..util import validate
+from .explore import ExplorationBudget, make_policy
+from .state import OnlineState, REFERENCE_PROMPTS, refit_records
+
+__all__ = ["OnlineRouter", "Decision"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One routed prompt: its request id (for ``feedback``), the model, its predicted (posterior
+    mean) score and cost, and whether the pick was exploration."""
+
+    request_id: str
+    model: str
+    score: float
+    cost: float
+    explored: bool
+
+
+class OnlineRouter:
+    """An ``mf`` router plus column posteriors that feedback updates (see the module doc).
+
+    ``policy``: ``"thompson"``, ``"ucb"``, ``"greedy"`` or a ``Policy``. Exploration bounds:
+    ``max_explore_share`` (share of all decisions), ``max_regret`` (expected score given up per
+    exploring pick), ``max_regret_usd`` (extra cost per exploring pick). A model whose 95%
+    interval of its mean score over recent prompts is at most ``converged_width`` wide is
+    converged and not explored unless ``explore_converged``. ``refit_every``: feedback records
+    between background refits (None: never). ``remember``: decisions kept for feedback by
+    request id; ``prompt_cache``: prompt texts whose feedback is kept for fold-in.
+    """
+
+    def __init__(self, router: MFRouter, *, records=None, policy="thompson",
+                 max_explore_share: float = 0.1, max_regret: float = 0.05,
+                 max_regret_usd: float | None = None, converged_width: float = 0.05,
+                 refit_every: int | None = None, seed: int = 0, explore_converged: bool = False,
+                 remember: int = 100_000, prompt_cache: int = 10_000):
+        self.records = records
+        self.policy = make_policy(policy)
+        self.budget = ExplorationBudget(max_explore_share=max_explore_share,
+                                        max_regret=max_regret, max_regret_usd=max_regret_usd)
+        self.converged_width = validate.real("converged_width", converged_width, low=0)
+        self.refit_every = (None if refit_every is None else
+                            validate.integer("refit_every", refit_every, low=1))
+        self.seed = validate.integer("seed", seed, low=0)
+        self.explore_converged = validate.flag("explore_converged", explore_converged)
+        self.remember = validate.integer("remember", remember, low=1)
+        self.prompt_cache = validate.integer("prompt_cache", prompt_cache, low=0)
+        self._state = OnlineState(router, records)
+        self._live = list(self._state.columns)
+        self._costs: dict[str, list] = {}  # model added live -> [cost per call or None, sum, n]
+        self._pending: collections.OrderedDict = collections.OrderedDict()  # id -> (text, model)
+        self._prompts: collections.OrderedDict = collections.OrderedDict()  # text -> {model: y}
+        self._recent: collections.deque = collections.deque(maxlen=REFERENCE_PROMPTS)
+        self._feedback: list[tuple] = []   # (text, model, score, cost): the refit's extra records
+        self._since_snapshot: list[tuple] | None = None  # feedback during a running refit
+        self._since_refit = 0
+        self._rng = np.random.default_rng(self.seed)
+        self._count = 0
+        self._lock = threading.RLock()
+        self._refit_lock = threading.Lock()
+        self._refit_thread: threading.Thread | None = None
+        self.refit_error: Exception | None = None
+        self.refits = 0
+
+    @classmethod
+    def fit(cls, records, *, router_params: dict | None = None, **kw) -> "OnlineRouter":
+        """Fit an ``mf`` router on ``records`` (``router_params`` to ``MFRouter``) and wrap it."""
+        router = MFRouter(**(router_params or {})).fit(records)
+        return cls(router, records=records, **kw)
+
+    # ------------------------------------------------------------------ models
+    @property
+    def models(self) -> list[str]:
+        """The live models, in the order they joined."""
+        with self._lock:
+            return list(self._live)
+
+    def add_model(self, name: str, *, cost_per_call: float | None = None) -> None:
+        """Start ``name`` at the population prior; it is explored until it converges."""
+        name = validate.name("the new model's name", name)
+        cost = None if cost_per_call is None else validate.real("cost_per_call", cost_per_call,
+                                                                low=0)
+        with self._lock:
+            if name in self._live:
+                raise ValueError(f"model {name!r} is already live")
+            self._state.columns[name] = self._state.new_column()
+            self._costs[name] = [cost, 0.0, 0]
+            self._live.append(name)
+
+    def retire_model(self, name: str) -> None:
+        """Remove ``name`` from routing at once; its later feedback is ignored."""
+        with self._lock:
+            if name not in self._live:
+                raise KeyError(f"unknown model {name!r}; live models: {self._live[:10]!r}")
+            self._live.remove(name)
+
+    def posterior(self, name: str) -> dict:
+        """``n_feedback``, ``mean_score`` and ``width`` (its 95% interval) over recent prompts,
+        and ``converged`` (width <= converged_width)."""
+        with self._lock:
+            if name not in self._live:
+                raise KeyError(f"unknown model {name!r}; live models: {self._live[:10]!r}")
+            column = self._state.columns[name]
+            score, width = column.width(*self._reference())
+            return {"n_feedback": column.n, "mean_score": score, "width": width,
+                    "converged": width <= self.converged_width}
+
+    def _reference(self):
+        """The prompts widths are measured over: the latest routed, or training prompts."""
+        if len(self._recent) < 16:
+            return self._state.reference
+        z, offset = zip(*self._recent)
+        return np.array(z), np.array(offset)
+
+    # ------------------------------------------------------------------ routing
+    def route(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
+              wtp: float | None = None, max_cost=None) -> list[Decision]:
+        """One decision per text: the greedy pick (posterior means, ``routing.cost.choose``) or,
+        within the exploration budget, the policy's pick."""
+        texts = validate.texts("texts", texts)
+        with self._lock:
+            state = self._state
+            names = self._candidates(models)
+            rows = state.text_rows(texts)
+            for i, text in enumerate(texts):
+                if text in self._prompts:
+                    rows[i] = state.refine(rows[i], self._prompts[text])
+            z, offset = state.features(rows)
+            columns = [state.columns[m] for m in names]
+            means = state.scores(z @ np.array([c.mean for c in columns]).T + offset[:, None])
+            costs = self._predict_costs(texts, names)
+            greedy = choose(means, costs, wtp=wtp, max_cost=max_cost)
+            proposal = self.policy.proposals(columns, z, offset, self._rng, state.scores)
+            if proposal is not None:
+                if not self.explore_converged:
+                    fixed = np.array([self._converged(c) for c in columns])
+                    proposal[:, fixed] = means[:, fixed]
+                picks = choose(proposal, costs, wtp=wtp, max_cost=max_cost)
+            else:
+                picks = greedy
+            decisions = []
+            for i, text in enumerate(texts):
+                g, p = int(greedy[i]), int(picks[i])
+                explored = p != g and self.budget.allows(
+                    (means[i, g], costs[i, g]), (means[i, p], costs[i, p]), wtp)
+                j = p if explored else g
+                self.budget.count(explored)
+                request_id = self._next_id()
+                self._remember(self._pending, request_id, (text, names[j]), self.remember)
+                self._recent.append((z[i], offset[i]))
+                decisions.append(Decision(request_id, names[j], float(means[i, j]),
+                                          float(costs[i, j]), bool(explored)))
+            return decisions
+
+    def _candidates(self, models) -> list[str]:
+        if models is None:
+            return list(self._live)
+        models = validate.texts("models", models)
+        unknown = [m for m in models if m not in self._live]
+        if unknown:
+            raise KeyError(f"unknown model id(s) {unknown[:5]!r}; live models: "
+                           f"{self._live[:10]!r}")
+        if not models:
+            raise ValueError("models= must name at least one model")
+        return models
+
+    def _converged(self, column) -> bool:
+        return column.width(*self._reference())[1] <= self.converged_width
+
+    def _predict_costs(self, texts, names) -> np.ndarray:
+        """Predicted cost per (text, model): the router's cost model for trained models; for a
+        model added live its ``cost_per_call``, else the mean of its observed costs, else the
+        mean predicted cost of the trained candidates."""
+        router = self._state.router
+        known = [m for m in names if m in router.models_]
+        out = np.zeros((len(texts), len(names)))
+        if known:
+            predicted = router.predict_cost(texts, models=known).astype(np.float64)
+            out[:, [names.index(m) for m in known]] = predicted
+        fallback = out[:, [names.index(m) for m in known]].mean(axis=1) if known else 0.0
+        for j, m in enumerate(names):
+            if m not in router.models_:
+                fixed, total, n = self._costs.get(m, [None, 0.0, 0])
+                out[:, j] = fixed if fixed is not None else (total / n if n else fallback)
+        return out
+
+    def _next_id(self) -> str:
+        self._count += 1
+        return f"{self.seed:x}-{self._count:x}"
+
+    @staticmethod
+    def _remember(store: collections.OrderedDict, key, value, limit: int) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > limit:
+            store.popitem(last=False)
+
+    # ------------------------------------------------------------------ feedback
+    def feedback(self, *, request_id: str | None = None, text: str | None = None,
+                 model: str | None = None, score, cost: float | None = None) -> None:
+        """The score (and optionally the cost) a model got on a prompt.
+
+        Name the prompt by ``request_id`` (from ``route``; used once, then forgotten) or by
+        ``text`` and ``model``. Feedback may come late, for some requests or never; its order
+        does not change the posterior. Feedback on a retired model is ignored.
+        """
+        if cost is not None:
+            cost = validate.real("cost", cost, low=0)
+        with self._lock:
+            if request_id is not None:
+                if request_id not in self._pending:
+                    raise LookupError(f"unknown or expired request id {request_id!r} (decisions "
+                                      f"are kept for the latest {self.remember} requests, and "
+                                      f"each takes one feedback)")
+                text, decided = self._pending[request_id]
+                if model is not None and model != decided:
+                    raise ValueError(f"request {request_id!r} was routed to {decided!r}, not "
+                                     f"{model!r}")
+                model = decided
+            elif text is None or model is None:
+                raise ValueError("feedback needs a request_id, or a text and a model")
+            text = validate.string("feedback text", text)
+            low, high = self._state.completion.score_range or (None, None)
+            score = validate.real("score", score, low=low, high=high)
+            if request_id is not None:
+                del self._pending[request_id]
+            if model not in self._live:
+                if request_id is None:
+                    raise KeyError(f"unknown model {model!r}; live models: {self._live[:10]!r}")
+                return
+            self._apply(self._state, text, model, score)
+            if self.prompt_cache:
+                observed = self._prompts.pop(text, {})
+                observed[model] = score
+                self._remember(self._prompts, text, observed, self.prompt_cache)
+            if model in self._costs and cost is not None:
+                self._costs[model][1] += cost
+                self._costs[model][2] += 1
+            record = (text, model, score, cost)
+            self._feedback.append(record)
+            if self._since_snapshot is not None:
+                self._since_snapshot.append(record)
+            self._since_refit += 1
+            due = self.refit_every is not None and self._since_refit >= self.refit_every
+        if due:
+            self._start_refit()
+
+    @staticmethod
+    def _apply(state: OnlineState, text: str, model: str, score: float) -> None:
+        """The rank-one update of ``model``'s column with the prompt's text row."""
+        z, offset = state.features(state.text_rows([text]))
+        state.columns[model].update(z[0], offset[0], score)
+
+    # ------------------------------------------------------------------ refit
+    def refit_now(self) -> None:
+        """Refit synchronously (waits for a background refit that is running)."""
+        self._refit()
+        if self.refit_error is not None:
+            raise self.refit_error
+
+    def _start_refit(self) -> None:
+        with self._lock:
+            if self._refit_thread is not None and self._refit_thread.is_alive():
+                return
+            self._since_refit = 0
+            self._refit_thread = threading.Thread(target=self._refit, name="routerrec-refit",
+                                                  daemon=True)
+            self._refit_thread.start()
+
+    def wait_refit(self, timeout: float | None = None) -> None:
+        """Wait for a background refit to finish (tests, shutdown)."""
+        thread = self._refit_thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _refit(self) -> None:
+        if self.records is None:
+            self.refit_error = ValueError("refitting needs the training records: pass "
+                                          "records= to OnlineRouter")
+            return
+        with self._refit_lock:
+            with self._lock:
+                feedback, live = list(self._feedback), list(self._live)
+                self._since_snapshot, self._since_refit = [], 0
+                router = self._state.router
+            try:
+                records = refit_records(self.records, feedback, live)
+                fitted = MFRouter(**router.get_params()).fit(records)
+                state = OnlineState(fitted, records)
+            except Exception as exc:  # routing goes on with the old state
+                log.exception("online refit failed")
+                with self._lock:
+                    self.refit_error, self._since_snapshot = exc, None
+                return
+            with self._lock:
+                for name in self._live:
+                    if name not in state.columns:
+                        state.columns[name] = state.new_column()
+                for text, model, score, _ in self._since_snapshot:
+                    if model in state.columns:
+                        self._apply(state, text, model, score)
+                self._state, self._since_snapshot = state, None
+                self.refit_error = None
+                self.refits += 1

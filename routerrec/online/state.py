@@ -1,0 +1,166 @@
+"""What the online router learns on, built from one fitted ``mf`` router; a refit builds a new
+one and the router swaps it in whole.
+
+* Prompt rows: the ``mf`` router's ridge map turns a text into ``t = [p, b_prompt]`` (the prior
+  mean of the prompt's latent row); the map's residual covariance on the training prompts is
+  its prior covariance (with no training records: the spread of the fitted prompt rows, wider).
+  A prompt with feedback is folded in (``refine``): its row's posterior given its observed
+  scores, the models' column means fixed.
+* Columns: every model's ``ColumnPosterior``. A trained model starts at its fitted column with
+  the precision of its training cells (population prior + ``sum w z z^T`` over the prompts it
+  was observed on, ``w`` the link's weight at the fitted values); a model added live starts at
+  the population prior of the trained columns (``Model.side_prior``, the prior cold start
+  uses).
+* Feedback updates a column with the prompt's *text* row (the map's mean, not the folded-in
+  row), so an update does not depend on which feedback came first.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from ..data.load import records_from_frame
+from ..data.readers.scores_json import text_id
+from ..routing.learned.mf import MFRouter
+from .posterior import ColumnPosterior, prompt_posterior
+
+__all__ = ["OnlineState", "refit_records", "REFERENCE_PROMPTS"]
+
+REFERENCE_PROMPTS = 256  # prompts a model's width is measured over (the latest routed ones)
+_JITTER = 1e-6
+
+
+class OnlineState:
+    """Prompt-row map, population prior and column posteriors of one fitted ``mf`` router.
+
+    ``records`` are the router's training records (texts needed); without them the trained
+    columns' precision counts every training prompt as observed and the prompt prior is the
+    fitted rows' spread.
+    """
+
+    def __init__(self, router: MFRouter, records=None):
+        if not isinstance(router, MFRouter) or not hasattr(router, "completion_"):
+            raise TypeError(f"OnlineRouter needs a fitted mf router (make_router('mf').fit"
+                            f"(records) or OnlineRouter.fit), got {type(router).__name__}")
+        self.router = router
+        c = self.completion = router.completion_
+        if c.link not in ("identity", "logistic"):
+            raise ValueError(f"online updates need an identity or logistic link, the mf "
+                             f"router's completion model has {c.link!r}")
+        self.link = c.link
+        self.noise_var = 1.0 if c.link == "logistic" else float(c.noise_var or 1.0)
+        fitted = np.column_stack([c.prompt_factors, c.prompt_bias]).astype(np.float64)
+        self.population = _population(c)
+        observed = self._observed(records)
+        texts = None if records is None else records.text_of(c.prompts)
+        self.prompt_precision = self._prompt_precision(fitted, texts)
+        z, offset = self.features(fitted)
+        self.reference = (z[:REFERENCE_PROMPTS], offset[:REFERENCE_PROMPTS])
+        self.columns = {}
+        for j, name in enumerate(c.models):
+            x = np.append(c.model_factors[j], c.model_bias[j]).astype(np.float64)
+            rows = np.flatnonzero(observed[:, j])
+            w = self._weights(z[rows] @ x + offset[rows])
+            precision = self.population[1] + (z[rows] * w[:, None]).T @ z[rows]
+            self.columns[name] = ColumnPosterior(x, precision, link=self.link,
+                                                 noise_var=self.noise_var)
+
+    def _observed(self, records) -> np.ndarray:
+        """(completion prompts x models) mask of the training cells (all, without records)."""
+        c = self.completion
+        mask = np.ones((len(c.prompts), len(c.models)), dtype=bool)
+        if records is not None:
+            m = records.matrix()
+            coo = m.scores.tocoo()
+            mask[:] = False
+            rows = c.prompt_indices([m.prompts[i] for i in coo.row])
+            cols = c.model_indices([m.models[j] for j in coo.col])
+            mask[rows, cols] = True
+        return mask
+
+    def _prompt_precision(self, fitted: np.ndarray, texts) -> np.ndarray:
+        """Inverse covariance of a prompt row around the text map's prediction."""
+        if texts is None or any(t is None for t in texts):
+            resid = fitted - fitted.mean(axis=0)
+        else:
+            resid = fitted - self.text_rows(texts)
+        cov = np.atleast_2d(np.cov(resid.T)) + _JITTER * np.eye(fitted.shape[1])
+        return np.linalg.inv(cov)
+
+    def _weights(self, eta: np.ndarray) -> np.ndarray:
+        if self.link == "logistic":
+            p = 1 / (1 + np.exp(-np.clip(eta, -40, 40)))
+            return np.maximum(p * (1 - p), 1e-3)
+        return np.full(len(eta), 1.0 / self.noise_var)
+
+    # ------------------------------------------------------------------ prompts
+    def text_rows(self, texts: Sequence[str]) -> np.ndarray:
+        """The ridge map's row ``[p, b_prompt]`` of each text (n x k1, float64)."""
+        r = self.router
+        x = r.encoder_.transform(list(texts))
+        return np.asarray(x @ r.map_weights_ + r.map_bias_, dtype=np.float64)
+
+    def features(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A column's features ``z = [p, 1]`` and offsets ``mu + b_prompt`` of prompt rows."""
+        rows = np.atleast_2d(rows)
+        z = np.column_stack([rows[:, :-1], np.ones(len(rows))])
+        return z, self.completion.global_mean + rows[:, -1]
+
+    def refine(self, row: np.ndarray, observed: Mapping[str, float]) -> np.ndarray:
+        """The prompt's row folded in from its observed ``{model: score}`` (fold-in)."""
+        known = [m for m in observed if m in self.columns]
+        if not known:
+            return row
+        cols = np.array([self.columns[m].mean for m in known])
+        features = np.column_stack([cols[:, :-1], np.ones(len(known))])
+        offset = self.completion.global_mean + cols[:, -1]
+        y = np.array([observed[m] for m in known], dtype=np.float64)
+        return prompt_posterior(row, self.prompt_precision, features, offset, y,
+                                link=self.link, noise_var=self.noise_var)
+
+    def scores(self, eta: np.ndarray) -> np.ndarray:
+        """Scores of linear predictors: the completion model's link and clip (float64)."""
+        return self.completion.apply_link(np.asarray(eta)).astype(np.float64)
+
+    def new_column(self) -> ColumnPosterior:
+        """A column at the population prior (a model added live)."""
+        mean, precision = self.population
+        return ColumnPosterior(mean, precision, link=self.link, noise_var=self.noise_var)
+
+
+def _population(model) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, precision) of a trained column in natural units: ``Model.side_prior`` with unit
+    noise scale (what cold start's ``Design`` uses); with fewer models than a covariance
+    needs, the trained columns' mean with a unit precision."""
+    prior = model.side_prior("model", 1.0)
+    if prior is None:
+        aug = np.column_stack([model.model_factors, model.model_bias]).astype(np.float64)
+        return aug.mean(axis=0), np.eye(aug.shape[1])
+    precision = prior[0].astype(np.float64)
+    return np.linalg.solve(precision, prior[1].astype(np.float64)), precision
+
+
+def refit_records(records, feedback: Sequence[tuple], models: Sequence[str]):
+    """The training records of a refit: ``records`` restricted to ``models`` plus every
+    feedback ``(text, model, score, cost)`` on them. A feedback text that is a training
+    prompt's text takes that prompt's id (the cell is then the mean of both); any other text
+    gets ``online-`` + its text hash. Repeated (prompt, model) cells are averaged."""
+    table = records.table.filter(pl.col("model").is_in(list(models)))
+    has_cost = "cost" in table.columns
+    table = table.join(records.texts, on="prompt", how="left")
+    by_text = dict(zip(records.texts["text"].to_list(), records.texts["prompt"].to_list()))
+    rows = [(by_text.get(text, "online-" + text_id(text)), model, float(score),
+             None if cost is None else float(cost), None, text)
+            for text, model, score, cost in feedback if model in models]
+    names = ["prompt", "model", "score", "cost", "benchmark", "text"]
+    extra = pl.DataFrame(rows, schema={"prompt": pl.String, "model": pl.String,
+                                       "score": pl.Float64, "cost": pl.Float64,
+                                       "benchmark": pl.String, "text": pl.String},
+                         orient="row")
+    if not has_cost:
+        extra, names = extra.drop("cost"), [n for n in names if n != "cost"]
+    frame = pl.concat([table.select(names), extra.select(names)])
+    return records_from_frame(frame, cost="cost" if has_cost else None, benchmark="benchmark",
+                              text="text", on_duplicate="mean", source="<online refit>")
