@@ -7,8 +7,8 @@ new directory was loaded whole and routed a prompt, so a broken directory never 
 
 Routing one prompt costs ~0.7 ms of fixed overhead (featurising, the pick rule) and 32 prompts
 cost ~1.1 ms (measured on the sample's ``auto`` router): ``Decider`` therefore routes every
-request waiting at the moment it starts in one ``Router.decide`` call, on one routing thread,
-with no timer: an idle server answers at once, a loaded one answers in batches.
+request waiting at the moment it starts in one ``Router.decide`` call, with no timer: an idle
+server answers at once, a loaded one answers in batches.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ __all__ = ["Loaded", "Decider", "RouterState", "load_serving_router", "router_mo
 _log = logging.getLogger("uvicorn.error")
 SMOKE_PROMPT = "Is this router ready to serve?"
 MAX_BATCH_PROMPTS = 4096  # one decide call routes at most this many prompts
+INLINE_PROMPTS = 64  # batches up to this size are routed on the event loop (see Decider)
 
 
 class ReloadRefused(ValueError):
@@ -88,7 +89,10 @@ def load_serving_router(directory, upstream_models=None):
 
 class Decider:
     """``Router.decide`` for concurrent requests: those waiting when a batch starts are routed
-    together (grouped by their options), on the one routing thread."""
+    together (grouped by their options). A batch of up to ``INLINE_PROMPTS`` runs on the event
+    loop itself: on a thread it waits for the GIL behind the loop (a batch of 8 took 2.7 ms
+    there under load, 0.7 ms alone); a larger one runs on the routing thread, so one big
+    request does not stall /health. Batches run one at a time."""
 
     def __init__(self, router, executor: ThreadPoolExecutor):
         self.router, self.executor = router, executor
@@ -96,28 +100,44 @@ class Decider:
         self.busy = False
 
     async def decide(self, texts: list[str], **options) -> list:
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self.pending.append((texts, options, future))
         if not self.busy:
             self.busy = True
-            asyncio.get_running_loop().create_task(self._drain())
+            loop.call_soon(self._start)  # after the requests read in this turn of the loop
         return await future
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _start(self) -> None:
+        batch, taken = [], 0
+        while self.pending and (not batch or taken + len(self.pending[0][0]) <= MAX_BATCH_PROMPTS):
+            batch.append(self.pending.pop(0))
+            taken += len(batch[-1][0])
+        if taken > INLINE_PROMPTS:
+            asyncio.get_running_loop().create_task(self._on_thread(batch))
+            return
         try:
-            while self.pending:
-                batch, taken = [], 0
-                while self.pending and (not batch or taken + len(self.pending[0][0])
-                                        <= MAX_BATCH_PROMPTS):
-                    batch.append(self.pending.pop(0))
-                    taken += len(batch[-1][0])
-                results = await loop.run_in_executor(self.executor, self._decide_batch, batch)
-                for (_, _, future), result in zip(batch, results):
-                    if not future.done():
-                        (future.set_exception if isinstance(result, Exception)
-                         else future.set_result)(result)
-        finally:
+            results = self._decide_batch(batch)
+        except Exception as exc:  # noqa: BLE001 - a bug: every waiting request gets it
+            results = [exc] * len(batch)
+        self._finish(batch, results)
+
+    async def _on_thread(self, batch: list) -> None:
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._decide_batch, batch)
+        except Exception as exc:  # noqa: BLE001 - as in _start
+            results = [exc] * len(batch)
+        self._finish(batch, results)
+
+    def _finish(self, batch: list, results: list) -> None:
+        for (_, _, future), result in zip(batch, results):
+            if not future.done():  # a request that went away has cancelled its future
+                (future.set_exception if isinstance(result, Exception)
+                 else future.set_result)(result)
+        if self.pending:
+            asyncio.get_running_loop().call_soon(self._start)
+        else:
             self.busy = False
 
     def _decide_batch(self, batch: list) -> list:
