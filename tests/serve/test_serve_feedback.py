@@ -1,20 +1,26 @@
 """The feedback store (``routerrec.serve.feedback``): what it accepts and refuses, that its log
 reads back as records (``load_records`` and ``routerrec fit --data`` in a subprocess), a torn
-last line, several threads and processes appending at once."""
+last line, several threads and processes appending at once; and through the real server
+(``routerrec serve --feedback``): every acknowledged record survives a SIGKILL, feedback by a
+gateway request id, before and after a restart."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import httpx
 import polars as pl
 import pytest
 
 import routerrec
 from routerrec.data.readers.scores_json import text_id
 from routerrec.serve.feedback import REQUESTS_FILE, FeedbackStore
+from server import start_server
+from stub_upstream import start_stub
 
 FEEDBACK = "feedback.jsonl"
 MODELS = ("gpt-a", "gpt-b", "llama-c")
@@ -203,3 +209,72 @@ def test_a_folder_without_a_feedback_log_is_not_read_as_one(tmp_path):
         routerrec.load_records(tmp_path, format="feedback")
     with pytest.raises(routerrec.RecordsError, match="cannot infer the format"):
         routerrec.load_records(tmp_path)
+
+
+async def post_then_kill(server, models: list, posts: int, kill_after: int) -> set:
+    """Post ``posts`` feedback records 8 at a time and SIGKILL the server the moment the
+    ``kill_after``-th acknowledgement arrives (others still in flight); the acknowledged
+    (text, model) pairs."""
+    acked, gate = set(), asyncio.Semaphore(8)
+    async with httpx.AsyncClient(timeout=10) as client:
+        async def post(i):
+            body = {"prompt": f"durable prompt {i}", "model": models[i % len(models)], "score": i % 2}
+            async with gate:
+                if server.proc.poll() is not None:
+                    return
+                try:
+                    reply = await client.post(server.url + "/v1/feedback", json=body)
+                except httpx.HTTPError:
+                    return  # in flight when the server died: never acknowledged
+            if reply.status_code == 200:
+                acked.add((body["prompt"], body["model"]))
+                if len(acked) == kill_after:
+                    server.proc.kill()
+        await asyncio.gather(*(post(i) for i in range(posts)))
+    server.proc.wait(timeout=10)
+    return acked
+
+
+def test_every_acknowledged_feedback_survives_a_sigkill_right_after_its_ack(router_dir, tmp_path):
+    store = tmp_path / "feedback"
+    with start_server(router_dir, "--feedback", store) as server:
+        models = server.get("/health").json()["models"]
+        acked = asyncio.run(post_then_kill(server, models, posts=80, kill_after=40))
+    assert len(acked) >= 40 and server.proc.returncode == -9
+    stored = {(r["text"], r["model"]) for r in lines(store)}
+    assert acked <= stored  # records in flight at the kill may be there too, never half of one
+    with start_server(router_dir, "--feedback", store) as server:  # restarted on the same folder
+        reply = server.post("/v1/feedback", json={"prompt": "after the restart", "model": models[0],
+                                                  "score": 1})
+        assert reply.status_code == 200 and reply.json()["record"]["text"] == "after the restart"
+    records = routerrec.load_records(store)
+    assert {text_id(text) for text, _ in acked} | {text_id("after the restart")} <= set(records.prompts)
+    assert records.n_records == len(stored) + 1
+
+
+def test_feedback_by_gateway_request_id_survives_a_restart_and_bad_bodies_are_400(router_dir, tmp_path):
+    store = tmp_path / "feedback"
+    with start_stub(name="only") as stub:
+        models = routerrec.load_sample().models
+        (tmp_path / "upstreams.json").write_text(
+            json.dumps({"models": {m: {"base_url": stub.base_url} for m in models}}))
+        args = ("--upstreams", tmp_path / "upstreams.json", "--feedback", store)
+        with start_server(router_dir, *args) as server:
+            chat = server.post("/v1/chat/completions", json={
+                "model": "router", "messages": [{"role": "user", "content": "Integrate x^2 from 0 to 3."}]})
+            assert chat.status_code == 200
+            request_id, model = chat.headers["x-routerrec-request-id"], chat.headers["x-routerrec-model"]
+            bad = server.post("/v1/feedback", json={"request_id": request_id, "score": "good"})
+            assert bad.status_code == 400 and "score must be a number" in bad.text
+            unknown = server.post("/v1/feedback", json={"request_id": "no-such-id", "score": 1})
+            assert unknown.status_code == 404 and "send the prompt instead" in unknown.text
+            typo = server.post("/v1/feedback", json={"prompt": "p", "model": "gpt-nine", "score": 1})
+            assert typo.status_code == 400 and "'gpt-nine' is not one of the router's" in typo.text
+            server.proc.kill()
+            server.proc.wait(timeout=10)
+        with start_server(router_dir, *args) as server:
+            reply = server.post("/v1/feedback", json={"request_id": request_id, "score": 0, "cost": 0.002})
+            assert reply.status_code == 200, reply.text
+    [record] = lines(store)
+    assert (record["text"], record["model"], record["request_id"], record["score"], record["cost"]) == \
+        ("Integrate x^2 from 0 to 3.", model, request_id, 0.0, 0.002)
