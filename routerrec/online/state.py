@@ -57,7 +57,8 @@ class OnlineState:
         texts = None if records is None else records.text_of(c.prompts)
         self.prompt_precision = self._prompt_precision(fitted, texts)
         z, offset = self.features(fitted)
-        self.reference = (z[:REFERENCE_PROMPTS], offset[:REFERENCE_PROMPTS])
+        sample = np.random.default_rng(0).permutation(len(z))[:REFERENCE_PROMPTS]
+        self.reference = (z[sample], offset[sample])  # widths before any prompt is routed
         self.columns = {}
         for j, name in enumerate(c.models):
             x = np.append(c.model_factors[j], c.model_bias[j]).astype(np.float64)

@@ -19,3 +19,16 @@ def als_router(sample_split):
 @pytest.fixture(scope="session")
 def logistic_router(sample_split):
     return make_router("mf", method="logistic", method_params=dict(rank=4)).fit(sample_split[0])
+
+
+HELD_OUT = "delta-coder-33b"
+
+
+@pytest.fixture(scope="session")
+def held_out_split(sample_split):
+    """(train without HELD_OUT, its router (ALS rank 4), the held-out model's train records)."""
+    train = sample_split[0]
+    others = [m for m in train.models if m != HELD_OUT]
+    kept = train.filter(models=others)
+    router = make_router("mf", method="als", method_params=dict(rank=4)).fit(kept)
+    return kept, router, train.filter(models=[HELD_OUT])
