@@ -18,7 +18,8 @@ __all__ = ["evaluate"]
 
 @click.group()
 def evaluate():
-    """Evaluate routers and fold-in the way the field does (RouterBench, RouterEval, cold start).
+    """Evaluate routers and fold-in the way the field does (RouterBench, RouterEval, cold start,
+    online learning by replay).
 
     \b
     Example:
@@ -278,3 +279,8 @@ def coldstart(**kw):
     emit({**report, "files": [str(p) for p in paths]}, kw["as_json"],
          format_table(rows, ["strategy", "probes", "mae", "naive_mae", "auc", "coverage"])
          + f"\nwrote {', '.join(str(p) for p in paths)}")
+
+
+from .evaluate_online import online  # noqa: E402 - its own module (issue 15), a subcommand here
+
+evaluate.add_command(online)
