@@ -104,12 +104,20 @@ def route_request(body: dict, router) -> tuple[list[str], dict]:
         if "prompt" in body:
             texts = [validate.string("prompt", body["prompt"])]
         else:
-            texts = validate.texts("prompts", body["prompts"] if body["prompts"] is not None else 0)
+            texts = validate.texts("prompts", _json_list("prompts", body["prompts"]))
             if not texts:
                 raise ValueError("prompts must hold at least one text, got an empty list")
         return texts, decide_options(body, router)
     except (TypeError, ValueError, KeyError) as exc:
         raise BadRequest(_message(exc)) from None
+
+
+def _json_list(what: str, value) -> list:
+    """A JSON array (``validate.texts`` would read an object's keys as the list)."""
+    if not isinstance(value, list):
+        raise TypeError(f"{what} must be a list of strings, got {type(value).__name__} "
+                        f"{json.dumps(value)[:60]}")
+    return value
 
 
 def decide_options(body: dict, router) -> dict:
@@ -123,7 +131,7 @@ def decide_options(body: dict, router) -> dict:
     if max_cost is not None:
         options["max_cost"] = validate.real("max_cost", max_cost, low=0)
     if models is not None:
-        pool = validate.texts("models", models)
+        pool = validate.texts("models", _json_list("models", models))
         if len(set(pool)) != len(pool):
             raise ValueError("models must not repeat a model id")
         router.candidates(pool)  # KeyError naming the unknown ids; ValueError when empty
