@@ -1,0 +1,113 @@
+"""Exploration: Thompson and UCB propose, the budget decides (share cap at every moment,
+expected regret in score and USD), seeded determinism."""
+import numpy as np
+import pytest
+
+from conftest import HELD_OUT
+from routerrec.online import OnlineRouter, ThompsonPolicy, UCBPolicy
+from routerrec.online.explore import ExplorationBudget
+
+
+@pytest.fixture
+def stream(sample_split):
+    test = sample_split[1]
+    return test.text_of(test.prompts[:400])
+
+
+def _router(held_out_split, **kw):
+    kept, router, _ = held_out_split
+    online = OnlineRouter(router, records=kept, **kw)
+    online.add_model(HELD_OUT, cost_per_call=0.001)
+    return online
+
+
+@pytest.mark.parametrize("policy", ["thompson", "ucb"])
+@pytest.mark.parametrize("batch", [1, 50])
+def test_share_cap_holds_at_every_decision(held_out_split, stream, policy, batch):
+    online = _router(held_out_split, policy=policy, max_explore_share=0.1, max_regret=1.0)
+    stream = stream[:100 * batch]  # routing one prompt at a time costs the encoder ~15 ms
+    flags = []
+    for s in range(0, len(stream), batch):
+        flags += [d.explored for d in online.route(stream[s:s + batch])]
+    running = np.cumsum(flags) / np.arange(1, len(flags) + 1)
+    assert running.max() <= 0.1 + 1e-12
+    assert sum(flags) >= 0.08 * len(flags)  # the cap binds: the new model is worth trying
+    explored = online.budget.state()
+    assert explored == {"decisions": len(stream), "explored": sum(flags)}
+
+
+def test_greedy_and_zero_share_never_explore(held_out_split, stream):
+    for kw in ({"policy": "greedy"}, {"max_explore_share": 0.0, "max_regret": 1.0}):
+        assert not any(d.explored for d in _router(held_out_split, **kw).route(stream))
+
+
+@pytest.mark.parametrize("wtp", [None, 30.0])
+def test_regret_cap_bounds_every_exploring_pick(held_out_split, stream, wtp):
+    greedy = _router(held_out_split, policy="greedy").route(stream, wtp=wtp)
+    online = _router(held_out_split, max_explore_share=1.0, max_regret=0.02)
+    decisions = online.route(stream, wtp=wtp)
+    explored = [(g, d) for g, d in zip(greedy, decisions) if d.explored]
+    assert explored  # the cap leaves cheap exploration
+    for g, d in explored:
+        regret = g.score - d.score + ((d.cost - g.cost) / wtp if wtp else 0.0)
+        assert regret <= 0.02 + 1e-9 and d.model != g.model
+    for g, d in zip(greedy, decisions):
+        if not d.explored:
+            assert d.model == g.model
+    loose = _router(held_out_split, max_explore_share=1.0, max_regret=1.0).route(stream, wtp=wtp)
+    assert sum(d.explored for d in loose) > len(explored)
+
+
+def test_usd_cap_bounds_the_extra_cost(held_out_split, stream):
+    greedy = _router(held_out_split, policy="greedy").route(stream, wtp=30.0)
+    decisions = _router(held_out_split, max_explore_share=1.0, max_regret=1.0,
+                        max_regret_usd=0.0).route(stream, wtp=30.0)
+    explored = [(g, d) for g, d in zip(greedy, decisions) if d.explored]
+    assert all(d.cost <= g.cost + 1e-12 for g, d in explored)
+    free = _router(held_out_split, max_explore_share=1.0, max_regret=1.0).route(stream, wtp=30.0)
+    assert any(d.cost > g.cost for g, d in zip(greedy, free) if d.explored)
+
+
+def test_seeded_determinism(held_out_split, stream):
+    def run(seed, policy="thompson"):
+        online = _router(held_out_split, policy=policy, seed=seed, max_regret=1.0)
+        out = []
+        for s in range(0, 200, 40):
+            decisions = online.route(stream[s:s + 40])
+            out += [(d.request_id, d.model, d.explored) for d in decisions]
+            for d in decisions[::3]:
+                online.feedback(request_id=d.request_id, score=1.0)
+        return out
+
+    assert run(3) == run(3)
+    assert [x[1:] for x in run(3)] != [x[1:] for x in run(4)]
+    assert [x[1:] for x in run(3, "ucb")] == [x[1:] for x in run(4, "ucb")]  # UCB draws nothing
+
+
+def test_converged_models_are_explored_only_when_asked(held_out_split, stream):
+    settled = _router(held_out_split, converged_width=10.0, max_regret=1.0)
+    assert all(settled.posterior(m)["converged"] for m in settled.models)
+    assert not any(d.explored for d in settled.route(stream))
+    asked = _router(held_out_split, converged_width=10.0, max_regret=1.0,
+                    explore_converged=True)
+    assert any(d.explored for d in asked.route(stream))
+
+
+def test_exploration_goes_to_the_uncertain_new_model(held_out_split, stream):
+    online = _router(held_out_split, policy=ThompsonPolicy(), max_regret=1.0)
+    explored = [d.model for d in online.route(stream) if d.explored]
+    assert explored.count(HELD_OUT) > len(explored) / 2
+    ucb = _router(held_out_split, policy=UCBPolicy(beta=3.0), max_regret=1.0)
+    explored = [d.model for d in ucb.route(stream) if d.explored]
+    assert explored.count(HELD_OUT) > len(explored) / 2
+
+
+def test_budget_arguments_are_checked():
+    with pytest.raises(ValueError, match="max_explore_share"):
+        ExplorationBudget(max_explore_share=1.5)
+    with pytest.raises(ValueError, match="max_regret"):
+        ExplorationBudget(max_regret=-1)
+    with pytest.raises(TypeError, match="max_regret_usd"):
+        ExplorationBudget(max_regret_usd="1")
+    with pytest.raises(ValueError, match="UCB beta"):
+        UCBPolicy(beta=-1)
