@@ -72,13 +72,14 @@ def held_out(records, seed: int, scenario: str) -> list[str] | None:
 
 
 def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_delay: int,
-        policy: str) -> Path:
+        policy: str, max_regret: float) -> Path:
     t0 = time.perf_counter()
     records = records_of(data, seed)
     report = replay(records, seed=seed, new_models=held_out(records, seed, scenario),
-                    feedback_share=feedback_share, feedback_delay=feedback_delay, policy=policy)
-    tag = "" if (feedback_share, feedback_delay, policy) == (1.0, 0, "thompson") else (
-        f"_{policy}_fb{feedback_share:g}_d{feedback_delay}")
+                    feedback_share=feedback_share, feedback_delay=feedback_delay, policy=policy,
+                    online_params={"max_regret": max_regret})
+    tag = f"_r{max_regret:g}" + ("" if (feedback_share, feedback_delay, policy) == (
+        1.0, 0, "thompson") else f"_{policy}_fb{feedback_share:g}_d{feedback_delay}")
     path = RESULTS / f"online_{data}_{scenario}{tag}_{seed}.json"
     report.update(data=data, scenario=scenario, wall_seconds=time.perf_counter() - t0)
     path.write_text(json.dumps(report, indent=1, default=float) + "\n")
@@ -185,10 +186,13 @@ def main() -> None:
     r.add_argument("--feedback-share", type=float, default=1.0)
     r.add_argument("--feedback-delay", type=int, default=0)
     r.add_argument("--policy", default="thompson")
+    r.add_argument("--max-regret", type=float, default=0.05,
+                   help="OnlineRouter's bound on an exploring pick's expected regret.")
     sub.add_parser("table")
     a = ap.parse_args()
     if a.cmd == "run":
-        run(a.data, a.seed, a.scenario, a.feedback_share, a.feedback_delay, a.policy)
+        run(a.data, a.seed, a.scenario, a.feedback_share, a.feedback_delay, a.policy,
+            a.max_regret)
     else:
         (RESULTS / "online.md").write_text("# Online replay (benchmarks/bench_online.py)\n\n"
                                            + table())

@@ -29,13 +29,17 @@ __all__ = ["online"]
               help="Share of the prompts (old models only) the initial router is fitted on.")
 @click.option("--policy", type=click.Choice(["thompson", "ucb", "greedy"]), default="thompson",
               show_default=True, help="The online router's exploration policy.")
+@click.option("--max-explore-share", type=Real(0, 1), default=0.1, show_default=True,
+              help="The online router's bound on the share of requests it explores.")
+@click.option("--max-regret", type=Real(0, None), default=0.05, show_default=True,
+              help="The online router's bound on an exploring pick's expected score loss.")
 @click.option("--probes", type=click.IntRange(min=1), default=50, show_default=True,
               help="Offline probes per new model of the probe baseline.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="PNG file for the regret and new-model share plots.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the full report).")
 def online(seed, new_models, arrivals, feedback_share, feedback_delay, train_share, policy,
-           probes, plot, as_json, **kw):
+           max_explore_share, max_regret, probes, plot, as_json, **kw):
     """Replay records as a stream of requests and measure online learning.
 
     Prompts with text in a seeded order: the first --train-share fit the initial mf router on
@@ -63,7 +67,9 @@ def online(seed, new_models, arrivals, feedback_share, feedback_delay, train_sha
     with reported_as("evaluate online"):
         report = replay(records, seed=seed, share_new_models=new_models, arrivals=fractions,
                         feedback_share=feedback_share, feedback_delay=feedback_delay,
-                        train_share=train_share, policy=policy, probes=probes)
+                        train_share=train_share, policy=policy, probes=probes,
+                        online_params={"max_explore_share": max_explore_share,
+                                       "max_regret": max_regret})
     if plot is not None:
         from ..evaluation.report import pyplot
 

@@ -162,3 +162,19 @@ def test_markdown_and_figure(records):
     fig = report_figure(report)
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) >= 4
     pyplot().close(fig)
+
+
+def test_example_online_replay_runs(tmp_path):
+    """examples/online_replay.py end to end: the table, one line per new model, the plot."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "online_replay.py"
+    png = tmp_path / "replay.png"
+    proc = subprocess.run([sys.executable, str(example), str(png)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "| online |" in proc.stdout and "| probe-50 |" in proc.stdout
+    assert proc.stdout.count("joined at request") == 4
+    assert png.read_bytes()[:4] == b"\x89PNG"
