@@ -113,3 +113,57 @@ def test_a_router_that_fails_to_load_stops_the_server_with_a_message(router_dir,
     assert result.returncode == 2, result.stderr
     assert result.stdout.startswith("listening on http://127.0.0.1:")
     assert "Error: --router" in result.stderr and "arrays.npz" in result.stderr
+
+
+def test_before_the_router_is_loaded_health_and_route_answer_503(router_dir):
+    """The app itself, before its lifespan has loaded the router (httpx's ASGI transport runs
+    no lifespan): the load balancer sees 503 and clients are told to retry."""
+    import asyncio
+
+    from routerrec.serve.app import build_app
+    from routerrec.serve.config import ServeConfig
+
+    async def ask():
+        app = build_app(ServeConfig(router=str(router_dir)))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.get("/health"), await client.post("/v1/route",
+                                                                   json={"prompt": "hi"})
+    health, route = asyncio.run(ask())
+    assert health.status_code == 503 and health.json()["status"] == "loading"
+    assert route.status_code == 503 and route.headers["retry-after"] == "1"
+    assert route.json()["error"]["type"] == "server_loading"
+
+
+def test_sigterm_lets_a_request_in_flight_finish(router_dir, tmp_path):
+    """A streamed answer still arriving when SIGTERM comes is delivered whole, then the
+    server shuts down cleanly."""
+    import signal
+    import threading
+
+    from stub_upstream import start_stub
+
+    with start_stub(name="slow", chunk_delay=0.2) as stub:
+        upstreams = tmp_path / "upstreams.json"
+        upstreams.write_text(json.dumps({"acme-8b": {"base_url": stub.base_url}}))
+        with start_server(router_dir, "--upstreams", upstreams) as server:
+            chunks, started = [], threading.Event()
+
+            def stream():
+                body = {"model": "router", "stream": True,
+                        "messages": [{"role": "user", "content": "one two three four five"}]}
+                with httpx.stream("POST", server.url + "/v1/chat/completions", json=body,
+                                  timeout=30) as reply:
+                    for line in reply.iter_lines():
+                        started.set()
+                        if line:
+                            chunks.append(line)
+            client = threading.Thread(target=stream)
+            client.start()
+            assert started.wait(20)
+            server.signal(signal.SIGTERM)
+            client.join(30)
+            # after draining, uvicorn raises the signal again: the exit says SIGTERM ended it
+            assert server.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+            assert "Application shutdown complete" in server.log()
+    assert chunks[-1] == "data: [DONE]" and sum(c.startswith("data: ") for c in chunks) >= 8
