@@ -89,9 +89,11 @@ def _error_kind(error: Exception) -> str:
 
 
 class Gateway:
-    """Forwards chat requests to the upstreams over one pooled HTTP client (keep-alive
-    connections are reused across requests; ``aclose`` on shutdown). ``timeout`` bounds the
-    connect, each read and each write of one try."""
+    """Forwards chat requests to the upstreams over one pool of keep-alive connections
+    (``aclose`` on shutdown). ``timeout`` bounds the connect, each read and each write of one
+    try. Requests go straight to httpx's transport (the pool): the client layer above it
+    (cookies, auth flows, redirects, URL merging) has nothing to do here and costs about a
+    third of a millisecond a request."""
 
     def __init__(self, upstreams: dict[str, Upstream], metrics: ServeMetrics, *,
                  timeout: float = 60.0, max_attempts: int = 3):
@@ -106,7 +108,10 @@ class Gateway:
         # keys are read once: a request never pays for the environment lookup
         self._headers = {model: self._request_headers(upstream)
                          for model, upstream in self.upstreams.items()}
-        self._client = httpx.AsyncClient(timeout=self.timeout, limits=POOL)
+        self._urls = {model: httpx.URL(upstream.base_url + "/chat/completions")
+                      for model, upstream in self.upstreams.items()}
+        self._timeouts = {"timeout": httpx.Timeout(self.timeout).as_dict()}
+        self._pool = httpx.AsyncHTTPTransport(limits=POOL)
 
     @staticmethod
     def _request_headers(upstream: Upstream) -> dict:
@@ -121,7 +126,7 @@ class Gateway:
         return headers
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._pool.aclose()
 
     async def forward(self, body: dict, ranked: list[str], request_id: str) -> Response:
         """Try ranked[0], then the next on connect error / 5xx / 429 / timeout (before the first
@@ -138,10 +143,10 @@ class Gateway:
             upstream = self.upstreams[model]
             content = json.dumps(dict(body, model=upstream.name_upstream),
                                  ensure_ascii=False).encode()
-            request = self._client.build_request("POST", upstream.base_url + "/chat/completions",
-                                                 content=content, headers=self._headers[model])
+            request = httpx.Request("POST", self._urls[model], content=content,
+                                    headers=self._headers[model], extensions=self._timeouts)
             try:
-                answer = await self._client.send(request, stream=True)
+                answer = await self._pool.handle_async_request(request)
             except httpx.HTTPError as error:
                 self._failed(failures, model, _error_kind(error), type(error).__name__)
                 continue
