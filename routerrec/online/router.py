@@ -16,17 +16,29 @@ import collections
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import polars as pl
 
+from ..data.load import records_from_frame
 from ..routing.cost import choose
 from ..routing.learned.mf import MFRouter
+from ..routing.registry import load_router
 from ..util import validate
-from .explore import ExplorationBudget, make_policy
+from ..util.artifacts import ArtifactError, read_artifact, write_artifact
+from ..util.files import open_regular
+from .explore import ExplorationBudget, UCBPolicy, make_policy
 from .state import OnlineState, REFERENCE_PROMPTS, refit_records
 
-__all__ = ["OnlineRouter", "Decision"]
+__all__ = ["OnlineRouter", "Decision", "OnlineFileError"]
+
+_RECORDS = "records.parquet"  # the training records a saved online router refits on
+
+
+class OnlineFileError(ArtifactError):
+    """A saved online router that is missing, corrupt or of another version."""
 
 log = logging.getLogger(__name__)
 
@@ -328,3 +340,104 @@ class OnlineRouter:
                 self._state, self._since_snapshot = state, None
                 self.refit_error = None
                 self.refits += 1
+
+    # ------------------------------------------------------------------ persistence
+    def _settings(self) -> dict:
+        policy = self.policy
+        if type(policy).__name__ not in ("ThompsonPolicy", "UCBPolicy", "GreedyPolicy"):
+            raise ValueError(f"cannot save the custom policy {policy!r}: only thompson, ucb "
+                             f"and greedy are saved by name")
+        return {"policy": policy.name, "ucb_beta": getattr(policy, "beta", None),
+                "max_explore_share": self.budget.max_explore_share,
+                "max_regret": self.budget.max_regret, "max_regret_usd": self.budget.max_regret_usd,
+                "converged_width": self.converged_width, "refit_every": self.refit_every,
+                "seed": self.seed, "explore_converged": self.explore_converged,
+                "remember": self.remember, "prompt_cache": self.prompt_cache}
+
+    def save(self, directory) -> Path:
+        """Write everything atomically (``util.artifacts``, no pickle): ``manifest.json`` (the
+        settings, live models, counts, remembered decisions, prompts' feedback and the feedback
+        log), ``arrays.npz`` (every posterior), ``router/`` (the mf router) and, with training
+        records, ``records.parquet``. ``OnlineRouter.load`` continues where this left off."""
+        directory = validate.path("save's directory", directory)
+        with self._lock:
+            names, arrays = self._state.arrays()
+            k1 = len(self._state.population[0])
+            arrays["recent_z"] = np.array([z for z, _ in self._recent]).reshape(-1, k1)
+            arrays["recent_offset"] = np.array([o for _, o in self._recent], dtype=np.float64)
+            manifest = {
+                "format": "routerrec-online", "settings": self._settings(),
+                "models": list(self._live), "columns": names, "costs": dict(self._costs),
+                "budget": self.budget.state(), "count": self._count, "refits": self.refits,
+                "since_refit": self._since_refit, "rng": self._rng.bit_generator.state,
+                "pending": [[k, t, m] for k, (t, m) in self._pending.items()],
+                "prompts": [[t, obs] for t, obs in self._prompts.items()],
+                "feedback": [list(r) for r in self._feedback]}
+            router, records = self._state.router, self.records
+
+        def parts(tmp: Path) -> None:
+            router.save(tmp / "router")
+            if records is not None:
+                records.table.join(records.texts, on="prompt", how="left").write_parquet(
+                    tmp / _RECORDS)
+
+        return write_artifact(directory, manifest, arrays, error=OnlineFileError,
+                              write_parts=parts)
+
+    @classmethod
+    def load(cls, directory, *, encoder=None) -> "OnlineRouter":
+        """An online router ``save`` wrote, in the same state (``encoder``: the function an mf
+        router was fitted with, as for ``load_router``)."""
+        d = validate.path("OnlineRouter.load's directory", directory)
+        manifest, arrays = read_artifact(d, fmt="routerrec-online", what="online router",
+                                         error=OnlineFileError)
+        router = load_router(d / "router", encoder=encoder)
+        try:
+            records = None
+            if (d / _RECORDS).exists():
+                with open_regular(d / _RECORDS) as fh:
+                    frame = pl.read_parquet(fh)
+                records = records_from_frame(
+                    frame, cost="cost" if "cost" in frame.columns else None,
+                    benchmark="benchmark", text="text", source=str(d / _RECORDS))
+            settings = dict(manifest["settings"])
+            policy, beta = settings.pop("policy"), settings.pop("ucb_beta")
+            online = cls(router, records=records,
+                         policy=UCBPolicy(beta) if policy == "ucb" else policy, **settings)
+            online._restore(manifest, arrays)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise OnlineFileError(f"{d}: not a usable online router ({type(exc).__name__}: "
+                                  f"{exc})") from None
+        return online
+
+    def _restore(self, manifest: dict, arrays: dict) -> None:
+        self._state = OnlineState.restore(self._state.router, manifest["columns"], arrays)
+        live = validate.texts("models", manifest["models"])
+        unknown = [m for m in live if m not in self._state.columns]
+        if unknown:
+            raise ValueError(f"live models {unknown[:5]!r} have no saved posterior")
+        self._live = live
+        self._costs = {validate.string("cost's model", m): [
+            None if c[0] is None else validate.real("cost per call", c[0], low=0),
+            validate.real("cost sum", c[1], low=0), validate.integer("cost count", c[2], low=0)]
+            for m, c in manifest["costs"].items()}
+        self.budget.decisions = validate.integer("decisions", manifest["budget"]["decisions"],
+                                                 low=0)
+        self.budget.explored = validate.integer("explored", manifest["budget"]["explored"],
+                                                low=0, high=self.budget.decisions)
+        self._count = validate.integer("count", manifest["count"], low=0)
+        self.refits = validate.integer("refits", manifest["refits"], low=0)
+        self._since_refit = validate.integer("since_refit", manifest["since_refit"], low=0)
+        self._rng.bit_generator.state = manifest["rng"]
+        for key, text, model in manifest["pending"]:
+            self._pending[validate.string("request id", key)] = (
+                validate.string("decision text", text), validate.string("decision model", model))
+        for text, observed in manifest["prompts"]:
+            self._prompts[validate.string("prompt text", text)] = {
+                validate.string("model", m): validate.real("score", y) for m, y in observed.items()}
+        self._feedback = [(validate.string("feedback text", t), validate.string("model", m),
+                           validate.real("score", y),
+                           None if c is None else validate.real("cost", c, low=0))
+                          for t, m, y, c in manifest["feedback"]]
+        for z, offset in zip(arrays["recent_z"], arrays["recent_offset"]):
+            self._recent.append((np.asarray(z, dtype=np.float64), float(offset)))

@@ -50,7 +50,7 @@ class OnlineState:
             raise ValueError(f"online updates need an identity or logistic link, the mf "
                              f"router's completion model has {c.link!r}")
         self.link = c.link
-        self.noise_var = 1.0 if c.link == "logistic" else float(c.noise_var or 1.0)
+        self.noise_var = _answer_noise(c)
         fitted = np.column_stack([c.prompt_factors, c.prompt_bias]).astype(np.float64)
         self.population = _population(c)
         observed = self._observed(records)
@@ -129,6 +129,45 @@ class OnlineState:
         """A column at the population prior (a model added live)."""
         mean, precision = self.population
         return ColumnPosterior(mean, precision, link=self.link, noise_var=self.noise_var)
+
+    # ------------------------------------------------------------------ persistence
+    def arrays(self) -> tuple[list[str], dict]:
+        """(column names, arrays) of everything feedback changed or the build computed."""
+        names = list(self.columns)
+        arrays = {"population_mean": self.population[0],
+                  "population_precision": self.population[1],
+                  "prompt_precision": self.prompt_precision,
+                  "reference_z": self.reference[0], "reference_offset": self.reference[1]}
+        for i, name in enumerate(names):
+            arrays.update({f"col{i}.{k}": v for k, v in self.columns[name].arrays().items()})
+        return names, arrays
+
+    @classmethod
+    def restore(cls, router: MFRouter, names: Sequence[str], arrays: Mapping) -> "OnlineState":
+        """The state ``arrays`` saved, on the loaded ``router`` (nothing recomputed)."""
+        self = cls.__new__(cls)
+        self.router, self.completion = router, router.completion_
+        self.link = self.completion.link
+        self.noise_var = _answer_noise(self.completion)
+        self.population = (arrays["population_mean"], arrays["population_precision"])
+        self.prompt_precision = arrays["prompt_precision"]
+        self.reference = (arrays["reference_z"], arrays["reference_offset"])
+        k1 = self.completion.rank + 1
+        if self.population[0].shape != (k1,) or self.reference[0].shape[1:] != (k1,):
+            raise ValueError(f"its arrays are for rank {self.population[0].shape[0] - 1}, the "
+                             f"router's completion model has rank {k1 - 1}")
+        self.columns = {}
+        for i, name in enumerate(names):
+            part = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"col{i}.")}
+            self.columns[name] = ColumnPosterior.from_arrays(part, link=self.link,
+                                                             noise_var=self.noise_var)
+        return self
+
+
+def _answer_noise(model) -> float:
+    """The variance of one answer on the working scale: the identity link's training noise
+    (1 when the method did not record one), 1 for logistic (its weights carry the noise)."""
+    return 1.0 if model.link == "logistic" else float(model.noise_var or 1.0)
 
 
 def _population(model) -> tuple[np.ndarray, np.ndarray]:
