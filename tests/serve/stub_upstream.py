@@ -6,7 +6,8 @@ answers a request carrying ``tools`` with a call of the first tool and echoes ``
 (top-level ``"tools"``) so pass-through is checkable, and behaves on command:
 ``POST /control {"mode": "ok" | "fail" | "hang", "chunk_delay": seconds}`` (fail = 500 before
 any byte, hang = no answer until the client gives up). ``GET /requests`` lists the chat
-requests it received (path, headers, body), newest last; ``GET /health`` says it is up.
+requests it received (path, headers, body), newest last; ``GET /health`` says it is up and
+counts the streams it sent whole and those abandoned by the client midway.
 
 Run it alone: ``python tests/serve/stub_upstream.py --port 9001 --name small``, or from a
 test: ``with start_stub(name="small") as stub: stub.base_url`` (loopback, a free port).
@@ -39,10 +40,12 @@ def build_app(name: str, chunk_delay: float = 0.0):
     from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
 
-    state = {"mode": "ok", "chunk_delay": chunk_delay, "requests": []}
+    state = {"mode": "ok", "chunk_delay": chunk_delay, "requests": [], "streams": {
+        "finished": 0, "abandoned": 0}}
 
     async def health(request):
-        return JSONResponse({"status": "ok", "name": name, "mode": state["mode"]})
+        return JSONResponse({"status": "ok", "name": name, "mode": state["mode"],
+                             "streams": state["streams"]})
 
     async def control(request):
         body = await request.json()
@@ -80,7 +83,8 @@ def build_app(name: str, chunk_delay: float = 0.0):
             content = " ".join(part.get("text", "") for part in content if part.get("type") == "text")
         answer = f"{name} says: {content}"
         if body.get("stream"):
-            return StreamingResponse(_events(body, answer, state["chunk_delay"]),
+            return StreamingResponse(_counted(_events(body, answer, state["chunk_delay"]),
+                                              state["streams"]),
                                      media_type="text/event-stream")
         return JSONResponse(_completion(body, answer))
 
@@ -120,6 +124,17 @@ def _chunk(body: dict, delta: dict, finish: str | None = None) -> bytes:
     return f"data: {json.dumps(data)}\n\n".encode()
 
 
+async def _counted(events, streams: dict):
+    """Count streams sent to the end and those the client abandoned (closed midway)."""
+    finished = False
+    try:
+        async for event in events:
+            yield event
+        finished = True
+    finally:
+        streams["finished" if finished else "abandoned"] += 1
+
+
 async def _events(body: dict, answer: str, delay: float):
     """Role first, one chunk per word, the tool call if any, the finish reason, then [DONE]."""
     yield _chunk(body, {"role": "assistant", "content": ""})
@@ -152,6 +167,10 @@ class Stub:
 
     def requests(self) -> list[dict]:
         return httpx.get(self.url + "/requests", timeout=5).json()
+
+    def streams(self) -> dict:
+        """{"finished": n, "abandoned": m}: streams sent whole, streams the client closed."""
+        return httpx.get(self.url + "/health", timeout=5).json()["streams"]
 
     def kill(self) -> None:
         """SIGKILL, as a crashed provider: its port refuses connections afterwards."""

@@ -158,6 +158,23 @@ def test_streaming_arrives_chunk_by_chunk(gateway):
     assert len(arrivals) >= words and spread >= delay * (words - 1) * 0.8
 
 
+def test_a_client_leaving_mid_stream_stops_the_upstream_stream(gateway):
+    """An abandoned answer is not left running at the provider (it would go on costing)."""
+    for stub in gateway.stubs.values():
+        stub.control("ok", chunk_delay=0.3)
+    before = {name: stub.streams() for name, stub in gateway.stubs.items()}
+    with httpx.stream("POST", gateway.server.url + "/v1/chat/completions", timeout=10,
+                      json=chat_body(stream=True), headers=gateway.headers) as reply:
+        name = reply.headers["x-routerrec-model"]
+        next(reply.iter_raw())
+    stub = gateway.stubs[name]
+    expected = {"finished": before[name]["finished"], "abandoned": before[name]["abandoned"] + 1}
+    deadline = time.monotonic() + 5
+    while stub.streams() != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stub.streams() == expected
+
+
 def test_all_upstreams_failing_is_a_502(gateway):
     for stub in gateway.stubs.values():
         stub.control("fail")
