@@ -86,7 +86,8 @@ class OnlineRouter:
         self._state = OnlineState(router, records)
         self._live = list(self._state.columns)
         self._costs: dict[str, list] = {}  # model added live -> [cost per call or None, sum, n]
-        self._pending: collections.OrderedDict = collections.OrderedDict()  # id -> (text, model)
+        # request id -> (text, model, the text's map row, the state it was computed on)
+        self._pending: collections.OrderedDict = collections.OrderedDict()
         self._prompts: collections.OrderedDict = collections.OrderedDict()  # text -> {model: y}
         self._recent: collections.deque = collections.deque(maxlen=REFERENCE_PROMPTS)
         self._feedback: list[tuple] = []   # (text, model, score, cost): the refit's extra records
@@ -159,7 +160,8 @@ class OnlineRouter:
         with self._lock:
             state = self._state
             names = self._candidates(models)
-            rows = state.text_rows(texts)
+            text_rows = state.text_rows(texts)
+            rows = text_rows.copy()
             for i, text in enumerate(texts):
                 if text in self._prompts:
                     rows[i] = state.refine(rows[i], self._prompts[text])
@@ -184,7 +186,8 @@ class OnlineRouter:
                 j = p if explored else g
                 self.budget.count(explored)
                 request_id = self._next_id()
-                self._remember(self._pending, request_id, (text, names[j]), self.remember)
+                self._remember(self._pending, request_id,
+                               (text, names[j], text_rows[i], state), self.remember)
                 self._recent.append((z[i], offset[i]))
                 decisions.append(Decision(request_id, names[j], float(means[i, j]),
                                           float(costs[i, j]), bool(explored)))
@@ -250,13 +253,15 @@ class OnlineRouter:
                     raise LookupError(f"unknown or expired request id {request_id!r} (decisions "
                                       f"are kept for the latest {self.remember} requests, and "
                                       f"each takes one feedback)")
-                text, decided = self._pending[request_id]
+                text, decided, row, routed_on = self._pending[request_id]
                 if model is not None and model != decided:
                     raise ValueError(f"request {request_id!r} was routed to {decided!r}, not "
                                      f"{model!r}")
                 model = decided
             elif text is None or model is None:
                 raise ValueError("feedback needs a request_id, or a text and a model")
+            else:
+                routed_on = None
             text = validate.string("feedback text", text)
             low, high = self._state.completion.score_range or (None, None)
             score = validate.real("score", score, low=low, high=high)
@@ -266,7 +271,8 @@ class OnlineRouter:
                 if request_id is None:
                     raise KeyError(f"unknown model {model!r}; live models: {self._live[:10]!r}")
                 return
-            self._apply(self._state, text, model, score)
+            self._apply(self._state, text, model, score,
+                        row if routed_on is self._state else None)
             if self.prompt_cache:
                 observed = self._prompts.pop(text, {})
                 observed[model] = score
@@ -284,9 +290,10 @@ class OnlineRouter:
             self._start_refit()
 
     @staticmethod
-    def _apply(state: OnlineState, text: str, model: str, score: float) -> None:
-        """The rank-one update of ``model``'s column with the prompt's text row."""
-        z, offset = state.features(state.text_rows([text]))
+    def _apply(state: OnlineState, text: str, model: str, score: float, row=None) -> None:
+        """The rank-one update of ``model``'s column with the prompt's text row (``row`` when
+        routing already computed it on this state)."""
+        z, offset = state.features(state.text_rows([text]) if row is None else row)
         state.columns[model].update(z[0], offset[0], score)
 
     # ------------------------------------------------------------------ refit
@@ -370,7 +377,7 @@ class OnlineRouter:
                 "models": list(self._live), "columns": names, "costs": dict(self._costs),
                 "budget": self.budget.state(), "count": self._count, "refits": self.refits,
                 "since_refit": self._since_refit, "rng": self._rng.bit_generator.state,
-                "pending": [[k, t, m] for k, (t, m) in self._pending.items()],
+                "pending": [[k, t, m] for k, (t, m, *_) in self._pending.items()],
                 "prompts": [[t, obs] for t, obs in self._prompts.items()],
                 "feedback": [list(r) for r in self._feedback]}
             router, records = self._state.router, self.records
@@ -431,7 +438,8 @@ class OnlineRouter:
         self._rng.bit_generator.state = manifest["rng"]
         for key, text, model in manifest["pending"]:
             self._pending[validate.string("request id", key)] = (
-                validate.string("decision text", text), validate.string("decision model", model))
+                validate.string("decision text", text), validate.string("decision model", model),
+                None, None)
         for text, observed in manifest["prompts"]:
             self._prompts[validate.string("prompt text", text)] = {
                 validate.string("model", m): validate.real("score", y) for m, y in observed.items()}
