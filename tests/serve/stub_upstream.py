@@ -4,8 +4,8 @@ It answers ``POST /v1/chat/completions`` deterministically ("NAME says: <last us
 streams server-sent events (one chunk per word, ``data: [DONE]`` last) when ``"stream": true``,
 answers a request carrying ``tools`` with a call of the first tool and echoes ``tools`` back
 (top-level ``"tools"``) so pass-through is checkable, and behaves on command:
-``POST /control {"mode": "ok" | "fail" | "hang", "chunk_delay": seconds}`` (fail = 500 before
-any byte, hang = no answer until the client gives up). ``GET /requests`` lists the chat
+``POST /control {"mode": "ok" | "fail" | "busy" | "hang", "chunk_delay": seconds}`` (fail = 500
+before any byte, busy = 429 with Retry-After, hang = no answer until the client gives up). ``GET /requests`` lists the chat
 requests it received (path, headers, body), newest last; ``GET /health`` says it is up and
 counts the streams it sent whole and those abandoned by the client midway.
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import httpx
 
-MODES = ("ok", "fail", "hang")
+MODES = ("ok", "fail", "busy", "hang")
 KEPT_REQUESTS = 200  # the /requests log is bounded: a load test must not grow it without end
 STARTUP_SECONDS = 20.0
 
@@ -72,6 +72,9 @@ def build_app(name: str, chunk_delay: float = 0.0):
         if state["mode"] == "fail":
             return JSONResponse({"error": {"message": f"{name} failed on command",
                                            "type": "server_error"}}, 500)
+        if state["mode"] == "busy":
+            return JSONResponse({"error": {"message": f"{name} is rate limited on command",
+                                           "type": "rate_limit_error"}}, 429, {"retry-after": "1"})
         if state["mode"] == "hang":  # until the client gives up (bounded: an hour)
             for _ in range(36000):
                 if await request.is_disconnected():

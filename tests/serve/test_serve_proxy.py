@@ -229,6 +229,15 @@ def test_fallback_when_the_pick_fails(stubs, stream):
     assert b"routerrec_fallbacks_total 1.0" in metrics.text()
 
 
+def test_fallback_when_the_pick_is_rate_limited(stubs):
+    """429: the request is fine, the provider is saturated; another model may well answer."""
+    stubs["a"].control("busy")
+    response, bodies, metrics = forward(upstreams(stubs), HELLO, ["a", "b"])
+    assert answer_text(bodies) == "b says: hello there"
+    assert response.headers["x-routerrec-fallback"] == "1"
+    assert sample(metrics, "routerrec_upstream_errors_total", model="a", kind="status") == 1
+
+
 def test_fallback_when_the_pick_hangs(stubs):
     stubs["a"].control("hang")
     started = time.monotonic()
