@@ -152,6 +152,26 @@ class OnlineRouter:
         return np.array(z), np.array(offset)
 
     # ------------------------------------------------------------------ routing
+    def predict(self, texts: Sequence[str], *, models: Sequence[str] | None = None) -> np.ndarray:
+        """Posterior-mean scores, shape (len(texts), len(models)): what greedy routing reads
+        (prompts with feedback folded in). Changes nothing."""
+        texts = validate.texts("texts", texts)
+        with self._lock:
+            return self._posterior_means(texts, self._candidates(models))[-1]
+
+    def _posterior_means(self, texts, names):
+        """Text rows, refined features, columns and posterior-mean scores of ``names``."""
+        state = self._state
+        text_rows = state.text_rows(texts)
+        rows = text_rows.copy()
+        for i, text in enumerate(texts):
+            if text in self._prompts:
+                rows[i] = state.refine(rows[i], self._prompts[text])
+        z, offset = state.features(rows)
+        columns = [state.columns[m] for m in names]
+        means = state.scores(z @ np.array([c.mean for c in columns]).T + offset[:, None])
+        return text_rows, z, offset, columns, means
+
     def route(self, texts: Sequence[str], *, models: Sequence[str] | None = None,
               wtp: float | None = None, max_cost=None) -> list[Decision]:
         """One decision per text: the greedy pick (posterior means, ``routing.cost.choose``) or,
@@ -160,14 +180,7 @@ class OnlineRouter:
         with self._lock:
             state = self._state
             names = self._candidates(models)
-            text_rows = state.text_rows(texts)
-            rows = text_rows.copy()
-            for i, text in enumerate(texts):
-                if text in self._prompts:
-                    rows[i] = state.refine(rows[i], self._prompts[text])
-            z, offset = state.features(rows)
-            columns = [state.columns[m] for m in names]
-            means = state.scores(z @ np.array([c.mean for c in columns]).T + offset[:, None])
+            text_rows, z, offset, columns, means = self._posterior_means(texts, names)
             costs = self._predict_costs(texts, names)
             greedy = choose(means, costs, wtp=wtp, max_cost=max_cost)
             proposal = self.policy.proposals(columns, z, offset, self._rng, state.scores)
