@@ -112,7 +112,7 @@ def _uvicorn_config(app, config, log_level, **extra):
 
     return uvicorn.Config(app, host=config.host, port=config.port, loop="uvloop",
                           http="httptools", lifespan="on", access_log=False,
-                          log_level=log_level, server_header=False,
+                          log_level=log_level, server_header=False, proxy_headers=False,
                           timeout_graceful_shutdown=GRACEFUL_SECONDS, **extra)
 
 
