@@ -150,7 +150,11 @@ def test_request_ids_are_unique_and_metrics_count_each_endpoint(guarded):
            .headers["x-routerrec-request-id"] for i in range(5)}
     ids.add(server.get("/health").headers["x-routerrec-request-id"])
     assert len(ids) == 6
+    for path in ("/wp-admin", "/.env"):  # a scan: one label for every unknown path
+        assert server.get(path, headers=AUTH).status_code == 404
     text = server.get("/metrics", headers=AUTH).text
+    assert 'routerrec_requests_total{endpoint="other",status="404"}' in text
+    assert "wp-admin" not in text
     assert 'routerrec_requests_total{endpoint="/v1/route",status="200"}' in text
     assert 'routerrec_request_seconds_bucket{endpoint="/v1/route",le="0.005"}' in text
     assert "routerrec_picks_total{model=" in text
