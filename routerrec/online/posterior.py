@@ -13,8 +13,10 @@ natural parameters: precision ``P`` and ``h = P mean``. One record adds
   response cold start's Newton solver uses): ``p = sigmoid(z . a + o)``, ``w = p(1-p)``,
   ``y~ = eta(a) + (y - p) / w``, i.e. the mean is one Newton step from ``a`` on every record
   so far. Still a sum at a fixed anchor (order-free); the anchor moves to the batch MAP
-  (``kernels.logistic.logistic_row_map``, the solver cold start uses) when the record count
-  reaches ``RELINEARISE_FIRST * 2^k``, where the state equals the batch Laplace posterior.
+  (``kernels.logistic.logistic_row_map``, the solver cold start uses) after every record up
+  to ``RELINEARISE_FIRST`` and then at every power of two, where the state equals the batch
+  Laplace posterior (a new model's first records, far from its prior mean, are solved
+  exactly).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from ..kernels.logistic import logistic_row_map
 __all__ = ["ColumnPosterior", "batch_posterior", "prompt_posterior", "link_slope",
            "inverse_link", "RELINEARISE_FIRST", "MIN_WEIGHT"]
 
-RELINEARISE_FIRST = 16  # logistic: first record count (a power of 2) moving the anchor to the MAP
+RELINEARISE_FIRST = 16  # logistic: the anchor moves to the MAP after each record up to here
 MIN_WEIGHT = 1e-3       # floor of p(1-p): a confident prediction still learns from a miss
 
 
@@ -119,7 +121,7 @@ class ColumnPosterior:
         self.precision += w[0] * np.outer(z, z)
         self.shift += z * target[0]
         self._cache = {}
-        if self.link == "logistic" and self.n >= RELINEARISE_FIRST and self.n & (self.n - 1) == 0:
+        if self.link == "logistic" and (self.n <= RELINEARISE_FIRST or self.n & (self.n - 1) == 0):
             self.relinearise()
 
     def relinearise(self) -> None:

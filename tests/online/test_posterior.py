@@ -51,10 +51,12 @@ def test_gaussian_order_does_not_matter():
     np.testing.assert_allclose(a.cov, b.cov, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("n", [RELINEARISE_FIRST, 2 * RELINEARISE_FIRST, 4 * RELINEARISE_FIRST])
+@pytest.mark.parametrize("n", [1, 3, RELINEARISE_FIRST, 2 * RELINEARISE_FIRST,
+                               4 * RELINEARISE_FIRST])
 def test_logistic_equals_batch_laplace_at_relinearisation_counts(n):
-    """At the counts where the anchor moves to the MAP, the state is the batch Laplace
-    posterior (the float32 kernel's rounding is the tolerance)."""
+    """At the counts where the anchor moves to the MAP (every count up to RELINEARISE_FIRST,
+    then powers of two), the state is the batch Laplace posterior (the float32 kernel's
+    rounding is the tolerance)."""
     mean, precision, z, offset, y = _problem(n, n, link="logistic")
     post = _sequential(mean, precision, z, offset, y, "logistic")
     b_mean, b_precision = batch_posterior(mean, precision, z, offset, y, link="logistic")
