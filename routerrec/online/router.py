@@ -79,6 +79,9 @@ class OnlineRouter:
         self.converged_width = validate.real("converged_width", converged_width, low=0)
         self.refit_every = (None if refit_every is None else
                             validate.integer("refit_every", refit_every, low=1))
+        if self.refit_every is not None and records is None:
+            raise ValueError("refit_every needs the training records to refit on: pass "
+                             "records= (OnlineRouter.fit does)")
         self.seed = validate.integer("seed", seed, low=0)
         self.explore_converged = validate.flag("explore_converged", explore_converged)
         self.remember = validate.integer("remember", remember, low=1)

@@ -38,6 +38,8 @@ def test_refit_now_folds_the_feedback_into_the_mf_router(held_out_split, sample_
 def test_refit_needs_the_training_records(als_router):
     with pytest.raises(ValueError, match="needs the training records"):
         OnlineRouter(als_router).refit_now()
+    with pytest.raises(ValueError, match="refit_every needs the training records"):
+        OnlineRouter(als_router, refit_every=10)
 
 
 def test_routing_continues_during_a_background_refit(held_out_split, sample_split):
