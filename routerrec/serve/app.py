@@ -19,6 +19,7 @@ import signal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -64,6 +65,8 @@ def endpoint(fn):
             return await fn(self, request)
         except BodyTooLarge:
             raise  # the middleware answers 413
+        except ClientDisconnect:
+            return Response(status_code=499)  # nobody is listening: nothing to say
         except BadRequest as exc:
             return _error(request, 400, _message(exc), "invalid_request_error")
         except Unavailable:
@@ -76,10 +79,26 @@ def endpoint(fn):
     return run
 
 
-async def _body(request) -> dict:
-    """The request's JSON object, or BadRequest saying what is wrong with it."""
-    raw = await request.body()
+async def _read(request) -> bytes:
+    """The raw body, read from ``receive`` directly (Starlette's ``Request.body`` goes through
+    an async generator: a sixth of a ``/v1/route`` request's time in the app, measured)."""
+    chunks = []
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _body(request, *, empty: dict | None = None) -> dict:
+    """The request's JSON object (``empty`` for an empty body, when given), or BadRequest
+    saying what is wrong with it."""
+    raw = await _read(request)
     if not raw.strip():
+        if empty is not None:
+            return empty
         raise BadRequest("the request body is empty; send a JSON object")
     try:
         body = json.loads(raw)
@@ -238,8 +257,7 @@ class Server:
                           "processes and a request reaches one of them: send SIGHUP to the "
                           f"supervisor (pid {os.getppid()}), which replaces the workers one at a "
                           "time, each loading --router anew", "conflict")
-        raw = (await request.body()).strip()
-        body = await _body(request) if raw else {}
+        body = await _body(request, empty={})
         unknown = sorted(set(body) - {"router"})
         if unknown:
             raise BadRequest(f"unknown field {unknown[0]!r}; /admin/reload reads 'router'")

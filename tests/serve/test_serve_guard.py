@@ -134,7 +134,9 @@ def test_a_saturated_server_answers_503_with_retry_after_and_health_stays_up(gua
                 if busy.status_code == 503:
                     break
                 time.sleep(0.05)
-            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+            assert busy.status_code == 503, [f.result().text if f.done() else "in flight"
+                                             for f in held]
+            assert busy.headers["retry-after"] == "1"
             assert "--max-concurrency 2" in busy.json()["error"]["message"]
             assert server.get("/health").status_code == 200
             stub.control("ok")
