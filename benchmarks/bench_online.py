@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from scipy import stats
 
 from routerrec.data.sample import load_sample
 from routerrec.data.shared import load_openllm
-from routerrec.evaluation.online import replay, report_figure
+from routerrec.evaluation.online import best_per_task, replay, report_figure
 from routerrec.evaluation.report import pyplot
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,17 +47,9 @@ def records_of(data: str, seed: int):
 
 
 def best_on_most_tasks(records) -> str:
-    """The model that is best (mean recorded score) on the most benchmarks, among models
-    that answered at least half of a benchmark's prompts; ties by overall mean."""
-    import polars as pl
-
-    t = records.table
-    per = t.group_by("benchmark", "model").agg(pl.col("score").mean(), pl.len().alias("n"))
-    per = per.join(per.group_by("benchmark").agg(pl.col("n").max().alias("most")),
-                   on="benchmark").filter(pl.col("n") >= 0.5 * pl.col("most"))
-    wins = per.sort("score", descending=True).group_by("benchmark").first()["model"]
-    counts = wins.value_counts().sort(["count", "model"], descending=[True, False])
-    return str(counts["model"][0])
+    """The model that is best on the most benchmarks (``best_per_task``); ties by name."""
+    wins = list(best_per_task(records).values())
+    return min(set(wins), key=lambda m: (-wins.count(m), m))
 
 
 def held_out(records, seed: int, scenario: str) -> list[str] | None:
@@ -72,16 +65,21 @@ def held_out(records, seed: int, scenario: str) -> list[str] | None:
 
 
 def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_delay: int,
-        policy: str, max_regret: float) -> Path:
+        policy: str, max_regret: float, method: str | None) -> Path:
     t0 = time.perf_counter()
     records = records_of(data, seed)
     report = replay(records, seed=seed, new_models=held_out(records, seed, scenario),
                     feedback_share=feedback_share, feedback_delay=feedback_delay, policy=policy,
-                    online_params={"max_regret": max_regret})
-    tag = f"_r{max_regret:g}" + ("" if (feedback_share, feedback_delay, policy) == (
-        1.0, 0, "thompson") else f"_{policy}_fb{feedback_share:g}_d{feedback_delay}")
+                    online_params={"max_regret": max_regret},
+                    router_params=None if method is None else {"method": method})
+    default_feedback = (feedback_share, feedback_delay, policy) == (1.0, 0, "thompson")
+    tag = ((f"_{method}" if method else "") + f"_r{max_regret:g}"
+           + ("" if default_feedback else f"_{policy}_fb{feedback_share:g}_d{feedback_delay}"))
     path = RESULTS / f"online_{data}_{scenario}{tag}_{seed}.json"
-    report.update(data=data, scenario=scenario, wall_seconds=time.perf_counter() - t0)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=RESULTS).stdout.strip()
+    report.update(data=data, scenario=scenario, wall_seconds=time.perf_counter() - t0,
+                  commit=commit)
     path.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(path.name, f"{report['wall_seconds']:.0f} s",
           {r: round(v["regret"], 1) for r, v in report["routers"].items()})
@@ -188,11 +186,13 @@ def main() -> None:
     r.add_argument("--policy", default="thompson")
     r.add_argument("--max-regret", type=float, default=0.05,
                    help="OnlineRouter's bound on an exploring pick's expected regret.")
+    r.add_argument("--method", default=None,
+                   help="The mf router's completion method (default: its own choice).")
     sub.add_parser("table")
     a = ap.parse_args()
     if a.cmd == "run":
         run(a.data, a.seed, a.scenario, a.feedback_share, a.feedback_delay, a.policy,
-            a.max_regret)
+            a.max_regret, a.method)
     else:
         (RESULTS / "online.md").write_text("# Online replay (benchmarks/bench_online.py)\n\n"
                                            + table())

@@ -32,7 +32,7 @@ from ..util import validate
 from .arguments import check_records
 from .report import pyplot
 
-__all__ = ["replay", "markdown_report", "report_figure", "POLICIES"]
+__all__ = ["replay", "best_per_task", "markdown_report", "report_figure", "POLICIES"]
 
 POLICIES = ("thompson", "ucb", "greedy")
 # requests per point of the traffic-share curves, and the trailing window (requests of one
@@ -253,6 +253,7 @@ def _summarise(picks, truth, available, stream, records, models, new, arrival, e
     best_fixed = min(regret[r][-1] for r in ("fixed", probe_name))
     bench = records.prompt_benchmark
     tasks = np.array([bench.get(p) or "" for p in stream])
+    best = best_per_task(records)
     return {
         "routers": {r: {"regret": float(c[-1]), "mean_score": float(got[r].mean())}
                     for r, c in regret.items()},
@@ -261,13 +262,28 @@ def _summarise(picks, truth, available, stream, records, models, new, arrival, e
         "explored_share": float(explored.mean()),
         "curves": {"step": [t + 1 for t in at],
                    **{r: [float(c[t]) for t in at] for r, c in regret.items()}},
+        "best_per_task": best,
         "new": {m: _new_model(m, models.index(m), picks, truth, available, tasks, arrival,
-                              explored, converged, final, probe_scores) for m in new},
+                              explored, converged, final, probe_scores,
+                              [t for t, b in best.items() if b == m]) for m in new},
     }
 
 
+def best_per_task(records) -> dict:
+    """``{benchmark: model}`` with the highest mean recorded score on all of the benchmark's
+    prompts, among models that answered at least half as many of them as the most complete
+    model (a model seen on a handful of prompts is not "the best" by luck)."""
+    import polars as pl
+
+    per = (records.table.filter(pl.col("benchmark").is_not_null())
+           .group_by("benchmark", "model").agg(pl.col("score").mean(), pl.len().alias("n")))
+    per = per.filter(pl.col("n") >= 0.5 * pl.col("n").max().over("benchmark"))
+    top = per.sort(["score", "model"], descending=[True, False]).group_by("benchmark").first()
+    return dict(sorted(zip(top["benchmark"].to_list(), top["model"].to_list())))
+
+
 def _new_model(name, j, picks, truth, available, tasks, arrival, explored, converged, final,
-               probe_scores) -> dict:
+               probe_scores, best_tasks) -> dict:
     """Traffic, convergence, estimate error and best-task takeover of one new model."""
     start = int(arrival[j])
     after = np.arange(len(tasks)) >= start
@@ -276,18 +292,12 @@ def _new_model(name, j, picks, truth, available, tasks, arrival, explored, conve
     post = final[name]
     share = {r: _windowed(picks[r][after] == j, available[after, j])
              for r in ("online", "oracle")}
-    best_tasks = {}
-    for task in sorted(set(tasks[after]) - {""}):
-        on = after & (tasks == task)
-        counts = available[on].sum(axis=0)
-        means = np.where(available[on], truth[on], 0).sum(axis=0) / np.maximum(counts, 1)
-        if counts[j] < 10 or np.argmax(np.where(counts > 0, means, -np.inf)) != j:
-            continue
-        best_tasks[task] = {r: _takeover(picks[r][on & available[:, j]] == j,
-                                         np.flatnonzero(on & available[:, j]) - start)
-                            for r in ("online", "oracle", "probe-matched") + tuple(
-                                r for r in picks if r.startswith("probe-") and
-                                r != "probe-matched")}
+    takeovers = {}
+    for task in best_tasks:
+        on = after & (tasks == task) & available[:, j]
+        if on.any():
+            takeovers[task] = {r: _takeover(picks[r][on] == j, np.flatnonzero(on) - start)
+                               for r in picks}
     return {
         "arrival_step": start, "requests_available": int(cells.sum()),
         "calls": int((picks["online"] == j).sum()),
@@ -297,7 +307,7 @@ def _new_model(name, j, picks, truth, available, tasks, arrival, explored, conve
         "estimate_error": abs(float(post["mean_score"]) - true_mean) * 100,
         "probe_estimate_error": abs(float(np.mean(probe_scores[cells, j])) - true_mean) * 100
         if cells.any() else None,
-        "share": share, "best_tasks": best_tasks,
+        "share": share, "best_tasks": takeovers,
     }
 
 
