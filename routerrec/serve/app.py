@@ -201,7 +201,10 @@ class Server:
         body = await _body(request)
         current = self.loaded()
         texts, options = route_request(body, current.router)
-        decisions = await current.decider.decide(texts, **options)
+        try:
+            decisions = await current.decider.decide(texts, **options)
+        except ValueError as exc:  # the options were checked: this is the memory limit
+            return _error(request, 413, _message(exc), "request_too_large")
         self.count_picks(d[0][0] for d in decisions)
         return _json({"decisions": [{"model": m, "score": _number(s), "cost": _number(c)}
                                     for (m, s, c), *_ in decisions],

@@ -167,3 +167,26 @@ def test_sigterm_lets_a_request_in_flight_finish(router_dir, tmp_path):
             assert server.proc.wait(timeout=30) in (0, -signal.SIGTERM)
             assert "Application shutdown complete" in server.log()
     assert chunks[-1] == "data: [DONE]" and sum(c.startswith("data: ") for c in chunks) >= 8
+
+
+def test_a_batch_over_the_memory_limit_is_a_413_naming_the_limit(router_dir, monkeypatch):
+    """The app in this process (the limit is read per call): the router loads under the
+    default limit, then routing 2,000 prompts at once passes a lowered one."""
+    import asyncio
+
+    from routerrec.serve.app import build_app
+    from routerrec.serve.config import ServeConfig
+
+    app = build_app(ServeConfig(router=str(router_dir)))
+    app.state.server.state.load_now(router_dir)
+
+    async def ask(n):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.post("/v1/route", json={"prompts": ["a prompt"] * n})
+    monkeypatch.setenv("ROUTERREC_MAX_ARRAY_BYTES", "1000000")
+    refused = asyncio.run(ask(2000))
+    assert refused.status_code == 413, refused.text
+    assert "ROUTERREC_MAX_ARRAY_BYTES" in refused.json()["error"]["message"]
+    assert asyncio.run(ask(3)).status_code == 200
+    app.state.server.state.close()
