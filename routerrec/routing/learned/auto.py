@@ -161,24 +161,34 @@ class AutoRouter(LearnedRouter):
         return oof, group_ref, overall_ref
 
     # -- predicting
-    def _blend(self, x, groups: np.ndarray) -> np.ndarray:
+    def _blend(self, features, groups: np.ndarray) -> np.ndarray:
         """Group mean scores, with the learned members' predictions blended in on the
-        prompts of the groups that route."""
+        prompts of the groups that route. ``features(rows)``: those prompts' features,
+        computed only for them (a server's prompts in fallback groups skip the encoder)."""
         out = self.group_means_[groups].copy()
         member = self.member_of_[groups]
+        routed = np.flatnonzero(member != FALLBACK)
+        if not len(routed):
+            return out
+        x = features(routed)
         for i, router in enumerate(self.members_.members_):
-            rows = np.flatnonzero(member == i)
+            rows = np.flatnonzero(member[routed] == i)
             if len(rows):
-                w = self.shrink_[groups[rows]][:, None]
-                out[rows] = (1 - w) * router._predict_features(x[rows]) + w * out[rows]
+                at = routed[rows]
+                w = self.shrink_[groups[at]][:, None]
+                out[at] = (1 - w) * router._predict_features(x[rows]) + w * out[at]
         return out
 
+    def _features_of(self, keys):
+        """``features(rows)`` for ``_blend``: the encoder on those of ``keys``."""
+        return lambda rows: self.encoder_.transform([keys[i] for i in rows])
+
     def _scores(self, texts):
-        return self._blend(self.encoder_.transform(texts), self.groups_.assign_texts(texts))
+        return self._blend(self._features_of(texts), self.groups_.assign_texts(texts))
 
     def _predict_features(self, x):
         """Features alone name no group: the fallback of prompts in none (best-single)."""
-        return self._blend(x, np.full(len(x), FALLBACK))
+        return self._blend(lambda rows: x[rows], np.full(len(x), FALLBACK))
 
     def predict_records(self, records, *, models=None):
         """Like every router, but a prompt with a task label is in its task's group (the
@@ -186,7 +196,7 @@ class AutoRouter(LearnedRouter):
         cols = self._cols(models)
         keys = self._score_keys(records)
         self._check_output(len(keys), cols)
-        return self._blend(self.encoder_.transform(keys), self.groups_.assign(records))[:, cols]
+        return self._blend(self._features_of(keys), self.groups_.assign(records))[:, cols]
 
     # -- reporting
     def summary(self) -> dict:
