@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -144,47 +145,63 @@ class Gateway:
             await self._session.close()
             self._session = None
 
-    async def forward(self, body: dict, ranked: list[str], request_id: str) -> Response:
+    async def forward(self, body: dict, ranked: list[str], request_id: str,
+                      more: Callable[[], Awaitable[list[str]]] | None = None) -> Response:
         """Try ranked[0], then the next on connect error / 5xx / 429 / timeout (before the first
         byte of the answer only), at most ``max_attempts``; rewrite body["model"]; stream SSE
         chunk by chunk when body.get("stream"); headers x-routerrec-model,
         x-routerrec-request-id, x-routerrec-fallback (count of failed tries); 502 JSON error
-        naming the models tried when all fail."""
-        unknown = [model for model in ranked if model not in self.upstreams]
-        if not ranked or unknown:
-            raise ValueError(f"ranked must list models that have an upstream, got {ranked!r}")
+        naming the models tried when all fail. ``more``, when given, returns the whole
+        fallback order (models already tried are skipped); it is awaited only once ``ranked``
+        has failed, so a request whose pick answers never pays for ranking the others."""
+        self._check("ranked", ranked)
         self.metrics.picks.labels(ranked[0]).inc()
         if self._session is None:
             self._session = self._open()
-        failures = []
-        for model in ranked[:self.max_attempts]:
-            upstream = self.upstreams[model]
-            content = json.dumps(dict(body, model=upstream.name_upstream),
-                                 ensure_ascii=False).encode()
-            try:
-                answer = await self._session.post(self._urls[model], data=content,
-                                                  headers=self._headers[model])
-            except TRY_ERRORS as error:
-                self._failed(failures, model, _error_kind(error), type(error).__name__)
-                continue
-            if answer.status >= 500 or answer.status in RETRY_STATUSES:
-                answer.release()
-                self._failed(failures, model, "status", str(answer.status))
-                continue
-            headers = self._answer_headers(answer, model, request_id, len(failures))
-            if body.get("stream"):
-                response = StreamingResponse(self._relay(answer, model), answer.status, headers)
-            else:
-                try:  # the whole answer is read before any byte is sent: still time to fall back
-                    response = Response(await answer.read(), answer.status, headers)
-                except TRY_ERRORS as error:
-                    answer.close()
-                    self._failed(failures, model, _error_kind(error), type(error).__name__)
-                    continue
-            if failures:
-                self.metrics.fallbacks.inc()
-            return response
+        order, failures = list(ranked[:self.max_attempts]), []
+        tried = 0
+        while tried < len(order):
+            response = await self._try(order[tried], body, request_id, failures)
+            if response is not None:
+                if failures:
+                    self.metrics.fallbacks.inc()
+                return response
+            tried += 1
+            if tried == len(order) < self.max_attempts and more is not None:
+                later = self._check("the fallback order", await more())
+                more = None
+                order += [model for model in later if model not in order]
+                del order[self.max_attempts:]
         return self._all_failed(failures, request_id)
+
+    def _check(self, what: str, ranked: list[str]) -> list[str]:
+        """``ranked`` itself; a model without an upstream is the caller's bug (ValueError)."""
+        if not ranked or any(model not in self.upstreams for model in ranked):
+            raise ValueError(f"{what} must list models that have an upstream, got {ranked!r}")
+        return ranked
+
+    async def _try(self, model: str, body: dict, request_id: str,
+                   failures: list) -> Response | None:
+        """One upstream's answer as this server's response, or None (the failure recorded in
+        ``failures`` and the metrics) when the next model should be tried."""
+        content = json.dumps(dict(body, model=self.upstreams[model].name_upstream),
+                             ensure_ascii=False).encode()
+        try:
+            answer = await self._session.post(self._urls[model], data=content,
+                                              headers=self._headers[model])
+        except TRY_ERRORS as error:
+            return self._failed(failures, model, _error_kind(error), type(error).__name__)
+        if answer.status >= 500 or answer.status in RETRY_STATUSES:
+            answer.release()
+            return self._failed(failures, model, "status", str(answer.status))
+        headers = self._answer_headers(answer, model, request_id, len(failures))
+        if body.get("stream"):
+            return StreamingResponse(self._relay(answer, model), answer.status, headers)
+        try:  # the whole answer is read before any byte is sent: still time to fall back
+            return Response(await answer.read(), answer.status, headers)
+        except TRY_ERRORS as error:
+            answer.close()
+            return self._failed(failures, model, _error_kind(error), type(error).__name__)
 
     def _failed(self, failures: list, model: str, kind: str, detail: str) -> None:
         failures.append((model, f"{kind}: {detail}"))

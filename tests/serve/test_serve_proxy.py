@@ -64,14 +64,14 @@ async def play(response, after_first=None):
 
 
 def forward(ups, body, ranked, *, timeout=5.0, max_attempts=3, request_id="req-1",
-            metrics=None, after_first=None):
+            metrics=None, after_first=None, more=None):
     """(response, [(time, bytes)], metrics) of one forwarded request."""
     metrics = metrics or ServeMetrics()
 
     async def run():
         gateway = Gateway(ups, metrics, timeout=timeout, max_attempts=max_attempts)
         try:
-            response = await gateway.forward(body, ranked, request_id)
+            response = await gateway.forward(body, ranked, request_id, more)
             return response, await play(response, after_first)
         finally:
             await gateway.aclose()
@@ -274,6 +274,48 @@ def test_an_upstream_dying_mid_stream_cuts_the_stream_short(stubs):
     assert sample(metrics, "routerrec_fallbacks_total") == 0
 
 
+class FallbackOrder:
+    """The ``more`` of ``Gateway.forward``: the whole order, and how often it was asked for."""
+
+    def __init__(self, order):
+        self.order, self.calls = order, 0
+
+    async def __call__(self):
+        self.calls += 1
+        return self.order
+
+
+def test_the_fallback_order_is_not_asked_for_when_the_pick_answers(stubs):
+    more = FallbackOrder(["a", "b"])
+    response, bodies, _ = forward(upstreams(stubs), HELLO, ["a"], more=more)
+    assert answer_text(bodies) == "a says: hello there"
+    assert more.calls == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_fallback_order_is_asked_for_once_the_pick_fails(stubs, stream):
+    stubs["a"].control("fail")
+    more = FallbackOrder(["a", "b", "c"])  # starts with the pick already tried: skipped
+    response, bodies, metrics = forward(upstreams(stubs), dict(HELLO, stream=stream), ["a"],
+                                        more=more)
+    assert more.calls == 1
+    assert answer_text(bodies) == "b says: hello there"
+    assert response.headers["x-routerrec-model"] == "b"
+    assert response.headers["x-routerrec-fallback"] == "1"
+    assert sample(metrics, "routerrec_fallbacks_total") == 1
+
+
+def test_max_attempts_bounds_the_tries_of_the_fallback_order(stubs):
+    stubs["a"].control("fail")
+    stubs["b"].control("fail")
+    before = len(stubs["c"].requests())
+    more = FallbackOrder(["a", "b", "c"])
+    response, bodies, _ = forward(upstreams(stubs), HELLO, ["a"], max_attempts=2, more=more)
+    assert response.status_code == 502
+    assert json.loads(content(bodies))["error"]["models"] == ["a", "b"]
+    assert len(stubs["c"].requests()) == before
+
+
 def test_all_failing_is_a_502_naming_the_models_tried(stubs):
     stubs["a"].control("fail")
     stubs["b"].control("hang")
@@ -300,6 +342,10 @@ def test_gateway_refuses_bad_arguments(stubs):
         Gateway({"a": Upstream("a", "http://127.0.0.1:1/v1", "NOT_SET_ANYWHERE_2")}, ServeMetrics())
     with pytest.raises(ValueError, match=r"ranked must list models that have an upstream"):
         forward(upstreams(stubs), HELLO, ["zzz"])
+    stubs["a"].control("fail")
+    with pytest.raises(ValueError, match=r"the fallback order must list models that have an "
+                                         r"upstream, got \['a', 'zzz'\]"):
+        forward(upstreams(stubs), HELLO, ["a"], more=FallbackOrder(["a", "zzz"]))
 
 
 def test_gateway_adds_little_latency_over_a_direct_call(stubs):
