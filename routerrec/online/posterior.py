@@ -20,12 +20,14 @@ natural parameters: precision ``P`` and ``h = P mean``. One record adds
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from ..kernels.linalg import psd_cholesky
 from ..kernels.logistic import logistic_row_map
 
-__all__ = ["ColumnPosterior", "batch_posterior", "prompt_posterior", "link_slope",
+__all__ = ["ColumnPosterior", "batch_posterior", "prompt_posterior", "column_widths", "link_slope",
            "inverse_link", "RELINEARISE_FIRST", "MIN_WEIGHT"]
 
 RELINEARISE_FIRST = 16  # logistic: the anchor moves to the MAP after each record up to here
@@ -151,14 +153,10 @@ class ColumnPosterior:
             self._cache["chol"] = psd_cholesky(self.cov)
         return self.mean + rng.standard_normal((n, len(self.mean))) @ self._cache["chol"].T
 
-    def width(self, z: np.ndarray, offset: np.ndarray, *, level_z: float = 1.96) -> tuple:
-        """(mean score, width of its 95% interval) of this column over prompts ``z``: the
-        delta method, gradient = mean over the prompts of slope x z."""
-        eta = z @ self.mean + offset
-        score = float(np.mean(inverse_link(self.link, eta)))
-        grad = (link_slope(self.link, eta)[:, None] * z).mean(axis=0)
-        sd = float(np.sqrt(max(grad @ self.cov @ grad, 0.0)))
-        return score, 2 * level_z * sd
+    def width(self, z: np.ndarray, offset: np.ndarray) -> tuple[float, float]:
+        """(mean score, width of its 95% interval) of this column over prompts ``z``."""
+        scores, widths = column_widths([self], z, offset)
+        return float(scores[0]), float(widths[0])
 
     # ---------------------------------------------------------------- persistence
     def arrays(self) -> dict:
@@ -173,6 +171,20 @@ class ColumnPosterior:
                          zip(arrays["z"], arrays["offset"], arrays["y"])]
         self._reset(arrays["anchor"])
         return self
+
+
+def column_widths(columns: Sequence[ColumnPosterior], z: np.ndarray,
+                  offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the mean score over prompts ``z`` (rows ``[p, 1]``, offsets ``offset``) and
+    the full width of its 95% interval by the delta method: ``2 * 1.96 * sqrt(g^T cov g)``,
+    ``g`` the mean over the prompts of ``slope * z``. All columns share one link."""
+    if not columns:
+        return np.zeros(0), np.zeros(0)
+    eta = z @ np.array([c.mean for c in columns]).T + offset[:, None]      # prompts x columns
+    link = columns[0].link
+    grad = link_slope(link, eta).T @ z / len(z)                               # columns x k1
+    var = np.einsum("mk,mkl,ml->m", grad, np.array([c.cov for c in columns]), grad)
+    return inverse_link(link, eta).mean(axis=0), 2 * 1.96 * np.sqrt(np.maximum(var, 0.0))
 
 
 def prompt_posterior(prior_mean, prior_precision, features, offset, y, *, link: str,

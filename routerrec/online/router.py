@@ -9,6 +9,10 @@ population prior and the policy explores it within the user's budget (``online.e
 is refitted on the training records plus the feedback in a background thread and swapped in
 whole; feedback that arrived meanwhile is replayed onto the new state. Routing holds the lock
 only to read the state, never during a refit. docs/online.md gives the equations.
+
+The per-call linear algebra is small (rank x rank), so it runs with BLAS on one thread: on a
+busy machine a multi-threaded BLAS took 15 ms for a 100 x 97 x 97 product that one thread
+does in 0.6 ms (benchmarks/bench_online_core.py times the calls).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from ..data.load import records_from_frame
+from ..kernels.linalg import blas_one_thread
 from ..routing.cost import choose
 from ..routing.learned.mf import MFRouter
 from ..routing.registry import load_router
@@ -30,6 +35,7 @@ from ..util import validate
 from ..util.artifacts import ArtifactError, read_artifact, write_artifact
 from ..util.files import open_regular
 from .explore import ExplorationBudget, UCBPolicy, make_policy
+from .posterior import column_widths
 from .state import OnlineState, REFERENCE_PROMPTS, refit_records
 
 __all__ = ["OnlineRouter", "Decision", "OnlineFileError"]
@@ -139,7 +145,7 @@ class OnlineRouter:
     def posterior(self, name: str) -> dict:
         """``n_feedback``, ``mean_score`` and ``width`` (its 95% interval) over recent prompts,
         and ``converged`` (width <= converged_width)."""
-        with self._lock:
+        with self._lock, blas_one_thread():
             if name not in self._live:
                 raise KeyError(f"unknown model {name!r}; live models: {self._live[:10]!r}")
             column = self._state.columns[name]
@@ -159,7 +165,7 @@ class OnlineRouter:
         """Posterior-mean scores, shape (len(texts), len(models)): what greedy routing reads
         (prompts with feedback folded in). Changes nothing."""
         texts = validate.texts("texts", texts)
-        with self._lock:
+        with self._lock, blas_one_thread():
             return self._posterior_means(texts, self._candidates(models))[-1]
 
     def _posterior_means(self, texts, names):
@@ -180,7 +186,7 @@ class OnlineRouter:
         """One decision per text: the greedy pick (posterior means, ``routing.cost.choose``) or,
         within the exploration budget, the policy's pick."""
         texts = validate.texts("texts", texts)
-        with self._lock:
+        with self._lock, blas_one_thread():
             state = self._state
             names = self._candidates(models)
             text_rows, z, offset, columns, means = self._posterior_means(texts, names)
@@ -189,7 +195,7 @@ class OnlineRouter:
             proposal = self.policy.proposals(columns, z, offset, self._rng, state.scores)
             if proposal is not None:
                 if not self.explore_converged:
-                    fixed = np.array([self._converged(c) for c in columns])
+                    fixed = column_widths(columns, *self._reference())[1] <= self.converged_width
                     proposal[:, fixed] = means[:, fixed]
                 picks = choose(proposal, costs, wtp=wtp, max_cost=max_cost)
             else:
@@ -220,9 +226,6 @@ class OnlineRouter:
         if not models:
             raise ValueError("models= must name at least one model")
         return models
-
-    def _converged(self, column) -> bool:
-        return column.width(*self._reference())[1] <= self.converged_width
 
     def _predict_costs(self, texts, names) -> np.ndarray:
         """Predicted cost per (text, model): the router's cost model for trained models; for a
@@ -263,7 +266,7 @@ class OnlineRouter:
         """
         if cost is not None:
             cost = validate.real("cost", cost, low=0)
-        with self._lock:
+        with self._lock, blas_one_thread():
             if request_id is not None:
                 if request_id not in self._pending:
                     raise LookupError(f"unknown or expired request id {request_id!r} (decisions "
@@ -315,18 +318,33 @@ class OnlineRouter:
     # ------------------------------------------------------------------ refit
     def refit_now(self) -> None:
         """Refit synchronously (waits for a background refit that is running)."""
-        self._refit()
+        if self.records is None:
+            raise ValueError("refitting needs the training records: pass records= to "
+                             "OnlineRouter")
+        with self._refit_lock:
+            self._refit(self._snapshot())
         if self.refit_error is not None:
             raise self.refit_error
 
     def _start_refit(self) -> None:
-        with self._lock:
-            if self._refit_thread is not None and self._refit_thread.is_alive():
-                return
-            self._since_refit = 0
-            self._refit_thread = threading.Thread(target=self._refit, name="routerrec-refit",
+        """A background refit on the feedback so far, unless one is running."""
+        if not self._refit_lock.acquire(blocking=False):
+            return
+        try:
+            snapshot = self._snapshot()
+            self._refit_thread = threading.Thread(target=self._refit_and_release,
+                                                  args=(snapshot,), name="routerrec-refit",
                                                   daemon=True)
             self._refit_thread.start()
+        except BaseException:
+            self._refit_lock.release()
+            raise
+
+    def _refit_and_release(self, snapshot) -> None:
+        try:
+            self._refit(snapshot)
+        finally:
+            self._refit_lock.release()
 
     def wait_refit(self, timeout: float | None = None) -> None:
         """Wait for a background refit to finish (tests, shutdown)."""
@@ -334,35 +352,34 @@ class OnlineRouter:
         if thread is not None:
             thread.join(timeout)
 
-    def _refit(self) -> None:
-        if self.records is None:
-            self.refit_error = ValueError("refitting needs the training records: pass "
-                                          "records= to OnlineRouter")
+    def _snapshot(self) -> tuple:
+        """What a refit fits on, taken in the caller's thread: the feedback so far is the
+        refit's; every later record is replayed onto its state."""
+        with self._lock:
+            self._since_snapshot, self._since_refit = [], 0
+            return list(self._feedback), list(self._live), self._state.router
+
+    def _refit(self, snapshot) -> None:
+        feedback, live, router = snapshot
+        try:
+            records = refit_records(self.records, feedback, live)
+            fitted = MFRouter(**router.get_params()).fit(records)
+            state = OnlineState(fitted, records)
+        except Exception as exc:  # routing goes on with the old state
+            log.exception("online refit failed")
+            with self._lock:
+                self.refit_error, self._since_snapshot = exc, None
             return
-        with self._refit_lock:
-            with self._lock:
-                feedback, live = list(self._feedback), list(self._live)
-                self._since_snapshot, self._since_refit = [], 0
-                router = self._state.router
-            try:
-                records = refit_records(self.records, feedback, live)
-                fitted = MFRouter(**router.get_params()).fit(records)
-                state = OnlineState(fitted, records)
-            except Exception as exc:  # routing goes on with the old state
-                log.exception("online refit failed")
-                with self._lock:
-                    self.refit_error, self._since_snapshot = exc, None
-                return
-            with self._lock:
-                for name in self._live:
-                    if name not in state.columns:
-                        state.columns[name] = state.new_column()
-                for text, model, score, _ in self._since_snapshot:
-                    if model in state.columns:
-                        self._apply(state, text, model, score)
-                self._state, self._since_snapshot = state, None
-                self.refit_error = None
-                self.refits += 1
+        with self._lock, blas_one_thread():
+            for name in self._live:
+                if name not in state.columns:
+                    state.columns[name] = state.new_column()
+            for text, model, score, _ in self._since_snapshot:
+                if model in state.columns:
+                    self._apply(state, text, model, score)
+            self._state, self._since_snapshot = state, None
+            self.refit_error = None
+            self.refits += 1
 
     # ------------------------------------------------------------------ persistence
     def _settings(self) -> dict:
