@@ -13,6 +13,7 @@ server answers at once, a loaded one answers in batches.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -204,6 +205,16 @@ class Loaded:
         return list(self.router.models_)
 
 
+def _freeze_heap() -> None:
+    """Move everything alive now (the router, numpy, numba, polars: ~140,000 objects) out of
+    the garbage collector's sight. Each request that waits for its batch leaves frames alive
+    across allocations, which triggers collections; walking that heap made a suspended request
+    cost ~80 us more than one answered at once, ~40 us once frozen (measured in process).
+    Collected first, so no garbage is kept for good."""
+    gc.collect()
+    gc.freeze()
+
+
 class RouterState:
     """The serving router (None while the first one loads) and its replacement."""
 
@@ -223,6 +234,7 @@ class RouterState:
     def load_now(self, directory) -> Loaded:
         """Load synchronously (before the server runs, or on a worker's startup)."""
         self.current = self._wrap(load_serving_router(directory, self.upstream_models), directory)
+        _freeze_heap()
         return self.current
 
     async def reload(self, directory=None) -> tuple[Loaded, Loaded | None]:
@@ -238,6 +250,7 @@ class RouterState:
             router = await asyncio.to_thread(load_serving_router, directory, self.upstream_models)
             self.current = self._wrap(router, directory)
             self.reloads += 1
+            await asyncio.to_thread(_freeze_heap)
             _log.info("serving the %s router of %s (reload %d)", router.name, directory,
                       self.reloads)
             return self.current, old
