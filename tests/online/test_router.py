@@ -147,3 +147,32 @@ def test_greedy_policy_object_and_bad_arguments(als_router, sample_split, texts)
         online.route(texts, models=["no-such-model"])
     with pytest.raises(KeyError, match="unknown model"):
         online.feedback(text=texts[0], model="no-such-model", score=1.0)
+
+
+def test_threads_route_and_feed_back_at_once(als_router, sample_split):
+    """A server calls from many threads: every decision is counted once, the share cap holds
+    and every feedback lands."""
+    import threading
+
+    online = OnlineRouter(als_router, records=sample_split[0], max_regret=1.0)
+    online.add_model("fresh")
+    texts = sample_split[1].text_of(sample_split[1].prompts[:200])
+    errors = []
+
+    def worker(part):
+        try:
+            for text in part:
+                d = online.route([text])[0]
+                online.feedback(request_id=d.request_id, score=1.0)
+        except Exception as exc:  # pragma: no cover - the assertion reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(texts[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert online.budget.decisions == 200
+    assert online.budget.explored <= 0.1 * 200
+    assert sum(online.posterior(m)["n_feedback"] for m in online.models) == 200
