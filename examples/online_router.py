@@ -67,10 +67,11 @@ truth = np.mean([score[(p, NEW)] for p in recorded])
 estimate = online.predict([text[p] for p in recorded], models=[NEW]).mean()
 print(f"mean recorded score of the routed picks: {np.nanmean(got):.3f}; explored share "
       f"{np.mean(explored):.3f} (cap 0.1)")
-print(f"{NEW}: {post['n_feedback']} feedback records, 95% width {post['width']:.3f}, converged "
-      f"after {'never' if converged_at is None else converged_at} requests; mean score on "
-      f"its {len(recorded)} recorded stream prompts: estimated {estimate:.3f}, recorded "
-      f"{truth:.3f}")
+converged = ("not converged" if converged_at is None else
+             f"converged after {converged_at} requests")
+print(f"{NEW}: {post['n_feedback']} feedback records, 95% width {post['width']:.3f}, "
+      f"{converged}; mean score on its {len(recorded)} recorded stream prompts: estimated "
+      f"{estimate:.3f}, recorded {truth:.3f}")
 print("its share of traffic by benchmark: " + ", ".join(
     f"{b} {np.mean(v):.2f}" for b, v in sorted(new_share.items())))
 print("the last 200 picks: " + ", ".join(f"{m} {n}" for m, n in
