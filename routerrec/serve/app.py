@@ -224,10 +224,16 @@ class Server:
         except (TypeError, ValueError) as exc:
             raise BadRequest(_message(exc)) from None
         current = self.loaded()
-        ranked = await current.decider.decide([prompt], models=current.chat_pool,
-                                              ranks=self.config.max_attempts, **policy)
+        options = {"models": current.chat_pool, **policy}
+        pick = (await current.decider.decide([prompt], **options))[0][0][0]
+
+        async def fallbacks() -> list[str]:  # ranked only if the pick fails (same rule)
+            ranked = await current.decider.decide([prompt], ranks=self.config.max_attempts,
+                                                  **options)
+            return [m for m, _, _ in ranked[0]]
+
         request_id = request.scope["state"]["request_id"]
-        response = await self.gateway.forward(body, [m for m, _, _ in ranked[0]], request_id)
+        response = await self.gateway.forward(body, [pick], request_id, fallbacks)
         model = response.headers.get("x-routerrec-model")
         if self.feedback is not None and model and response.status_code < 400:
             self.feedback.remember(request_id, prompt, model)
