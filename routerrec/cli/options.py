@@ -199,8 +199,9 @@ def records_options(fn):
     opts = [
         click.option("--data", "data", multiple=True, type=click.Path(),
                      help="Records file (long CSV/Parquet/JSONL, RouterBench wide, scores-json, "
-                          "matrix, RouterEval pickle) or an lm-eval --log_samples folder; repeat "
-                          "for several. Default: the embedded sample."),
+                          "matrix, RouterEval pickle), an lm-eval --log_samples folder or a "
+                          "routerrec serve --feedback folder; repeat for several. Default: the "
+                          "embedded sample."),
         click.option("--layout", type=LazyChoice(layout_names), default=None,
                      help="Read --data as this layout (default: detected from each file)."),
         click.option("--benchmark-from-name", is_flag=True,
