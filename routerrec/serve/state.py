@@ -35,24 +35,6 @@ class ReloadRefused(ValueError):
     """A router directory that cannot replace the serving one (the old one keeps serving)."""
 
 
-def _serial(obj, seen=None) -> None:
-    """Featurise on one thread: a request's few prompts cost more to spread over numba's
-    thread pool than to count (1.7 ms vs 0.7 ms for one prompt, measured), and the server's
-    concurrency comes from batching requests, not from threads per call. (BLAS likewise:
-    ``load_serving_router`` holds it to one thread.)"""
-    seen = set() if seen is None else seen
-    if id(obj) in seen or not type(obj).__module__.startswith("routerrec."):
-        return
-    seen.add(id(obj))
-    if hasattr(obj, "n_jobs"):
-        obj.n_jobs = 1
-    for value in vars(obj).values() if hasattr(obj, "__dict__") else ():
-        items = (value if isinstance(value, (list, tuple)) else
-                 value.values() if isinstance(value, dict) else (value,))
-        for item in items:
-            _serial(item, seen)
-
-
 def router_models(directory) -> list[str]:
     """The model ids a router directory's manifest names, read without loading the router
     (the ``--upstreams`` file is checked against them before the server starts)."""
@@ -81,8 +63,7 @@ def load_serving_router(directory, upstream_models=None):
     if not path.is_dir():
         raise ReloadRefused(f"router directory {directory} does not exist or is not a directory")
     try:
-        router = load_router(path)
-        _serial(router)
+        router = load_router(path)  # tfidf counts a request's few prompts on one thread itself
         # once scipy's BLAS is loaded too: the knn member's 16 x 2,000 similarity product took
         # 18.8 ms on two OpenBLAS threads and 2.6 ms on one (2 cores, both busy)
         threadpool_limits(limits=1, user_api="blas")
