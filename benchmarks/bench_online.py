@@ -36,6 +36,7 @@ from routerrec.evaluation.report import pyplot
 RESULTS = Path(__file__).resolve().parent / "results"
 N_MODELS = 100
 BASELINES = ("fixed", "probe-50", "probe-matched")
+TAKEOVER = ("online", "probe-50", "probe-matched")
 
 
 def records_of(data: str, seed: int):
@@ -111,7 +112,7 @@ def table() -> str:
     baseline with its interval, and what the best-on-task new models received."""
     lines = ["| setting (seeds; requests) | " + " | ".join(("online",) + BASELINES)
              + " | online − fixed [95%] | online − probe-50 [95%] | online − probe-matched [95%]"
-             " | explored share |", "|" + "---|" * 9]
+             " | explored share | explored calls to new models |", "|" + "---|" * 10]
     takeovers = []
     summary = {}
     for key, runs in _groups().items():
@@ -121,7 +122,8 @@ def table() -> str:
         lines.append(f"| {key} ({','.join(map(str, seeds))}; {runs[0]['n_stream']}) | "
                      + " | ".join(f"{np.mean(regret[r]):.1f}" for r in ("online",) + BASELINES)
                      + " | " + " | ".join(_interval(diffs[b]) for b in BASELINES)
-                     + f" | {100 * np.mean([x['explored_share'] for x in runs]):.1f}% |")
+                     + f" | {100 * np.mean([x['explored_share'] for x in runs]):.1f}% | "
+                     + f"{np.mean([sum(v['explored_calls'] for v in x['new'].values()) for x in runs]):.1f} |")
         summary[key] = {"seeds": seeds, "regret": regret,
                         "online_minus": {b: diffs[b].tolist() for b in BASELINES}}
         for x in runs:
@@ -138,11 +140,30 @@ def table() -> str:
                      f"{t['online']['requests_until_most']} | {t['online']['final_share']:.2f} | "
                      f"{t['probe-50']['final_share']:.2f} | {t['probe-matched']['final_share']:.2f}"
                      f" | {t['oracle']['final_share']:.2f} |")
+    lines += ["", "Takeover: pairs (new model, task it is best on) in which the model held more "
+              "than half of the trailing 50 requests of that task, and the median requests after "
+              "it joined until then; mean share of the last 50 of the task's requests.", "",
+              "| setting | pairs | " + " | ".join(f"{r}: most / median requests / final share"
+                                                   for r in TAKEOVER) + " |",
+              "|" + "---|" * (2 + len(TAKEOVER))]
+    for key in summary:
+        pairs = [t for k, _, _, _, t in takeovers if k == key]
+        if pairs:
+            lines.append(f"| {key} | {len(pairs)} | " + " | ".join(_takeover_cell(pairs, r)
+                                                                  for r in TAKEOVER) + " |")
     (RESULTS / "online.json").write_text(json.dumps(
         {"summary": summary, "takeovers": [dict(setting=k, seed=s, model=m, task=tk, **t)
                                            for k, s, m, tk, t in takeovers]},
         indent=1, default=float) + "\n")
     return "\n".join(lines) + "\n"
+
+
+def _takeover_cell(pairs, router: str) -> str:
+    reached = [p[router]["requests_until_most"] for p in pairs
+               if p[router]["requests_until_most"] is not None]
+    median = f"{np.median(reached):.0f}" if reached else "-"
+    return (f"{len(reached)} / {median} / "
+            f"{np.mean([p[router]['final_share'] for p in pairs]):.2f}")
 
 
 def plots() -> list[Path]:

@@ -3,19 +3,21 @@ regret bookkeeping, the delayed / partial feedback queue, model arrivals and the
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 import routerrec.online
 from routerrec.data.sample import load_sample
-from routerrec.evaluation.online import markdown_report, replay, report_figure
+from routerrec.data.load import records_from_frame
+from routerrec.evaluation.online import best_per_task, markdown_report, replay, report_figure
 from routerrec.evaluation.report import pyplot
 
 
 @pytest.fixture(scope="module")
 def records():
-    """Every third prompt of the sample (667 prompts, 20 models, texts)."""
+    """Every fourth prompt of the sample (500 prompts, 20 models, texts)."""
     full = load_sample()
-    return full.filter(prompts=full.prompts[::3])
+    return full.filter(prompts=full.prompts[::4])
 
 
 def _without_times(report: dict) -> dict:
@@ -140,6 +142,13 @@ def test_named_new_models_and_bad_arguments(records):
     report = replay(records, seed=0, new_models=["corvid-ultra"], arrivals=(0.5,))
     assert report["new_models"] == ["corvid-ultra"]
     assert "corvid-ultra" not in report["models"]
+    tasks = report["new"]["corvid-ultra"]["best_tasks"]
+    assert set(tasks) == {t for t, m in best_per_task(records).items() if m == "corvid-ultra"}
+    assert tasks  # the sample's strongest model is the best on some task
+    for per in tasks.values():  # the router fitted once never uses a model that joined later
+        assert per["fixed"] == {"requests_until_most": None, "task_requests":
+                                per["online"]["task_requests"], "final_share": 0.0}
+        assert all(0 <= r["final_share"] <= 1 for r in per.values())
     with pytest.raises(ValueError, match="new_models"):
         replay(records, new_models=["no-such-model"])
     with pytest.raises(ValueError, match="arrivals"):
@@ -152,6 +161,15 @@ def test_named_new_models_and_bad_arguments(records):
         replay(records, feedback_delay=-1)
     with pytest.raises(ValueError, match="too little"):
         replay(records.filter(prompts=records.prompts[:20]))
+
+
+def test_best_per_task_counts_only_models_that_answered_enough():
+    rows = [(f"a{i}", "x", 0.9 if i else 0.0, "a") for i in range(10)]  # mean 0.9 on 10
+    rows += [(f"a{i}", "y", 1.0, "a") for i in range(4)]  # perfect, but on 4 of 10: too few
+    rows += [(f"a{i}", "z", 0.5, "a") for i in range(10)]
+    rows += [(f"b{i}", m, float(m == "z"), "b") for i in range(6) for m in "xyz"]
+    frame = pl.DataFrame(rows, schema=["prompt", "model", "score", "benchmark"], orient="row")
+    assert best_per_task(records_from_frame(frame, benchmark="benchmark")) == {"a": "x", "b": "z"}
 
 
 def test_markdown_and_figure(records):
