@@ -66,15 +66,19 @@ def held_out(records, seed: int, scenario: str) -> list[str] | None:
 
 
 def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_delay: int,
-        policy: str, max_regret: float, method: str | None) -> Path:
+        policy: str, max_regret: float, method: str | None,
+        converged_width: float | None = None) -> Path:
     t0 = time.perf_counter()
     records = records_of(data, seed)
     report = replay(records, seed=seed, new_models=held_out(records, seed, scenario),
                     feedback_share=feedback_share, feedback_delay=feedback_delay, policy=policy,
-                    online_params={"max_regret": max_regret},
+                    online_params={"max_regret": max_regret,
+                                   **({} if converged_width is None else
+                                      {"converged_width": converged_width})},
                     router_params=None if method is None else {"method": method})
     default_feedback = (feedback_share, feedback_delay, policy) == (1.0, 0, "thompson")
     tag = ((f"_{method}" if method else "") + f"_r{max_regret:g}"
+           + ("" if converged_width is None else f"_w{converged_width:g}")
            + ("" if default_feedback else f"_{policy}_fb{feedback_share:g}_d{feedback_delay}"))
     path = RESULTS / f"online_{data}_{scenario}{tag}_{seed}.json"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -207,13 +211,15 @@ def main() -> None:
     r.add_argument("--policy", default="thompson")
     r.add_argument("--max-regret", type=float, default=0.05,
                    help="OnlineRouter's bound on an exploring pick's expected regret.")
+    r.add_argument("--converged-width", type=float, default=None,
+                   help="OnlineRouter's converged_width (default: its own).")
     r.add_argument("--method", default=None,
                    help="The mf router's completion method (default: its own choice).")
     sub.add_parser("table")
     a = ap.parse_args()
     if a.cmd == "run":
         run(a.data, a.seed, a.scenario, a.feedback_share, a.feedback_delay, a.policy,
-            a.max_regret, a.method)
+            a.max_regret, a.method, a.converged_width)
     else:
         (RESULTS / "online.md").write_text("# Online replay (benchmarks/bench_online.py)\n\n"
                                            + table())
