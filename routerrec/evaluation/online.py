@@ -89,17 +89,7 @@ def _settings(records, *, seed, share_new_models, arrivals, feedback_share, feed
             "feedback_delay": validate.integer("feedback_delay", feedback_delay, low=0),
             "train_share": validate.real("train_share", train_share, low=0.05, high=0.9),
             "policy": policy, "probes": validate.integer("probes", probes, low=1),
-            "new_models": new_models, "router_params": _one_thread_tfidf(router_params)}
-
-
-def _one_thread_tfidf(router_params) -> dict:
-    """The mf router's parameters, the tfidf encoder counting on one thread unless told
-    otherwise: requests come one text at a time, and waking a thread pool per text cost
-    ~25 ms a request on a busy 2-core machine, 60 times the counting itself."""
-    params = dict(router_params or {})
-    if params.get("encoder", "tfidf") == "tfidf":
-        params["encoder_params"] = {"n_jobs": 1, **(params.get("encoder_params") or {})}
-    return params
+            "new_models": new_models, "router_params": dict(router_params or {})}
 
 
 def _split(records, s: dict):
