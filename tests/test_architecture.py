@@ -21,7 +21,7 @@ LAYERS = {
     "routing": {"util", "kernels", "data", "methods"},
     "online": {"util", "kernels", "data", "methods", "coldstart", "routing"},
     "evaluation": {"util", "kernels", "data", "methods", "coldstart", "routing", "online"},
-    "serve": {"util", "data", "routing"},
+    "serve": {"util", "data", "routing", "online"},
     "cli": {"util", "kernels", "data", "methods", "coldstart", "routing", "online",
             "evaluation", "serve"},
 }

@@ -40,12 +40,29 @@ GRACEFUL_SECONDS = 30  # on SIGTERM, requests in flight get this long to finish
 @click.option("--upstream-timeout", type=Real(min=0, min_open=True), default=60.0,
               show_default=True, help="Seconds for the connect, each read and each write of "
                                       "one upstream try before the next-best model is tried.")
+@click.option("--learn", is_flag=True,
+              help="Learn from feedback while serving: route with an OnlineRouter (--router: an "
+                   "mf router or a saved OnlineRouter); enables /admin/models and /admin/save.")
+@click.option("--data", type=click.Path(exists=True), default=None,
+              help="--learn: the records the mf router was fitted on (needed for refits).")
+@click.option("--refit-every", type=click.IntRange(min=1), default=None,
+              help="--learn: refit in the background every N feedback records (needs --data).")
+@click.option("--max-explore-share", type=Real(0, 1), default=None,
+              help="--learn: most share of decisions that may explore (default: OnlineRouter's).")
+@click.option("--max-regret", type=Real(min=0), default=None,
+              help="--learn: most expected score given up per exploring pick.")
+@click.option("--max-regret-usd", type=Real(min=0), default=None,
+              help="--learn: most extra predicted cost per exploring pick.")
+@click.option("--learn-state", type=click.Path(file_okay=False), default=None,
+              help="--learn: folder the online state is saved to on shutdown and POST "
+                   "/admin/save, and resumed from at start when it holds one.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True, help="Server log level (stderr).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the listening address as one JSON line ({\"url\", \"pid\", ...}).")
 def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers, max_body_bytes,
-          max_concurrency, upstream_timeout, log_level, as_json):
+          max_concurrency, upstream_timeout, learn, data, refit_every, max_explore_share,
+          max_regret, max_regret_usd, learn_state, log_level, as_json):
     """Serve a fitted router over HTTP: a decision API and an OpenAI-compatible gateway.
 
     GET /health, POST /v1/route, POST /v1/chat/completions (with --upstreams), POST
@@ -60,6 +77,8 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
       curl -s localhost:8000/v1/route -d '{"prompt": "Prove that 17 is prime."}'
       routerrec serve --router out/auto --upstreams upstreams.yaml --feedback out/feedback \\
           --api-key-env ROUTERREC_KEY --workers 2
+      routerrec fit --router mf --out out/mf
+      routerrec serve --learn --router out/mf --upstreams upstreams.yaml --learn-state out/live
     """
     from ..serve.config import CONFIG_ENV, ServeConfig
     from ..serve.state import load_serving_router, router_models
@@ -69,11 +88,21 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
         config = ServeConfig(router=router_dir, host=host, port=port, upstreams=upstreams,
                              feedback=feedback_dir, api_key_env=api_key_env, workers=workers,
                              max_body_bytes=max_body_bytes, max_concurrency=max_concurrency,
-                             upstream_timeout=upstream_timeout)
+                             upstream_timeout=upstream_timeout, learn=learn, data=data,
+                             refit_every=refit_every, max_explore_share=max_explore_share,
+                             max_regret=max_regret, max_regret_usd=max_regret_usd,
+                             learn_state=learn_state)
     with reported_as(f"--api-key-env {api_key_env}"):
         config.api_key()
-    with reported_as(f"--router {router_dir}"):
-        models = router_models(router_dir)
+    source = router_dir
+    if learn:
+        from ..serve.learn import check_learn, learn_source
+
+        source = learn_source(config)
+        with reported_as(f"--learn --router {router_dir}"):
+            check_learn(config)
+    with reported_as(f"--router {source}"):
+        models = router_models(source)
         if workers > 1:  # each worker loads it again; a broken one must fail here, not in them
             load_serving_router(router_dir)
     loaded_upstreams = None

@@ -3,7 +3,8 @@
 ``build_app(config)`` returns the ASGI app; ``app_from_env()`` is the factory uvicorn's worker
 processes call (``--workers N``). Endpoints: ``GET /health``, ``POST /v1/route``,
 ``POST /v1/chat/completions`` (with ``--upstreams``), ``POST /v1/feedback`` (with
-``--feedback``), ``GET /metrics``, ``POST /admin/reload``. Every error is a JSON object
+``--feedback``), ``GET /metrics``, ``POST /admin/reload``; with ``--learn`` (serve/learn.py)
+``GET|POST /admin/models``, ``DELETE /admin/models/{id}``, ``POST /admin/save``. Every error is a JSON object
 ``{"error": {"message", "type", "request_id"}}``; a request the server cannot read is a 400
 naming the field, never a 500.
 """
@@ -205,6 +206,11 @@ class Server:
             decisions = await current.decider.decide(texts, **options)
         except ValueError as exc:  # the options were checked: this is the memory limit
             return _error(request, 413, _message(exc), "request_too_large")
+        if self.config.learn:
+            self.count_picks(d.model for d in decisions)
+            return _json({"decisions": current.router.decided(
+                request.scope["state"]["request_id"], texts, decisions, self.feedback),
+                "router": current.name})
         self.count_picks(d[0][0] for d in decisions)
         return _json({"decisions": [{"model": m, "score": _number(s), "cost": _number(c)}
                                     for (m, s, c), *_ in decisions],
@@ -224,6 +230,8 @@ class Server:
         except (TypeError, ValueError) as exc:
             raise BadRequest(_message(exc)) from None
         current = self.loaded()
+        if self.config.learn:
+            return await self.chat_online(request, body, prompt, policy, current)
         options = {"models": current.chat_pool, **policy}
         pick = (await current.decider.decide([prompt], **options))[0][0][0]
 
@@ -239,8 +247,25 @@ class Server:
             self.feedback.remember(request_id, prompt, model)
         return response
 
+    async def chat_online(self, request, body, prompt, policy, current):
+        """The chat under --learn: the online pick among the live models with an upstream,
+        then the posterior-mean ranking as the fallback order (serve/learn.py)."""
+        learner, request_id = current.router, request.scope["state"]["request_id"]
+        first, fallbacks, decision = await learner.pick(current.decider, prompt, policy,
+                                                        self.gateway.upstreams)
+        if not first:
+            return _error(request, 503, "no live model has an upstream", "no_upstream",
+                          {"retry-after": "1"})
+        response = await self.gateway.forward(body, first, request_id, fallbacks)
+        if response.status_code < 400:
+            learner.answered(request_id, prompt, response.headers["x-routerrec-model"],
+                             decision, self.feedback)
+        return response
+
     @endpoint
     async def feedback_post(self, request):
+        if self.config.learn:
+            return await self.feedback_online(request)
         if self.feedback is None:
             return _error(request, 404, "this server keeps no feedback (no --feedback DIR): "
                           "start it with --feedback DIR to record scores", "not_found")
@@ -253,6 +278,64 @@ class Server:
             raise BadRequest(_message(exc)) from None
         return _json({"status": "stored", "record": record})
 
+    async def feedback_online(self, request):
+        """Feedback under --learn: the posterior is updated, then the record appended to
+        --feedback's store when there is one (durable before the 200)."""
+        body = await _body(request)
+        learner = self.loaded().router
+        try:
+            record = await asyncio.to_thread(learner.feedback, body, self.feedback)
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(_message(exc)) from None
+        except LookupError as exc:
+            return _error(request, 404, _message(exc), "not_found")
+        return _json({"status": "learned" if self.feedback is None else "stored",
+                      "record": record})
+
+    def learner(self, request):
+        """(the OnlineServing, None), or (None, the 409 answer) without --learn."""
+        if not self.config.learn:
+            return None, _error(request, 409, "this server does not learn: start it with "
+                                "--learn to add, list and retire models and save the online "
+                                "state", "conflict")
+        return self.loaded().router, None
+
+    @endpoint
+    async def models(self, request):
+        """GET lists the live models, POST adds one, DELETE /admin/models/ID retires one."""
+        from .learn import ModelConflict
+
+        learner, refused = self.learner(request)
+        if refused:
+            return refused
+        if request.method == "GET":
+            return _json(learner.listing(self.gateway))
+        if request.method == "DELETE":
+            model = request.path_params["model"]
+            try:
+                learner.retire(model, self.gateway)
+            except KeyError as exc:
+                return _error(request, 404, _message(exc), "not_found")
+            return _json({"status": "retired", "model": model, "models": learner.models_})
+        try:
+            added = learner.add(await _body(request), self.gateway)
+        except ModelConflict as exc:
+            return _error(request, 409, _message(exc), "conflict")
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(_message(exc)) from None
+        return _json({"status": "added", **added})
+
+    @endpoint
+    async def save(self, request):
+        learner, refused = self.learner(request)
+        if refused:
+            return refused
+        try:
+            directory = await asyncio.to_thread(learner.save)
+        except ValueError as exc:
+            return _error(request, 409, _message(exc), "conflict")
+        return _json({"status": "saved", "directory": directory})
+
     @endpoint
     async def metrics_get(self, request):
         from prometheus_client import CONTENT_TYPE_LATEST
@@ -261,6 +344,10 @@ class Server:
 
     @endpoint
     async def reload(self, request):
+        if self.config.learn:
+            return _error(request, 409, "a learning server (--learn) refits itself and keeps "
+                          "its state: POST /admin/save, then restart it on the new router",
+                          "conflict")
         if self.config.workers > 1:
             return _error(request, 409, f"this server runs {self.config.workers} worker "
                           "processes and a request reaches one of them: send SIGHUP to the "
@@ -287,6 +374,9 @@ class Server:
                                                             "directory": old.directory}})
 
     async def on_sighup(self) -> None:
+        if self.config.learn:
+            _log.error("SIGHUP: a learning server (--learn) does not reload; restart it")
+            return
         try:
             new, _ = await self.state.reload()
             _log.info("SIGHUP: reloaded the %s router of %s", new.name, new.directory)
@@ -337,6 +427,8 @@ class Server:
                 await self.gateway.aclose()
             if self.feedback is not None:
                 self.feedback.close()
+            if self.config.learn_state and self.state.current is not None:  # --learn's state
+                await asyncio.to_thread(self.state.current.router.save_on_exit)
             self.state.close()
 
 
@@ -352,12 +444,16 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
     """The ASGI app of one server. ``upstreams``: the checked ``--upstreams`` file (None: read
     it here). ``app.state.stop``, when set (the command sets it), stops the server if the
     router cannot be loaded."""
+    from .learn import learn_source, serving_loader
     from .upstreams import load_upstreams
 
+    source = learn_source(config) if config.learn else config.router
     if upstreams is None and config.upstreams:
-        upstreams = load_upstreams(config.upstreams, router_models(config.router))
+        upstreams = load_upstreams(config.upstreams, router_models(source))
     metrics = ServeMetrics()
-    server = Server(config, RouterState(None if not upstreams else set(upstreams)), metrics)
+    state = RouterState(None if not upstreams else set(upstreams),
+                        serving_loader(config) if config.learn else None)
+    server = Server(config, state, metrics)
     server.upstreams = upstreams
     app = Starlette(routes=[
         Route("/health", server.health, methods=["GET"]),
@@ -366,6 +462,9 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
         Route("/v1/feedback", server.feedback_post, methods=["POST"]),
         Route("/metrics", server.metrics_get, methods=["GET"]),
         Route("/admin/reload", server.reload, methods=["POST"]),
+        Route("/admin/models", server.models, methods=["GET", "POST"]),
+        Route("/admin/models/{model}", server.models, methods=["DELETE"]),
+        Route("/admin/save", server.save, methods=["POST"]),
     ], exception_handlers={HTTPException: _http_error}, lifespan=server.lifespan)
     app.state.stop = None
     app.state.server = server

@@ -31,6 +31,14 @@ class ServeConfig:
     max_concurrency: int = 256
     upstream_timeout: float = 60.0
     max_attempts: int = 3  # tries per chat request: the pick and then the next-best ones
+    # --learn (serve/learn.py): route with an OnlineRouter; None leaves OnlineRouter's default
+    learn: bool = False
+    data: str | None = None            # the mf router's training records (for refits)
+    refit_every: int | None = None
+    max_explore_share: float | None = None
+    max_regret: float | None = None
+    max_regret_usd: float | None = None
+    learn_state: str | None = None     # saved on shutdown and /admin/save, resumed from at start
 
     def __post_init__(self):
         validate.path("router", self.router)
@@ -46,6 +54,31 @@ class ServeConfig:
         validate.integer("max_concurrency", self.max_concurrency, low=1)
         validate.real("upstream_timeout", self.upstream_timeout, low=0, low_open=True)
         validate.integer("max_attempts", self.max_attempts, low=1, high=16)
+        self._check_learn()
+
+    def _check_learn(self) -> None:
+        """The --learn options: only with --learn, one process (the online state lives in it)."""
+        learn_options = ("data", "refit_every", "max_explore_share", "max_regret",
+                         "max_regret_usd", "learn_state")
+        given = [o for o in learn_options if getattr(self, o) is not None]
+        if not self.learn:
+            if given:
+                raise ValueError(f"--{given[0].replace('_', '-')} is an option of --learn; "
+                                 "add --learn or leave it out")
+            return
+        if self.workers != 1:
+            raise ValueError(f"--learn keeps the online state in one process; got --workers "
+                             f"{self.workers}, use --workers 1")
+        for option in ("data", "learn_state"):
+            if getattr(self, option) is not None:
+                validate.path(option, getattr(self, option))
+        if self.refit_every is not None:
+            validate.integer("refit_every", self.refit_every, low=1)
+        if self.max_explore_share is not None:
+            validate.real("max_explore_share", self.max_explore_share, low=0, high=1)
+        for option in ("max_regret", "max_regret_usd"):
+            if getattr(self, option) is not None:
+                validate.real(option, getattr(self, option), low=0)
 
     def api_key(self) -> str | None:
         """The Bearer key clients must send (None: no auth); an unset or empty variable is an

@@ -21,7 +21,7 @@ _REQUEST_ID = REQUEST_ID_HEADER.encode()
 # no key, and must see a saturated server as alive
 OPEN_PATHS = frozenset({"/health"})
 ENDPOINTS = frozenset({"/health", "/metrics", "/v1/route", "/v1/chat/completions", "/v1/feedback",
-                       "/admin/reload"})
+                       "/admin/reload", "/admin/models", "/admin/save"})
 RETRY_AFTER_SECONDS = "1"
 
 

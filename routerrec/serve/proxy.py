@@ -140,6 +140,22 @@ class Gateway:
             headers["authorization"] = f"Bearer {key}"
         return headers
 
+    def check_upstream(self, upstream: Upstream) -> None:
+        """ValueError when ``upstream`` could not be called (its key variable is unset)."""
+        self._request_headers(upstream)
+
+    def add_upstream(self, upstream: Upstream) -> None:
+        """Register a model's upstream at run time (``serve --learn``'s ``/admin/models``)."""
+        headers = self._request_headers(upstream)
+        self._headers[upstream.model] = headers
+        self._urls[upstream.model] = upstream.base_url + "/chat/completions"
+        self.upstreams[upstream.model] = upstream
+
+    def remove_upstream(self, model: str) -> None:
+        """Forget a model's upstream (a try already sent to it finishes)."""
+        for table in (self.upstreams, self._headers, self._urls):
+            table.pop(model, None)
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

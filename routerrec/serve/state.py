@@ -199,8 +199,10 @@ def _freeze_heap() -> None:
 class RouterState:
     """The serving router (None while the first one loads) and its replacement."""
 
-    def __init__(self, upstream_models=None):
+    def __init__(self, upstream_models=None, loader=None):
         self.current: Loaded | None = None
+        # (directory, upstream models) -> router; serve --learn passes its own (serve/learn.py)
+        self.loader = loader or load_serving_router
         self.load_error: str | None = None
         self.reloads = 0
         self.upstream_models = upstream_models
@@ -214,7 +216,7 @@ class RouterState:
 
     def load_now(self, directory) -> Loaded:
         """Load synchronously (before the server runs, or on a worker's startup)."""
-        self.current = self._wrap(load_serving_router(directory, self.upstream_models), directory)
+        self.current = self._wrap(self.loader(directory, self.upstream_models), directory)
         _freeze_heap()
         return self.current
 

@@ -27,7 +27,7 @@ import yaml
 
 from ..util import validate
 
-__all__ = ["Upstream", "load_upstreams"]
+__all__ = ["Upstream", "load_upstreams", "upstream_from_entry"]
 
 FIELDS = ("base_url", "api_key_env", "model")
 
@@ -89,7 +89,8 @@ def _url(where: str, value) -> str:
     return url
 
 
-def _upstream(where: str, model: str, entry) -> Upstream:
+def upstream_from_entry(where: str, model: str, entry) -> Upstream:
+    """One model's entry checked (``where`` starts every error); also ``POST /admin/models``."""
     if not isinstance(entry, dict):
         raise ValueError(f"{where} must be a mapping with base_url (and optionally api_key_env, "
                          f"model), got {type(entry).__name__} {entry!r}")
@@ -137,7 +138,7 @@ def load_upstreams(path, models) -> dict[str, Upstream]:
             if model not in known:
                 raise ValueError(f"{where} is not one of the router's models "
                                  f"({', '.join(sorted(known))})")
-            upstreams[model] = _upstream(where, model, entry)
+            upstreams[model] = upstream_from_entry(where, model, entry)
         except TypeError as error:  # a number where a string belongs: still a bad file
             raise ValueError(str(error)) from None
     return upstreams
