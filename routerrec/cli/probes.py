@@ -12,6 +12,7 @@ from .options import (SEED, LazyChoice, Real, check_out_dir, check_out_parent, e
                       format_table, load_cli_model, read_user_table, reported_as, split_list,
                       strategy_names)
 from ..util.files import atomic_write
+from .add_live import add_live, live_options
 
 __all__ = ["probes", "add_model_command"]
 
@@ -111,9 +112,10 @@ def _emit_lm_eval(ids, benchmarks, strategy, model_dir, out, as_json) -> None:
 
 @click.command("add-model")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False),
-              required=True, help="Model directory written by `routerrec fit`.")
+              default=None, help="Model directory written by `routerrec fit` (required "
+                                 "without --live).")
 @click.option("--name", required=True, help="Id of the new LLM.")
-@click.option("--results", type=click.Path(exists=True), required=True,
+@click.option("--results", type=click.Path(exists=True), default=None,
               help="The new LLM's answers: a CSV or Parquet with columns 'prompt' and 'score', or "
                    "lm-eval --log_samples output (the --output_path folder holding one model, "
                    "that model's folder, or one samples_<task>_<date>.jsonl).")
@@ -129,8 +131,9 @@ def _emit_lm_eval(ids, benchmarks, strategy, model_dir, out, as_json) -> None:
               help="Write the updated model here (default: only print the estimates).")
 @click.option("--level", type=Real(0.5, 0.999), default=0.95, show_default=True,
               help="Level of the accuracy intervals.")
+@live_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def add_model_command(model_dir, name, results, metric, samples_file, out, level, as_json):
+def add_model_command(model_dir, name, results, metric, samples_file, out, level, as_json, **live):
     """Fold a new LLM in from its probe answers and print its estimated accuracies.
 
     \b
@@ -143,8 +146,27 @@ def add_model_command(model_dir, name, results, metric, samples_file, out, level
       routerrec probes --model out/lm --k 30 --format lm-eval --out probes.json
       (run the printed lm_eval command: it writes lm-eval-out/)
       routerrec add-model --model out/lm --name my-llm --results lm-eval-out --samples probes.json
+    \b
+    Into a running `routerrec serve --learn` (explored from the population prior):
+      routerrec add-model --live --server http://127.0.0.1:8000 --name my-llm \\
+          --base-url http://127.0.0.1:9001/v1 --api-key-env MY_LLM_KEY
     """
     from ..coldstart.foldin import fold_in_model
+
+    if live.pop("live"):
+        offline = [o for o, v in (("--model", model_dir), ("--results", results),
+                                  ("--metric", metric), ("--samples", samples_file),
+                                  ("--out", out)) if v is not None]
+        if offline:
+            fail(f"{offline[0]} is an option of the offline add-model; --live sends the new "
+                 "model to a server")
+        add_live(name, as_json=as_json, **live)
+        return
+    given = [o for o, v in live.items() if v is not None]
+    if given:
+        fail(f"--{given[0].replace('_', '-')} is an option of add-model --live")
+    if model_dir is None or results is None:
+        fail("--model and --results are required (or --live with --server and --base-url)")
 
     if out:
         check_out_dir(out)

@@ -171,6 +171,7 @@ class Server:
         self.config, self.state, self.metrics = config, state, metrics
         self.gateway = self.feedback = None
         self.upstreams = None
+        self.source = config.router  # the directory loaded (--learn: maybe --learn-state)
         self._picks: dict = {}
 
     def loaded(self):
@@ -386,8 +387,8 @@ class Server:
     async def load_first(self, stop) -> None:
         """The first router, off the event loop; a failure is fatal (``stop``)."""
         try:
-            await asyncio.to_thread(self.state.load_now, self.config.router)
-            _log.info("serving the %s router of %s", self.state.current.name, self.config.router)
+            await asyncio.to_thread(self.state.load_now, self.source)
+            _log.info("serving the %s router of %s", self.state.current.name, self.source)
         except Exception as exc:  # noqa: BLE001 - reported and the server stops
             self.state.load_error = _message(exc)
             _log.error("%s", self.state.load_error)
@@ -410,7 +411,7 @@ class Server:
         loading = None
         if self.state.current is None:
             if self.config.workers > 1:  # ready means loaded: uvicorn's rolling restart waits
-                await asyncio.to_thread(self.state.load_now, self.config.router)
+                await asyncio.to_thread(self.state.load_now, self.source)
             else:
                 loading = asyncio.create_task(self.load_first(app.state.stop))
         loop = asyncio.get_running_loop()
@@ -454,6 +455,7 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
     state = RouterState(None if not upstreams else set(upstreams),
                         serving_loader(config) if config.learn else None)
     server = Server(config, state, metrics)
+    server.source = source
     server.upstreams = upstreams
     app = Starlette(routes=[
         Route("/health", server.health, methods=["GET"]),
