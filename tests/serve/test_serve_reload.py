@@ -100,7 +100,8 @@ def test_workers_reload_by_sighup_to_the_supervisor_and_stop_on_sigterm(router_d
         with Load(server.url, threads=2) as load:
             _wait_for(lambda: len(load.statuses) > 20)
             server.signal(signal.SIGHUP)
-            _wait_for(lambda: server.log().count("Waiting for child process") >= 2, 60)
+            # each new worker loads the router (~20 s idle; over 60 s on a loaded machine)
+            _wait_for(lambda: server.log().count("Waiting for child process") >= 2, 150)
             seen = len(load.statuses)
             _wait_for(lambda: len(load.statuses) > seen + 20)
         assert set(load.statuses) == {200}, set(load.statuses)
