@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import math
 import threading
 from pathlib import Path
 
@@ -38,6 +39,11 @@ KEPT_REQUESTS = 100_000  # request ids feedback may name (the online router keep
 
 class ModelConflict(ValueError):
     """A model added that is already live (answered 409)."""
+
+
+def _finite(x: float):
+    """JSON has no NaN or infinity: an unknown number is null."""
+    return x if math.isfinite(x) else None
 
 
 def _manifest(directory) -> dict:
@@ -195,7 +201,7 @@ class OnlineServing:
             self.remember(rid, text, d.model, d)
             if store is not None:
                 store.remember(rid, text, d.model)
-            out.append({"model": d.model, "score": d.score, "cost": d.cost,
+            out.append({"model": d.model, "score": _finite(d.score), "cost": _finite(d.cost),
                         "explored": d.explored, "request_id": rid})
         return out
 
