@@ -14,8 +14,10 @@ swapped for the model that is best on the most tasks (benchmarks) over all promp
 new model is the best on some tasks. openllm-v1 samples 100 of its 5,036 models per seed
 (seeded, as bench_auto does) and keeps the prompts with text.
 
-Seeds: 100 and 101 were used while building the harness (looked at, nothing tuned on them);
-the reported seeds are 0-4, run once each with the code as committed.
+Seeds: 100-104 are development seeds (``table --dev``: online_dev.md), on which
+OnlineRouter's defaults were chosen; the reported seeds are 10-14, run once each with the
+code as committed. Results of the code before that (seeds 0-4) are in results/online_before/.
+``--online KEY=VALUE`` passes another OnlineRouter keyword (e.g. ``row_noise=false``).
 """
 from __future__ import annotations
 
@@ -67,18 +69,20 @@ def held_out(records, seed: int, scenario: str) -> list[str] | None:
 
 def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_delay: int,
         policy: str, max_regret: float, method: str | None,
-        converged_width: float | None = None) -> Path:
+        converged_width: float | None = None, extra: dict | None = None) -> Path:
     t0 = time.perf_counter()
     records = records_of(data, seed)
     report = replay(records, seed=seed, new_models=held_out(records, seed, scenario),
                     feedback_share=feedback_share, feedback_delay=feedback_delay, policy=policy,
                     online_params={"max_regret": max_regret,
                                    **({} if converged_width is None else
-                                      {"converged_width": converged_width})},
+                                      {"converged_width": converged_width}),
+                                   **(extra or {})},
                     router_params=None if method is None else {"method": method})
     default_feedback = (feedback_share, feedback_delay, policy) == (1.0, 0, "thompson")
     tag = ((f"_{method}" if method else "") + f"_r{max_regret:g}"
            + ("" if converged_width is None else f"_w{converged_width:g}")
+           + "".join(f"_{k}-{v}" for k, v in sorted((extra or {}).items()))
            + ("" if default_feedback else f"_{policy}_fb{feedback_share:g}_d{feedback_delay}"))
     path = RESULTS / f"online_{data}_{scenario}{tag}_{seed}.json"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -100,26 +104,29 @@ def _interval(values) -> str:
     return f"{v.mean():+.1f} [{v.mean() - half:+.1f}, {v.mean() + half:+.1f}]"
 
 
-def _groups() -> dict:
+def _groups(dev: bool = False) -> dict:
+    """Result files by setting: the reported seeds, or (``dev``) the development seeds >= 100
+    the settings were chosen on."""
     groups = {}
     for p in sorted(RESULTS.glob("online_*_*.json")):
         r = json.loads(p.read_text())
-        if r["settings"]["seed"] >= 100:  # development seeds are not reported
+        if (r["settings"]["seed"] >= 100) != dev:
             continue
         key = p.stem.rsplit("_", 1)[0].removeprefix("online_")
         groups.setdefault(key, []).append(r)
     return groups
 
 
-def table() -> str:
+def table(dev: bool = False) -> str:
     """Markdown: per setting the regret of every router (mean over seeds), online minus each
-    baseline with its interval, and what the best-on-task new models received."""
+    baseline with its interval, and what the best-on-task new models received; written with
+    its JSON to online.json, or online_dev.json for the development seeds."""
     lines = ["| setting (seeds; requests) | " + " | ".join(("online",) + BASELINES)
              + " | online − fixed [95%] | online − probe-50 [95%] | online − probe-matched [95%]"
              " | explored share | explored calls to new models |", "|" + "---|" * 10]
     takeovers = []
     summary = {}
-    for key, runs in _groups().items():
+    for key, runs in _groups(dev).items():
         regret = {r: [x["routers"][r]["regret"] for x in runs] for r in ("online",) + BASELINES}
         diffs = {b: np.subtract(regret["online"], regret[b]) for b in BASELINES}
         seeds = [x["settings"]["seed"] for x in runs]
@@ -155,7 +162,7 @@ def table() -> str:
         if pairs:
             lines.append(f"| {key} | {len(pairs)} | " + " | ".join(_takeover_cell(pairs, r)
                                                                   for r in TAKEOVER) + " |")
-    (RESULTS / "online.json").write_text(json.dumps(
+    (RESULTS / ("online_dev.json" if dev else "online.json")).write_text(json.dumps(
         {"summary": summary, "takeovers": [dict(setting=k, seed=s, model=m, task=tk, **t)
                                            for k, s, m, tk, t in takeovers]},
         indent=1, default=float) + "\n")
@@ -199,6 +206,14 @@ def plots() -> list[Path]:
     return paths
 
 
+def _keyword(text: str) -> tuple:
+    """``key=value`` of ``--online``: true/false as flags, numbers as numbers."""
+    key, value = text.split("=", 1)
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    return key, float(value)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -209,17 +224,26 @@ def main() -> None:
     r.add_argument("--feedback-share", type=float, default=1.0)
     r.add_argument("--feedback-delay", type=int, default=0)
     r.add_argument("--policy", default="thompson")
-    r.add_argument("--max-regret", type=float, default=0.05,
+    r.add_argument("--max-regret", type=float, default=0.3,
                    help="OnlineRouter's bound on an exploring pick's expected regret.")
     r.add_argument("--converged-width", type=float, default=None,
                    help="OnlineRouter's converged_width (default: its own).")
+    r.add_argument("--online", action="append", default=[], metavar="KEY=VALUE",
+                   help="Another OnlineRouter keyword (repeatable; true/false for flags, "
+                        "e.g. row_noise=false), named in the result file.")
     r.add_argument("--method", default=None,
                    help="The mf router's completion method (default: its own choice).")
-    sub.add_parser("table")
+    t = sub.add_parser("table")
+    t.add_argument("--dev", action="store_true",
+                   help="The development seeds (>= 100) instead: online_dev.md, no plots.")
     a = ap.parse_args()
     if a.cmd == "run":
         run(a.data, a.seed, a.scenario, a.feedback_share, a.feedback_delay, a.policy,
-            a.max_regret, a.method, a.converged_width)
+            a.max_regret, a.method, a.converged_width, dict(map(_keyword, a.online)))
+    elif a.dev:
+        (RESULTS / "online_dev.md").write_text("# Online replay, development seeds "
+                                               "(benchmarks/bench_online.py)\n\n" + table(True))
+        print((RESULTS / "online_dev.md").read_text())
     else:
         (RESULTS / "online.md").write_text("# Online replay (benchmarks/bench_online.py)\n\n"
                                            + table())

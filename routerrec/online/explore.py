@@ -103,7 +103,7 @@ def make_policy(policy) -> Policy:
 class ExplorationBudget:
     """The user's bounds on exploration and the running counts they are checked against."""
 
-    def __init__(self, *, max_explore_share: float = 0.1, max_regret: float = 0.05,
+    def __init__(self, *, max_explore_share: float = 0.1, max_regret: float = 0.3,
                  max_regret_usd: float | None = None):
         self.max_explore_share = validate.real("max_explore_share", max_explore_share,
                                                low=0, high=1)

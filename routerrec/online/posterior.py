@@ -17,6 +17,11 @@ natural parameters: precision ``P`` and ``h = P mean``. One record adds
   to ``RELINEARISE_FIRST`` and then at every power of two, where the state equals the batch
   Laplace posterior (a new model's first records, far from its prior mean, are solved
   exactly).
+
+``row_var`` (errors in variables): a record's row is the text map's estimate, so its linear
+predictor has the row's variance ``s2`` on top of the answer noise: the identity weight is
+``1 / (noise_var + s2)``, a logistic record is taken on ``eta / kappa`` (``probit_scale``). A
+constant per column, so the state is still a sum and equals the batch solve with it.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from ..kernels.linalg import psd_cholesky
 from ..kernels.logistic import logistic_row_map
 
 __all__ = ["ColumnPosterior", "batch_posterior", "prompt_posterior", "column_widths", "link_slope",
-           "inverse_link", "RELINEARISE_FIRST", "MIN_WEIGHT"]
+           "inverse_link", "probit_scale", "RELINEARISE_FIRST", "MIN_WEIGHT"]
 
 RELINEARISE_FIRST = 16  # logistic: the anchor moves to the MAP after each record up to here
 MIN_WEIGHT = 1e-3       # floor of p(1-p): a confident prediction still learns from a miss
@@ -49,28 +54,44 @@ def link_slope(link: str, eta: np.ndarray) -> np.ndarray:
     return np.ones_like(np.asarray(eta, dtype=np.float64))
 
 
-def _weights(link, noise_var, z, offset, y, anchor):
-    """Weights ``w`` and working targets ``w (y~ - o)`` of records linearised at ``anchor``."""
+def probit_scale(row_var: float) -> float:
+    """``kappa = sqrt(1 + pi s2 / 8)``: ``E[sigmoid(eta)]`` for ``eta ~ N(m, s2)`` is close to
+    ``sigmoid(m / kappa)`` (MacKay's probit approximation), so a logistic record whose linear
+    predictor carries the row's variance ``s2`` is a logistic record on ``eta / kappa``."""
+    return float(np.sqrt(1.0 + np.pi * row_var / 8.0))
+
+
+def _weights(link, noise_var, z, offset, y, anchor, row_var=0.0):
+    """Weights ``w`` and working targets ``w (y~ - o)`` of records linearised at ``anchor``;
+    ``row_var`` is the variance the prompt row's uncertainty adds to the linear predictor."""
     if link == "identity":
-        return np.full(len(y), 1.0 / noise_var), (y - offset) / noise_var
-    eta = z @ anchor + offset
-    p = inverse_link(link, eta)
-    w = np.maximum(p * (1 - p), MIN_WEIGHT)
-    return w, w * (eta - offset) + (y - p)
+        var = noise_var + row_var
+        return np.full(len(y), 1.0 / var), (y - offset) / var
+    kappa = probit_scale(row_var)
+    p = inverse_link(link, (z @ anchor + offset) / kappa)
+    w = np.maximum(p * (1 - p), MIN_WEIGHT) / kappa ** 2
+    return w, w * (z @ anchor) + (y - p) / kappa
 
 
 def batch_posterior(prior_mean, prior_precision, z, offset, y, *, link: str,
-                    noise_var: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                    noise_var: float = 1.0, row_var: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(mean, precision) of a column from all its records at once, the reference the rank-one
-    updates are checked against: the closed form (identity) or the Laplace posterior at the
-    MAP from ``logistic_row_map`` (logistic)."""
+    updates are checked against: the closed form (identity, noise ``noise_var + row_var``) or
+    the Laplace posterior at the MAP from ``logistic_row_map`` (logistic; with ``row_var`` the
+    records are on ``eta / kappa``, solved for ``[q, b / kappa]`` and mapped back)."""
     m0, p0 = np.asarray(prior_mean, float), np.asarray(prior_precision, float)
     z, offset, y = (np.asarray(a, float) for a in (z, offset, y))
     if link == "identity":
-        precision = p0 + z.T @ z / noise_var
-        return np.linalg.solve(precision, p0 @ m0 + z.T @ (y - offset) / noise_var), precision
-    x, hessian = logistic_row_map(z[:, :-1], offset, 0.0, np.arange(len(y)), y, p0, p0 @ m0)
-    return np.asarray(x, float), np.asarray(hessian, float)
+        var = noise_var + row_var
+        precision = p0 + z.T @ z / var
+        return np.linalg.solve(precision, p0 @ m0 + z.T @ (y - offset) / var), precision
+    kappa = probit_scale(row_var)
+    d = np.ones(len(m0))
+    d[-1] = 1.0 / kappa                     # x' = d * x: the bias feature of z / kappa is 1
+    p_scaled = p0 / np.outer(d, d)
+    x, hessian = logistic_row_map(z[:, :-1] / kappa, offset / kappa, 0.0, np.arange(len(y)),
+                                  y, p_scaled, p0 @ m0 / d)
+    return np.asarray(x, float) / d, np.asarray(hessian, float) * np.outer(d, d)
 
 
 class ColumnPosterior:
@@ -78,14 +99,17 @@ class ColumnPosterior:
     with its training precision, or the population prior) updated by ``update``.
 
     ``link`` is the completion model's (``identity`` or ``logistic``), ``noise_var`` the
-    identity link's answer noise. Records are kept (``z``, offsets, scores) so the logistic
+    identity link's answer noise, ``row_var`` the variance a record's linear predictor gets
+    from the uncertainty of the prompt row it is computed with (errors in variables; 0: rows
+    taken as exact). Records are kept (``z``, offsets, scores) so the logistic
     anchor can move and a save keeps everything.
     """
 
-    def __init__(self, prior_mean, prior_precision, *, link: str, noise_var: float = 1.0):
+    def __init__(self, prior_mean, prior_precision, *, link: str, noise_var: float = 1.0,
+                 row_var: float = 0.0):
         self.prior_mean = np.asarray(prior_mean, dtype=np.float64).copy()
         self.prior_precision = np.asarray(prior_precision, dtype=np.float64).copy()
-        self.link, self.noise_var = link, float(noise_var)
+        self.link, self.noise_var, self.row_var = link, float(noise_var), float(row_var)
         self._records: list[tuple[np.ndarray, float, float]] = []  # (z, offset, y)
         self._reset(self.prior_mean)
 
@@ -105,7 +129,8 @@ class ColumnPosterior:
         """Natural parameters of every record so far, linearised at ``anchor``."""
         self.anchor = np.asarray(anchor, dtype=np.float64).copy()
         z = self.z
-        w, target = _weights(self.link, self.noise_var, z, self.offset, self.y, self.anchor)
+        w, target = _weights(self.link, self.noise_var, z, self.offset, self.y, self.anchor,
+                             self.row_var)
         self.precision = self.prior_precision + (z * w[:, None]).T @ z
         self.shift = self.prior_precision @ self.prior_mean + z.T @ target
         self._cache = {}
@@ -119,7 +144,7 @@ class ColumnPosterior:
         z = np.asarray(z, dtype=np.float64)
         self._records.append((z, float(offset), float(y)))
         w, target = _weights(self.link, self.noise_var, z[None], np.array([offset]),
-                             np.array([y]), self.anchor)
+                             np.array([y]), self.anchor, self.row_var)
         self.precision += w[0] * np.outer(z, z)
         self.shift += z * target[0]
         self._cache = {}
@@ -131,7 +156,7 @@ class ColumnPosterior:
         none): the state becomes the batch Laplace posterior exactly."""
         if self.link == "logistic" and self.n:
             mean = batch_posterior(self.prior_mean, self.prior_precision, self.z,
-                                   self.offset, self.y, link=self.link)[0]
+                                   self.offset, self.y, link=self.link, row_var=self.row_var)[0]
             self._reset(mean)
 
     @property
@@ -161,12 +186,13 @@ class ColumnPosterior:
     # ---------------------------------------------------------------- persistence
     def arrays(self) -> dict:
         return {"prior_mean": self.prior_mean, "prior_precision": self.prior_precision,
-                "z": self.z, "offset": self.offset, "y": self.y, "anchor": self.anchor}
+                "z": self.z, "offset": self.offset, "y": self.y, "anchor": self.anchor,
+                "row_var": np.array(self.row_var)}
 
     @classmethod
     def from_arrays(cls, arrays: dict, *, link: str, noise_var: float) -> "ColumnPosterior":
         self = cls(arrays["prior_mean"], arrays["prior_precision"], link=link,
-                   noise_var=noise_var)
+                   noise_var=noise_var, row_var=float(arrays.get("row_var", 0.0)))
         self._records = [(np.asarray(z, dtype=np.float64), float(o), float(y)) for z, o, y in
                          zip(arrays["z"], arrays["offset"], arrays["y"])]
         self._reset(arrays["anchor"])

@@ -68,16 +68,21 @@ class OnlineRouter:
     ``max_explore_share`` (share of all decisions), ``max_regret`` (expected score given up per
     exploring pick), ``max_regret_usd`` (extra cost per exploring pick). A model whose 95%
     interval of its mean score over recent prompts is at most ``converged_width`` wide is
-    converged and not explored unless ``explore_converged``. ``refit_every``: feedback records
+    converged and not explored unless ``explore_converged``; only models added live are explored
+    unless ``explore_trained`` (trained columns start from many training cells: exploring them
+    spent the budget new models need). ``row_noise``: feedback counts the prompt row's
+    uncertainty as noise (errors in variables; False: the text row is taken as exact).
+    ``refit_every``: feedback records
     between background refits (None: never). ``remember``: decisions kept for feedback by
     request id; ``prompt_cache``: prompt texts whose feedback is kept for fold-in.
     """
 
     def __init__(self, router: MFRouter, *, records=None, policy="thompson",
-                 max_explore_share: float = 0.1, max_regret: float = 0.05,
+                 max_explore_share: float = 0.1, max_regret: float = 0.3,
                  max_regret_usd: float | None = None, converged_width: float = 0.05,
                  refit_every: int | None = None, seed: int = 0, explore_converged: bool = False,
-                 remember: int = 100_000, prompt_cache: int = 10_000):
+                 remember: int = 100_000, prompt_cache: int = 10_000,
+                 explore_trained: bool = False, row_noise: bool = True):
         self.records = records
         self.policy = make_policy(policy)
         self.budget = ExplorationBudget(max_explore_share=max_explore_share,
@@ -90,9 +95,11 @@ class OnlineRouter:
                              "records= (OnlineRouter.fit does)")
         self.seed = validate.integer("seed", seed, low=0)
         self.explore_converged = validate.flag("explore_converged", explore_converged)
+        self.explore_trained = validate.flag("explore_trained", explore_trained)
+        self.row_noise = validate.flag("row_noise", row_noise)
         self.remember = validate.integer("remember", remember, low=1)
         self.prompt_cache = validate.integer("prompt_cache", prompt_cache, low=0)
-        self._state = OnlineState(router, records)
+        self._state = OnlineState(router, records, row_noise=self.row_noise)
         self._live = list(self._state.columns)
         self._costs: dict[str, list] = {}  # model added live -> [cost per call or None, sum, n]
         # request id -> (text, model, the text's map row, the state it was computed on)
@@ -194,9 +201,8 @@ class OnlineRouter:
             greedy = choose(means, costs, wtp=wtp, max_cost=max_cost)
             proposal = self.policy.proposals(columns, z, offset, self._rng, state.scores)
             if proposal is not None:
-                if not self.explore_converged:
-                    fixed = column_widths(columns, *self._reference())[1] <= self.converged_width
-                    proposal[:, fixed] = means[:, fixed]
+                frozen = ~self._explorable(names, columns)
+                proposal[:, frozen] = means[:, frozen]
                 picks = choose(proposal, costs, wtp=wtp, max_cost=max_cost)
             else:
                 picks = greedy
@@ -214,6 +220,14 @@ class OnlineRouter:
                 decisions.append(Decision(request_id, names[j], float(means[i, j]),
                                           float(costs[i, j]), bool(explored)))
             return decisions
+
+    def _explorable(self, names, columns) -> np.ndarray:
+        """Per candidate, whether the policy may explore it: added live (or any model with
+        ``explore_trained``) and not converged (or any with ``explore_converged``)."""
+        ok = np.array([self.explore_trained or m in self._costs for m in names])
+        if not self.explore_converged and ok.any():
+            ok &= column_widths(columns, *self._reference())[1] > self.converged_width
+        return ok
 
     def _candidates(self, models) -> list[str]:
         if models is None:
@@ -364,7 +378,7 @@ class OnlineRouter:
         try:
             records = refit_records(self.records, feedback, live)
             fitted = MFRouter(**router.get_params()).fit(records)
-            state = OnlineState(fitted, records)
+            state = OnlineState(fitted, records, row_noise=self.row_noise)
         except Exception as exc:  # routing goes on with the old state
             log.exception("online refit failed")
             with self._lock:
@@ -392,6 +406,7 @@ class OnlineRouter:
                 "max_regret": self.budget.max_regret, "max_regret_usd": self.budget.max_regret_usd,
                 "converged_width": self.converged_width, "refit_every": self.refit_every,
                 "seed": self.seed, "explore_converged": self.explore_converged,
+                "explore_trained": self.explore_trained, "row_noise": self.row_noise,
                 "remember": self.remember, "prompt_cache": self.prompt_cache}
 
     def save(self, directory) -> Path:
@@ -451,7 +466,8 @@ class OnlineRouter:
         return online
 
     def _restore(self, manifest: dict, arrays: dict) -> None:
-        self._state = OnlineState.restore(self._state.router, manifest["columns"], arrays)
+        self._state = OnlineState.restore(self._state.router, manifest["columns"], arrays,
+                                          row_noise=self.row_noise)
         live = validate.texts("models", manifest["models"])
         unknown = [m for m in live if m not in self._state.columns]
         if unknown:

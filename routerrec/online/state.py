@@ -12,7 +12,9 @@ one and the router swaps it in whole.
   the population prior of the trained columns (``Model.side_prior``, the prior cold start
   uses).
 * Feedback updates a column with the prompt's *text* row (the map's mean, not the folded-in
-  row), so an update does not depend on which feedback came first.
+  row), so an update does not depend on which feedback came first; the row's error adds
+  ``v' S v`` to the record's noise (``row_var``, errors in variables), so columns fitted on
+  exact training rows move only as far as such noisier evidence warrants.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ class OnlineState:
     fitted rows' spread.
     """
 
-    def __init__(self, router: MFRouter, records=None):
+    def __init__(self, router: MFRouter, records=None, *, row_noise: bool = True):
         if not isinstance(router, MFRouter) or not hasattr(router, "completion_"):
             raise TypeError(f"OnlineRouter needs a fitted mf router (make_router('mf').fit"
                             f"(records) or OnlineRouter.fit), got {type(router).__name__}")
@@ -56,6 +58,7 @@ class OnlineState:
         observed = self._observed(records)
         texts = None if records is None else records.text_of(c.prompts)
         self.prompt_precision = self._prompt_precision(fitted, texts)
+        self.row_noise = row_noise
         z, offset = self.features(fitted)
         sample = np.random.default_rng(0).permutation(len(z))[:REFERENCE_PROMPTS]
         self.reference = (z[sample], offset[sample])  # widths before any prompt is routed
@@ -66,7 +69,19 @@ class OnlineState:
             w = self._weights(z[rows] @ x + offset[rows])
             precision = self.population[1] + (z[rows] * w[:, None]).T @ z[rows]
             self.columns[name] = ColumnPosterior(x, precision, link=self.link,
-                                                 noise_var=self.noise_var)
+                                                 noise_var=self.noise_var,
+                                                 row_var=self.row_var(x))
+
+    def row_var(self, column: np.ndarray) -> float:
+        """Variance a feedback record's linear predictor gets from its prompt row being the
+        text map's prediction, not the true row (errors in variables): ``v' S v``, ``S`` the
+        row's prior covariance and ``v = [q, 1]`` the gradient of ``eta`` in the row at the
+        column ``column = [q, b]`` (its prior mean, fixed so the updates stay a sum); 0 without
+        ``row_noise``."""
+        if not self.row_noise:
+            return 0.0
+        v = np.append(column[:-1], 1.0)
+        return float(v @ np.linalg.solve(self.prompt_precision, v))
 
     def _observed(self, records) -> np.ndarray:
         """(completion prompts x models) mask of the training cells (all, without records)."""
@@ -130,7 +145,8 @@ class OnlineState:
     def new_column(self) -> ColumnPosterior:
         """A column at the population prior (a model added live)."""
         mean, precision = self.population
-        return ColumnPosterior(mean, precision, link=self.link, noise_var=self.noise_var)
+        return ColumnPosterior(mean, precision, link=self.link, noise_var=self.noise_var,
+                               row_var=self.row_var(mean))
 
     # ------------------------------------------------------------------ persistence
     def arrays(self) -> tuple[list[str], dict]:
@@ -145,9 +161,11 @@ class OnlineState:
         return names, arrays
 
     @classmethod
-    def restore(cls, router: MFRouter, names: Sequence[str], arrays: Mapping) -> "OnlineState":
+    def restore(cls, router: MFRouter, names: Sequence[str], arrays: Mapping, *,
+                row_noise: bool = True) -> "OnlineState":
         """The state ``arrays`` saved, on the loaded ``router`` (nothing recomputed)."""
         self = cls.__new__(cls)
+        self.row_noise = row_noise
         self.router, self.completion = router, router.completion_
         self.link = self.completion.link
         self.noise_var = _answer_noise(self.completion)

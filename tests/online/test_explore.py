@@ -44,17 +44,20 @@ def test_greedy_and_zero_share_never_explore(held_out_split, stream):
 @pytest.mark.parametrize("wtp", [None, 30.0])
 def test_regret_cap_bounds_every_exploring_pick(held_out_split, stream, wtp):
     greedy = _router(held_out_split, policy="greedy").route(stream, wtp=wtp)
-    online = _router(held_out_split, max_explore_share=1.0, max_regret=0.02)
+    # trained models explored too: near the greedy pick, they leave cheap exploration
+    online = _router(held_out_split, max_explore_share=1.0, max_regret=0.02,
+                     explore_trained=True, converged_width=0.0)
     decisions = online.route(stream, wtp=wtp)
     explored = [(g, d) for g, d in zip(greedy, decisions) if d.explored]
-    assert explored  # the cap leaves cheap exploration
+    assert explored
     for g, d in explored:
         regret = g.score - d.score + ((d.cost - g.cost) / wtp if wtp else 0.0)
         assert regret <= 0.02 + 1e-9 and d.model != g.model
     for g, d in zip(greedy, decisions):
         if not d.explored:
             assert d.model == g.model
-    loose = _router(held_out_split, max_explore_share=1.0, max_regret=1.0).route(stream, wtp=wtp)
+    loose = _router(held_out_split, max_explore_share=1.0, max_regret=1.0, explore_trained=True,
+                    converged_width=0.0).route(stream, wtp=wtp)
     assert sum(d.explored for d in loose) > len(explored)
 
 
@@ -111,3 +114,15 @@ def test_budget_arguments_are_checked():
         ExplorationBudget(max_regret_usd="1")
     with pytest.raises(ValueError, match="UCB beta"):
         UCBPolicy(beta=-1)
+
+
+def test_only_models_added_live_are_explored_unless_asked(held_out_split, stream):
+    """Trained models are not explored by default even when unconverged (a width cap of 0
+    leaves every model unconverged); ``explore_trained`` lets the policy try them."""
+    online = _router(held_out_split, converged_width=0.0, max_regret=1.0,
+                     max_explore_share=1.0)
+    explored = [d.model for d in online.route(stream) if d.explored]
+    assert explored and set(explored) == {HELD_OUT}
+    trained = _router(held_out_split, converged_width=0.0, max_regret=1.0,
+                      max_explore_share=1.0, explore_trained=True)
+    assert {d.model for d in trained.route(stream) if d.explored} - {HELD_OUT}

@@ -77,3 +77,19 @@ def test_retired_model_is_gone_at_once(als_router, sample_split):
             call()
     online.add_model(favourite)  # it may come back, as a new model at the prior
     assert online.posterior(favourite)["n_feedback"] == 0
+
+
+def test_row_noise_is_the_rows_variance_through_each_column(held_out_split):
+    """Each column's ``row_var`` is ``v' S v``: ``S`` the prompt row's prior covariance, ``v =
+    [q, 1]`` at the column's prior mean; without ``row_noise`` it is 0."""
+    kept, router, _ = held_out_split
+    online = OnlineRouter(router, records=kept)
+    online.add_model(HELD_OUT)
+    cov = np.linalg.inv(online._state.prompt_precision)
+    for name in (online.models[0], HELD_OUT):
+        column = online._state.columns[name]
+        v = np.append(column.prior_mean[:-1], 1.0)
+        assert column.row_var == pytest.approx(v @ cov @ v, rel=1e-9) and column.row_var > 0
+    exact = OnlineRouter(router, records=kept, row_noise=False)
+    exact.add_model(HELD_OUT)
+    assert all(c.row_var == 0 for c in exact._state.columns.values())

@@ -116,3 +116,25 @@ def test_prompt_fold_in_moves_toward_its_scores():
     row = prompt_posterior(prior, np.eye(4), features, np.zeros(10), np.full(10, 2.0),
                            link="identity", noise_var=0.1)
     assert np.mean(features @ row) > 1.5
+
+
+def test_row_noise_sequential_equals_batch_and_tempers_the_update():
+    """Errors in variables: with the row's variance ``row_var`` the updates are still a sum
+    (identity: exact; logistic: the batch Laplace posterior of the probit-scaled records at a
+    relinearisation count) and each record moves the column less."""
+    for link, n, tol in (("identity", 40, 1e-9), ("logistic", 2 * RELINEARISE_FIRST, 1e-5)):
+        mean, precision, z, offset, y = _problem(11, n, link=link)
+        post = ColumnPosterior(mean, precision, link=link, noise_var=0.25, row_var=0.8)
+        for i in range(n):
+            post.update(z[i], offset[i], y[i])
+        b_mean, b_precision = batch_posterior(mean, precision, z, offset, y, link=link,
+                                              noise_var=0.25, row_var=0.8)
+        np.testing.assert_allclose(post.mean, b_mean, atol=tol)
+        np.testing.assert_allclose(post.precision, b_precision, rtol=1e-4, atol=1e-4)
+        exact = _sequential(mean, precision, z, offset, y, link)
+        gained = np.trace(post.precision - precision)
+        assert 0 < gained < 0.9 * np.trace(exact.precision - precision)
+        assert np.linalg.norm(post.mean - mean) < np.linalg.norm(exact.mean - mean)
+        again = ColumnPosterior.from_arrays(post.arrays(), link=link, noise_var=0.25)
+        assert again.row_var == 0.8
+        np.testing.assert_allclose(again.mean, post.mean)
