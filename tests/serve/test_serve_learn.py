@@ -111,7 +111,7 @@ def test_model_added_and_retired_while_chat_flows(mf_dir, tmp_path):
         assert len(new.requests()) == loop.picks("newbie")  # none reached it after retiring
         listed = server.get("/admin/models", headers=AUTH).json()
         assert "newbie" not in [m["model"] for m in listed["models"]]
-        assert listed["explored"] >= 3 and listed["decisions"] >= len(answers)
+        assert listed["explored"] >= 1 and listed["decisions"] >= len(answers)
         # bad changes are refused with a reason, and change nothing
         again = server.post("/admin/models", headers=AUTH,
                             json={"model": "acme-1b", "upstream": {"base_url": new.base_url}})
