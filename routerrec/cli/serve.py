@@ -13,6 +13,9 @@ from .options import Real, fail, reported_as
 __all__ = ["serve"]
 
 GRACEFUL_SECONDS = 30  # on SIGTERM, requests in flight get this long to finish
+# a new worker loads the router before it answers the supervisor's ping (~20 s for auto on
+# the sample on a busy machine; uvicorn's 5 s default aborted SIGHUP's restart there)
+WORKER_READY_SECONDS = 120
 
 
 @click.command()
@@ -168,4 +171,6 @@ def _run_workers(config, sock, log_level) -> None:
     from uvicorn.supervisors import Multiprocess
 
     Multiprocess(_uvicorn_config("routerrec.serve.app:app_from_env", config, log_level,
-                                 factory=True, workers=config.workers), sockets=[sock]).run()
+                                 factory=True, workers=config.workers,
+                                 timeout_worker_healthcheck=WORKER_READY_SECONDS),
+                 sockets=[sock]).run()
