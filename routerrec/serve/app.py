@@ -114,11 +114,8 @@ async def _body(request, *, empty: dict | None = None) -> dict:
 def route_request(body: dict, router) -> tuple[list[str], dict]:
     """(texts, options for ``Router.decide``) of a ``/v1/route`` body; BadRequest names the
     field that is wrong."""
-    unknown = sorted(set(body) - set(ROUTE_FIELDS))
-    if unknown:
-        raise BadRequest(f"unknown field {unknown[0]!r}; /v1/route reads "
-                         f"{', '.join(ROUTE_FIELDS)}")
     try:
+        validate.fields("the /v1/route body", body, ROUTE_FIELDS)
         if ("prompt" in body) == ("prompts" in body):
             raise ValueError("give 'prompt' (one text) or 'prompts' (a list of texts), one of them")
         if "prompt" in body:
@@ -355,9 +352,10 @@ class Server:
                           f"supervisor (pid {os.getppid()}), which replaces the workers one at a "
                           "time, each loading --router anew", "conflict")
         body = await _body(request, empty={})
-        unknown = sorted(set(body) - {"router"})
-        if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r}; /admin/reload reads 'router'")
+        try:
+            validate.fields("the /admin/reload body", body, ("router",))
+        except ValueError as exc:
+            raise BadRequest(_message(exc)) from None
         directory = body.get("router")
         if directory is not None:
             try:

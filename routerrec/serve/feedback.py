@@ -177,10 +177,7 @@ class FeedbackStore:
         if not isinstance(body, dict):
             raise ValueError(f"the feedback must be a JSON object with {', '.join(FIELDS)}; "
                              f"got {type(body).__name__}")
-        unknown = sorted(set(body) - set(FIELDS))
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r} in the feedback; the fields are "
-                             f"{', '.join(FIELDS)}")
+        validate.fields("the feedback", body, FIELDS)
         if "score" not in body:
             raise ValueError("score is required: the answer's quality (e.g. 1 correct, 0 wrong, or a grade)")
         try:

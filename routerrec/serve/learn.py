@@ -210,10 +210,7 @@ class OnlineServing:
         """Apply one ``/v1/feedback`` body to the posterior, then append it to ``store``
         (durable) when there is one. ValueError: a bad field (400); LookupError: an unknown,
         expired or already used request id (404)."""
-        unknown = sorted(set(body) - set(FEEDBACK_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r} in the feedback; the fields are "
-                             f"{', '.join(FEEDBACK_FIELDS)}")
+        validate.fields("the feedback", body, FEEDBACK_FIELDS)
         if ("request_id" in body) == ("prompt" in body):
             raise ValueError("give request_id (a response's x-routerrec-request-id) or prompt, "
                              "exactly one of them")
@@ -260,10 +257,7 @@ class OnlineServing:
     def add(self, body: dict, gateway) -> dict:
         """Add a model (``/admin/models``): its upstream with the gateway, then the online
         router's population prior. ValueError names the bad field."""
-        unknown = sorted(set(body) - set(MODEL_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r}; /admin/models reads "
-                             f"{', '.join(MODEL_FIELDS)}")
+        validate.fields("the /admin/models body", body, MODEL_FIELDS)
         if "model" not in body:
             raise ValueError("model is required: the new model's id")
         model = validate.name("model", body["model"])

@@ -94,10 +94,7 @@ def upstream_from_entry(where: str, model: str, entry) -> Upstream:
     if not isinstance(entry, dict):
         raise ValueError(f"{where} must be a mapping with base_url (and optionally api_key_env, "
                          f"model), got {type(entry).__name__} {entry!r}")
-    unknown = sorted(set(entry) - set(FIELDS))
-    if unknown:
-        raise ValueError(f"{where} has unknown field {unknown[0]!r}; the fields are "
-                         f"{', '.join(FIELDS)}")
+    validate.fields(where, entry, FIELDS)
     if "base_url" not in entry:
         raise ValueError(f"{where} has no base_url (the upstream's OpenAI-compatible root, "
                          "e.g. http://127.0.0.1:9001/v1)")

@@ -190,6 +190,16 @@ def flag(what: str, value) -> bool:
     return bool(value)
 
 
+def fields(what: str, mapping: dict, allowed) -> dict:
+    """``mapping`` if every key is one of ``allowed`` (a request body, a config entry): a
+    misspelt field is named, never ignored."""
+    unknown = sorted(set(mapping) - set(allowed), key=str)
+    if unknown:
+        raise ValueError(f"{what} has unknown field {unknown[0]!r}; the fields are "
+                         f"{', '.join(allowed)}")
+    return mapping
+
+
 def instance(what: str, value, cls, *, how: str = ""):
     """``value`` if it is a ``cls`` (a class or a tuple of them), else a TypeError naming
     what was given and ``how`` to make one (records given as a list, a path or a frame)."""

@@ -151,3 +151,13 @@ def test_string_is_a_non_empty_str():
         string("master", float("nan"))
     with pytest.raises(ValueError, match="master must not be empty"):
         string("master", " ")
+
+
+def test_fields_names_the_first_unknown_field_and_the_allowed_ones():
+    from routerrec.util.validate import fields
+
+    body = {"score": 1, "model": "a"}
+    assert fields("the feedback", body, ("model", "score", "cost")) is body
+    with pytest.raises(ValueError, match=r"^the feedback has unknown field 'scor'; the fields "
+                                         r"are model, score$"):
+        fields("the feedback", {"model": "a", "scor": 1}, ("model", "score"))
