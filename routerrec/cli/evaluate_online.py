@@ -29,10 +29,12 @@ __all__ = ["online"]
               help="Share of the prompts (old models only) the initial router is fitted on.")
 @click.option("--policy", type=click.Choice(["thompson", "ucb", "greedy"]), default="thompson",
               show_default=True, help="The online router's exploration policy.")
-@click.option("--max-explore-share", type=Real(0, 1), default=0.1, show_default=True,
-              help="The online router's bound on the share of requests it explores.")
-@click.option("--max-regret", type=Real(0, None), default=0.05, show_default=True,
-              help="The online router's bound on an exploring pick's expected score loss.")
+@click.option("--max-explore-share", type=Real(0, 1), default=None,
+              help="The online router's bound on the share of requests it explores "
+                   "(default: OnlineRouter's).")
+@click.option("--max-regret", type=Real(0, None), default=None,
+              help="The online router's bound on an exploring pick's expected score loss "
+                   "(default: OnlineRouter's).")
 @click.option("--probes", type=click.IntRange(min=1), default=50, show_default=True,
               help="Offline probes per new model of the probe baseline.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
@@ -68,8 +70,9 @@ def online(seed, new_models, arrivals, feedback_share, feedback_delay, train_sha
         report = replay(records, seed=seed, share_new_models=new_models, arrivals=fractions,
                         feedback_share=feedback_share, feedback_delay=feedback_delay,
                         train_share=train_share, policy=policy, probes=probes,
-                        online_params={"max_explore_share": max_explore_share,
-                                       "max_regret": max_regret})
+                        online_params={k: v for k, v in (("max_explore_share", max_explore_share),
+                                                         ("max_regret", max_regret))
+                                       if v is not None})
     if plot is not None:
         from ..evaluation.report import pyplot
 
