@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import os
 import signal
 
@@ -27,7 +26,7 @@ from starlette.routing import Route
 from ..util import validate
 from .config import ServeConfig
 from .metrics import ServeMetrics
-from .middleware import BodyTooLarge, Guard, error_body
+from .middleware import BodyTooLarge, Guard, error_body, json_number
 from .state import ReloadRefused, RouterState, router_models
 
 __all__ = ["build_app", "app_from_env"]
@@ -156,10 +155,6 @@ def decide_options(body: dict, router) -> dict:
     return options
 
 
-def _number(x: float):
-    return x if math.isfinite(x) else None
-
-
 class Server:
     """The endpoints and what they share (a class so that two apps in one process, as in the
     tests, never share state)."""
@@ -210,7 +205,7 @@ class Server:
                 request.scope["state"]["request_id"], texts, decisions, self.feedback),
                 "router": current.name})
         self.count_picks(d[0][0] for d in decisions)
-        return _json({"decisions": [{"model": m, "score": _number(s), "cost": _number(c)}
+        return _json({"decisions": [{"model": m, "score": json_number(s), "cost": json_number(c)}
                                     for (m, s, c), *_ in decisions],
                       "router": current.name})
 

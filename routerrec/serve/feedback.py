@@ -27,19 +27,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Union
 
-import numpy as np
 
+from ..data.readers.columns import FLOAT32_MAX
 from ..data.readers.feedback_log import FEEDBACK_FILE
 from ..data.readers.scores_json import text_id
 from ..util import validate
 from ..util.files import fsync_path
 
-__all__ = ["FeedbackStore", "REQUESTS_FILE", "FIELDS"]
+__all__ = ["FeedbackStore", "REQUESTS_FILE", "FIELDS", "feedback_fields"]
 
 REQUESTS_FILE = "requests.jsonl"
 FIELDS = ("request_id", "prompt", "model", "score", "cost")
-# the records reader stores scores and costs as float32; a larger value would make the log unreadable
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _TAIL_CHUNK = 1 << 16
 _log = logging.getLogger(__name__)
 
@@ -67,9 +65,10 @@ def _cut_torn_tail(fd: int) -> int:
 
 
 def _number(what: str, value, low=None) -> float:
-    """A finite number the records reader can hold (float32's range)."""
+    """A finite number the records reader can hold (float32's range: a larger one would make
+    the log unreadable)."""
     number = validate.real(what, value, low=low)
-    if abs(number) > _FLOAT32_MAX:
+    if abs(number) > FLOAT32_MAX:
         raise ValueError(f"{what} must be within float32's range (3.4e38), where the records reader "
                          f"keeps it, got {value!r}")
     return number
@@ -80,6 +79,51 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def feedback_fields(body, lookup, known_models=None) -> dict:
+    """The checked fields of a ``/v1/feedback`` body: ``text``, ``model``, ``score``, ``cost``,
+    ``request_id``. ``body``: ``request_id`` or ``prompt``, ``model`` (optional with a request
+    id: the model that answered), ``score``, optional ``cost``. ``lookup(request_id)`` gives
+    ``(prompt, model)`` of a routed request or raises LookupError; ``known_models``: the
+    router's (None: any name). A bad body is a ValueError naming the field."""
+    if not isinstance(body, dict):
+        raise ValueError(f"the feedback must be a JSON object with {', '.join(FIELDS)}; "
+                         f"got {type(body).__name__}")
+    validate.fields("the feedback", body, FIELDS)
+    if "score" not in body:
+        raise ValueError("score is required: the answer's quality (e.g. 1 correct, 0 wrong, or a grade)")
+    if ("request_id" in body) == ("prompt" in body):
+        raise ValueError("give request_id (a response's x-routerrec-request-id) or prompt, "
+                         "exactly one of them")
+    try:
+        model = validate.name("model", body["model"]) if "model" in body else None
+        request_id = None
+        if "request_id" in body:
+            request_id = validate.string("request_id", body["request_id"])
+            prompt, answered = lookup(request_id)
+            if model is not None and model != answered:
+                raise ValueError(f"model {model!r} is not {answered!r}, the model that answered "
+                                 f"request {request_id!r}; feedback on a request is about its answer")
+            model = answered
+        else:
+            prompt = validate.string("prompt", body["prompt"])
+            if model is None:
+                raise ValueError("model is required with prompt: the model whose answer is scored")
+        score = _number("score", body["score"])
+        cost = None if body.get("cost") is None else _number("cost", body["cost"], low=0)
+    except TypeError as e:  # a wrong type is a bad request like a wrong value
+        raise ValueError(str(e)) from None
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("prompt must be UTF-8 text; it holds a lone surrogate escape") from None
+    if known_models is not None and model not in known_models:
+        known = sorted(known_models)
+        shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        raise ValueError(f"model {model!r} is not one of the router's {len(known)} models ({shown})")
+    return {"text": prompt, "model": model, "score": score, "cost": cost,
+            "request_id": request_id}
 
 
 class FeedbackStore:
@@ -159,63 +203,25 @@ class FeedbackStore:
         return found
 
     def append(self, body: dict) -> dict:
-        """Check one feedback body, append it durably and return the stored record.
+        """Check one feedback body (``feedback_fields``), append it durably and return the
+        stored record."""
+        return self.write(self.record(body))
 
-        ``body``: ``request_id`` or ``prompt``, ``model`` (optional with a request id: the model
-        that answered), ``score``, optional ``cost``. A bad body is a ValueError naming the
-        field; an unknown request id a LookupError.
-        """
-        record = self._record(body)
+    def record(self, body: dict) -> dict:
+        """The record ``write`` stores for a feedback body, checked against this store's
+        request log and the router's models (``feedback_fields``); nothing is written."""
+        checked = feedback_fields(body, self.request, self._known_models())
+        return {"prompt": text_id(checked["text"]), **checked,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+    def write(self, record: dict) -> dict:
+        """Append a ``record`` durably (fsync'd before it returns) and return it."""
         line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         with self._locked(self._feedback_fd):
             _cut_torn_tail(self._feedback_fd)
             _write_all(self._feedback_fd, line)
             os.fsync(self._feedback_fd)
         return record
-
-    def _record(self, body) -> dict:
-        if not isinstance(body, dict):
-            raise ValueError(f"the feedback must be a JSON object with {', '.join(FIELDS)}; "
-                             f"got {type(body).__name__}")
-        validate.fields("the feedback", body, FIELDS)
-        if "score" not in body:
-            raise ValueError("score is required: the answer's quality (e.g. 1 correct, 0 wrong, or a grade)")
-        try:
-            prompt, model, request_id = self._subject(body)
-            score = _number("score", body["score"])
-            cost = None if body.get("cost") is None else _number("cost", body["cost"], low=0)
-        except TypeError as e:  # a wrong type is a bad request like a wrong value
-            raise ValueError(str(e)) from None
-        return {"prompt": text_id(prompt), "model": model, "score": score, "cost": cost, "text": prompt,
-                "request_id": request_id, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-    def _subject(self, body: dict) -> tuple:
-        """``(prompt, model, request_id)`` the feedback is about."""
-        if ("request_id" in body) == ("prompt" in body):
-            raise ValueError("give request_id (a gateway request's x-routerrec-request-id) or prompt, "
-                             "exactly one of them")
-        model = validate.name("model", body["model"]) if "model" in body else None
-        request_id = None
-        if "request_id" in body:
-            request_id = validate.string("request_id", body["request_id"])
-            prompt, answered = self.request(request_id)
-            if model is not None and model != answered:
-                raise ValueError(f"model {model!r} is not {answered!r}, the model that answered request "
-                                 f"{request_id!r}; feedback on a request is about its answer")
-            model = answered
-        else:
-            prompt = validate.string("prompt", body["prompt"])
-            if model is None:
-                raise ValueError("model is required with prompt: the model whose answer is scored")
-        try:
-            prompt.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("prompt must be UTF-8 text; it holds a lone surrogate escape") from None
-        known = self._known_models()
-        if known is not None and model not in known:
-            shown = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
-            raise ValueError(f"model {model!r} is not one of the router's {len(known)} models ({shown})")
-        return prompt, model, request_id
 
     def _known_models(self) -> Optional[frozenset]:
         known = self._models() if callable(self._models) else self._models

@@ -19,11 +19,12 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import math
 import threading
 from pathlib import Path
 
 from ..util import validate
+from .feedback import feedback_fields
+from .middleware import json_number
 from .state import ReloadRefused
 from .upstreams import upstream_from_entry
 
@@ -32,18 +33,12 @@ __all__ = ["OnlineServing", "ModelConflict", "load_online", "learn_source", "che
 
 _log = logging.getLogger("uvicorn.error")
 ONLINE_FORMAT = "routerrec-online"
-FEEDBACK_FIELDS = ("request_id", "prompt", "model", "score", "cost")
 MODEL_FIELDS = ("model", "upstream", "cost_per_call")
 KEPT_REQUESTS = 100_000  # request ids feedback may name (the online router keeps as many)
 
 
 class ModelConflict(ValueError):
     """A model added that is already live (answered 409)."""
-
-
-def _finite(x: float):
-    """JSON has no NaN or infinity: an unknown number is null."""
-    return x if math.isfinite(x) else None
 
 
 def _manifest(directory) -> dict:
@@ -201,57 +196,53 @@ class OnlineServing:
             self.remember(rid, text, d.model, d)
             if store is not None:
                 store.remember(rid, text, d.model)
-            out.append({"model": d.model, "score": _finite(d.score), "cost": _finite(d.cost),
+            out.append({"model": d.model, "score": json_number(d.score), "cost": json_number(d.cost),
                         "explored": d.explored, "request_id": rid})
         return out
 
     # ------------------------------------------------------------------ feedback
     def feedback(self, body: dict, store=None) -> dict:
         """Apply one ``/v1/feedback`` body to the posterior, then append it to ``store``
-        (durable) when there is one. ValueError: a bad field (400); LookupError: an unknown,
-        expired or already used request id (404)."""
-        validate.fields("the feedback", body, FEEDBACK_FIELDS)
-        if ("request_id" in body) == ("prompt" in body):
-            raise ValueError("give request_id (a response's x-routerrec-request-id) or prompt, "
-                             "exactly one of them")
-        if "score" not in body:
-            raise ValueError("score is required: the answer's quality (e.g. 1 right, 0 wrong)")
-        score = validate.real("score", body["score"])
-        cost = None if body.get("cost") is None else validate.real("cost", body["cost"], low=0)
-        model = None if body.get("model") is None else validate.name("model", body["model"])
-        rid = None
-        if "request_id" in body:
-            rid = validate.string("request_id", body["request_id"])
+        (durable) when there is one; the body is checked whole (``feedback_fields``) before
+        either. ValueError: a bad field (400); LookupError: an unknown, expired or already
+        used request id (404)."""
+        checked = (store.record(body) if store is not None else
+                   feedback_fields(body, self._routed, self.online.models))
+        rid = checked["request_id"]
+        online_id = None
+        if rid is not None:
             with self._lock:
                 found = self._ids.get(rid)
             if found is None:
-                raise LookupError(f"request_id {rid!r} is not a request this server routed "
-                                  f"(or it took its feedback already, or is older than the "
-                                  f"last {KEPT_REQUESTS}); send the prompt instead")
-            online_id, text, answered = found
-            if model is not None and model != answered:
-                raise ValueError(f"model {model!r} is not {answered!r}, the model request "
-                                 f"{rid!r} was routed to")
-            model = answered
-        else:
-            text, online_id = validate.string("prompt", body["prompt"]), None
-            if model is None:
-                raise ValueError("model is required with prompt: the model whose answer is "
-                                 "scored")
+                raise self._unknown(rid)
+            online_id = found[0]
+        score, cost = checked["score"], checked["cost"]
         try:
             if online_id is not None:
                 self.online.feedback(request_id=online_id, score=score, cost=cost)
             else:
-                self.online.feedback(text=text, model=model, score=score, cost=cost)
+                self.online.feedback(text=checked["text"], model=checked["model"], score=score,
+                                     cost=cost)
         except KeyError as exc:  # a model the router does not know: a bad field
             raise ValueError(exc.args[0] if exc.args else str(exc)) from None
         if rid is not None:
             with self._lock:
                 self._ids.pop(rid, None)
-        if store is not None:
-            return store.append(body)
-        return {"request_id": rid, "prompt": text if rid is None else None, "model": model,
-                "score": score, "cost": cost}
+        return store.write(checked) if store is not None else checked
+
+    def _routed(self, rid: str) -> tuple:
+        """``(prompt, model)`` of a request this server routed and that awaits feedback."""
+        with self._lock:
+            found = self._ids.get(rid)
+        if found is None:
+            raise self._unknown(rid)
+        return found[1], found[2]
+
+    @staticmethod
+    def _unknown(rid: str) -> LookupError:
+        return LookupError(f"request_id {rid!r} is not a request this server routed (or it "
+                           f"took its feedback already, or is older than the last "
+                           f"{KEPT_REQUESTS}); send the prompt instead")
 
     # ------------------------------------------------------------------ models
     def add(self, body: dict, gateway) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import json
+import math
 import secrets
 import time
 
@@ -27,6 +28,11 @@ RETRY_AFTER_SECONDS = "1"
 
 class BodyTooLarge(Exception):
     """The request body passed ``--max-body-bytes`` while it was read."""
+
+
+def json_number(x: float):
+    """JSON has no NaN or infinity: an unknown number (a predicted score or cost) is null."""
+    return x if math.isfinite(x) else None
 
 
 def error_body(message: str, kind: str, request_id: str | None = None) -> bytes:

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Loaded", "Decider", "RouterState", "load_serving_router", "router_models",
@@ -175,7 +175,6 @@ class Loaded:
     directory: str
     decider: Decider
     chat_pool: list[str] | None = None  # the router's models that have an upstream
-    loaded_at: float = field(default_factory=time.time)
 
     @property
     def name(self) -> str:

@@ -31,7 +31,7 @@ ROW = "_row"
 SCORE_FROM = "_scol"
 COST_FROM = "_ccol"
 # scores and costs are stored as float32 (Records.matrix): a larger one would become inf
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 _PLURAL = {"prompt": "prompt ids", "model": "model ids", "score": "scores", "cost": "costs",
            "benchmark": "benchmark names", "text": "texts"}
 _BEYOND = " is beyond float32's range (3.4e38), where it would become infinite"
@@ -180,14 +180,14 @@ def validate(raw: pl.DataFrame, path: str, mapping: dict) -> Part:
          pl.col("model").is_null() | (pl.col("model").str.len_bytes() == 0)),
         ("score", "score is not a finite number",
          pl.col("score").is_null() | pl.col("score").is_nan() | pl.col("score").is_infinite()),
-        ("score", "score" + _BEYOND, pl.col("score").abs() > _FLOAT32_MAX),
+        ("score", "score" + _BEYOND, pl.col("score").abs() > FLOAT32_MAX),
     ]
     if has_cost:
         checks.append(("cost", "cost is not a finite number",
                        (pl.col("cost").is_null() & pl.col("_cost_raw_present"))
                        | pl.col("cost").is_nan() | pl.col("cost").is_infinite()))
         checks.append(("cost", "cost is negative", pl.col("cost") < 0))
-        checks.append(("cost", "cost" + _BEYOND, pl.col("cost") > _FLOAT32_MAX))
+        checks.append(("cost", "cost" + _BEYOND, pl.col("cost") > FLOAT32_MAX))
         typed_chk = typed.with_columns(raw.get_column("cost").is_not_null().alias("_cost_raw_present"))
     else:
         typed_chk = typed
