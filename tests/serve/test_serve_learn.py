@@ -158,8 +158,13 @@ def test_feedback_by_request_id_moves_the_posterior(mf_dir, tmp_path):
         assert by_text.status_code == 200 and posterior("acme-1b")["n_feedback"] == 1
         for body in ({"request_id": ids[0], "score": "high"}, {"prompt": "x", "score": 1},
                      {"prompt": "x", "model": "nobody", "score": 1},
-                     {"request_id": ids[0], "score": 1, "extra": 1}):
-            assert server.post("/v1/feedback", json=body).status_code == 400, body
+                     {"request_id": ids[0], "score": 1, "extra": 1},
+                     # refused by the store's checks too: the posterior must not learn them
+                     {"prompt": "lone \udc80 surrogate", "model": "acme-1b", "score": 1},
+                     {"prompt": "huge", "model": "acme-1b", "score": 1e39}):
+            sent = json.dumps(body)  # ASCII escapes: a lone surrogate is valid JSON
+            assert server.post("/v1/feedback", content=sent).status_code == 400, body
+        assert posterior("acme-1b")["n_feedback"] == 1
         assert len((store / "feedback.jsonl").read_text().splitlines()) == 3
 
 
