@@ -169,32 +169,32 @@ class Gateway:
         x-routerrec-request-id, x-routerrec-fallback (count of failed tries); 502 JSON error
         naming the models tried when all fail. ``more``, when given, returns the whole
         fallback order (models already tried are skipped); it is awaited only once ``ranked``
-        has failed, so a request whose pick answers never pays for ranking the others."""
-        self._check("ranked", ranked)
+        has failed, so a request whose pick answers never pays for ranking the others. A
+        model whose upstream is gone by the time it is tried (retired live while the request
+        waited for its decision) counts as a failed try: the next model answers."""
+        if not ranked:
+            raise ValueError("ranked must list at least one model")
         self.metrics.picks.labels(ranked[0]).inc()
         if self._session is None:
             self._session = self._open()
         order, failures = list(ranked[:self.max_attempts]), []
         tried = 0
         while tried < len(order):
-            response = await self._try(order[tried], body, request_id, failures)
+            model = order[tried]
+            response = (await self._try(model, body, request_id, failures)
+                        if model in self.upstreams
+                        else failures.append((model, "retired: it has no upstream any more")))
             if response is not None:
                 if failures:
                     self.metrics.fallbacks.inc()
                 return response
             tried += 1
             if tried == len(order) < self.max_attempts and more is not None:
-                later = self._check("the fallback order", await more())
+                later = await more()
                 more = None
                 order += [model for model in later if model not in order]
                 del order[self.max_attempts:]
         return self._all_failed(failures, request_id)
-
-    def _check(self, what: str, ranked: list[str]) -> list[str]:
-        """``ranked`` itself; a model without an upstream is the caller's bug (ValueError)."""
-        if not ranked or any(model not in self.upstreams for model in ranked):
-            raise ValueError(f"{what} must list models that have an upstream, got {ranked!r}")
-        return ranked
 
     async def _try(self, model: str, body: dict, request_id: str,
                    failures: list) -> Response | None:

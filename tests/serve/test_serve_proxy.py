@@ -340,12 +340,19 @@ def test_gateway_refuses_bad_arguments(stubs):
         Gateway(upstreams(stubs), ServeMetrics(), timeout=0)
     with pytest.raises(ValueError, match="reads its key from NOT_SET_ANYWHERE_2, which is not set"):
         Gateway({"a": Upstream("a", "http://127.0.0.1:1/v1", "NOT_SET_ANYWHERE_2")}, ServeMetrics())
-    with pytest.raises(ValueError, match=r"ranked must list models that have an upstream"):
-        forward(upstreams(stubs), HELLO, ["zzz"])
-    stubs["a"].control("fail")
-    with pytest.raises(ValueError, match=r"the fallback order must list models that have an "
-                                         r"upstream, got \['a', 'zzz'\]"):
-        forward(upstreams(stubs), HELLO, ["a"], more=FallbackOrder(["a", "zzz"]))
+    with pytest.raises(ValueError, match=r"ranked must list at least one model"):
+        forward(upstreams(stubs), HELLO, [])
+
+
+def test_a_model_without_an_upstream_any_more_is_a_failed_try(stubs):
+    """A model retired live (its upstream removed) while its request waited: the next one
+    answers, and with none left the 502 names it."""
+    answer, _, _ = forward(upstreams(stubs), HELLO, ["zzz"], more=FallbackOrder(["zzz", "b"]))
+    assert answer.status_code == 200 and answer.headers["x-routerrec-model"] == "b"
+    assert answer.headers["x-routerrec-fallback"] == "1"
+    alone, bodies, _ = forward(upstreams(stubs), HELLO, ["zzz"])
+    assert alone.status_code == 502
+    assert "zzz (retired: it has no upstream any more)" in content(bodies).decode()
 
 
 def test_gateway_adds_little_latency_over_a_direct_call(stubs):
