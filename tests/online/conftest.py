@@ -5,6 +5,8 @@ import pytest
 import routerrec
 from routerrec.routing.registry import make_router
 
+from online_helpers import HELD_OUT
+
 
 @pytest.fixture(scope="session")
 def sample_split():
@@ -19,9 +21,6 @@ def als_router(sample_split):
 @pytest.fixture(scope="session")
 def logistic_router(sample_split):
     return make_router("mf", method="logistic", method_params=dict(rank=4)).fit(sample_split[0])
-
-
-HELD_OUT = "delta-coder-33b"
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ expected regret in score and USD), seeded determinism."""
 import numpy as np
 import pytest
 
-from conftest import HELD_OUT
+from online_helpers import HELD_OUT
 from routerrec.online import OnlineRouter, ThompsonPolicy, UCBPolicy
 from routerrec.online.explore import ExplorationBudget
 

@@ -3,7 +3,7 @@ feedback until it converges, and a retired model is gone from routing at once.""
 import numpy as np
 import pytest
 
-from conftest import HELD_OUT
+from online_helpers import HELD_OUT
 from routerrec.coldstart.design import Design
 from routerrec.online import OnlineRouter
 

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import HELD_OUT
+from online_helpers import HELD_OUT
 from routerrec.online import OnlineRouter
 
 

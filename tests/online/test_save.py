@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import HELD_OUT
+from online_helpers import HELD_OUT
 from routerrec.online import OnlineRouter
 from routerrec.online.router import OnlineFileError
 

@@ -108,7 +108,8 @@ def test_workers_reload_by_sighup_to_the_supervisor_and_stop_on_sigterm(router_d
         refused = server.post("/admin/reload", json={})
         assert refused.status_code == 409
         assert f"supervisor (pid {server.proc.pid})" in refused.json()["error"]["message"]
-        with Load(server.url, threads=2, reconnect=True) as load:
+        # enough requests to outlast the restart (two router loads) at a few hundred a second
+        with Load(server.url, threads=2, limit=50_000, reconnect=True) as load:
             _wait_for(lambda: len(load.statuses) > 20, 60)
             server.signal(signal.SIGHUP)
             # each new worker loads the router (~20 s idle; over 60 s on a loaded machine)
