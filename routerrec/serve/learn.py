@@ -37,6 +37,9 @@ MODEL_FIELDS = ("model", "upstream", "cost_per_call")
 KEPT_REQUESTS = 100_000  # request ids feedback may name (the online router keeps as many)
 
 
+RETIRE_RETRIES = 3  # a chat pick is made again when a model of its pool was retired meanwhile
+
+
 class ModelConflict(ValueError):
     """A model added that is already live (answered 409)."""
 
@@ -159,10 +162,17 @@ class OnlineServing:
         chat request: the online pick among the live models with an upstream. A model retired
         while the pick was made is not tried; the caller forwards at once (no await between,
         so no retirement either)."""
-        pool = [m for m in self.online.models if m in upstreams]
-        if not pool:
-            return [], None, None
-        decision = (await decider.decide([text], models=pool, **policy))[0]
+        for _ in range(RETIRE_RETRIES):
+            pool = [m for m in self.online.models if m in upstreams]
+            if not pool:
+                return [], None, None
+            try:
+                decision = (await decider.decide([text], models=pool, **policy))[0]
+                break
+            except KeyError:  # a pool model was retired while the request waited for its batch
+                continue
+        else:
+            raise RuntimeError(f"models kept being retired while routing ({RETIRE_RETRIES} tries)")
 
         async def fallbacks() -> list[str]:
             return self.ranking(text, [m for m in self.online.models if m in upstreams])
