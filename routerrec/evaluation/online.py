@@ -27,14 +27,14 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..coldstart.probes import select_probes
+from ..online.explore import POLICIES
 from ..routing.base import true_matrices
 from ..util import validate
 from .arguments import check_records
 from .report import pyplot
 
-__all__ = ["replay", "best_per_task", "markdown_report", "report_figure", "POLICIES"]
+__all__ = ["replay", "best_per_task", "markdown_report", "report_figure"]
 
-POLICIES = ("thompson", "ucb", "greedy")
 # requests per point of the traffic-share curves, and the trailing window (requests of one
 # task) in which a best-on-task new model must hold more than half of the task's traffic
 SHARE_WINDOW = 50
@@ -58,7 +58,7 @@ def replay(records, *, seed: int = 0, share_new_models: float = 0.2,
 
     check_records("records", records)
     seed = validate.integer("seed", seed, low=0)
-    policy = validate.choice("policy", policy, POLICIES)
+    policy = validate.choice("policy", policy, sorted(POLICIES))
     online_params = dict(online_params or {})
 
     def make_online(router, train):

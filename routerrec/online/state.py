@@ -26,7 +26,7 @@ import polars as pl
 from ..data.load import records_from_frame
 from ..data.readers.scores_json import text_id
 from ..routing.learned.mf import MFRouter
-from .posterior import ColumnPosterior, prompt_posterior
+from .posterior import MIN_WEIGHT, ColumnPosterior, link_slope, prompt_posterior
 
 __all__ = ["OnlineState", "refit_records", "REFERENCE_PROMPTS"]
 
@@ -107,8 +107,7 @@ class OnlineState:
 
     def _weights(self, eta: np.ndarray) -> np.ndarray:
         if self.link == "logistic":
-            p = 1 / (1 + np.exp(-np.clip(eta, -40, 40)))
-            return np.maximum(p * (1 - p), 1e-3)
+            return np.maximum(link_slope(self.link, eta), MIN_WEIGHT)
         return np.full(len(eta), 1.0 / self.noise_var)
 
     # ------------------------------------------------------------------ prompts
