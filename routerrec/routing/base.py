@@ -171,6 +171,9 @@ class Router:
 
     def _predict_cost(self, keys: list, cols: np.ndarray) -> np.ndarray:
         self._check_output(len(keys), cols)
+        return self._costs(keys, cols)
+
+    def _costs(self, keys: list, cols: np.ndarray) -> np.ndarray:
         return self.cost_model_.predict(self._lengths_of(keys), cols, len(keys))
 
     def _check_output(self, n: int, cols: np.ndarray) -> None:
@@ -203,7 +206,8 @@ class Router:
         cols = self._cols(models)
         texts = check_texts("texts", texts)
         ranks = integer("ranks", ranks, low=1)
-        scores, costs = self._predict(texts, cols), self._predict_cost(texts, cols)
+        scores = self._predict(texts, cols)  # checks the memory both arrays need
+        costs = self._costs(texts, cols)
         budgets = None if max_cost is None or np.ndim(max_cost) == 0 else max_cost
         first = self.choose(scores, costs, wtp=wtp, max_cost=max_cost)
         decisions = []

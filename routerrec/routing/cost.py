@@ -25,6 +25,8 @@ from ..util.validate import choice, real, reals
 
 __all__ = ["CostModel", "check_wtp", "choose"]
 
+FLOAT_MAX = np.finfo(np.float64).max
+
 
 class CostModel:
     """Per-model cost: mean, or intercept + slope per prompt character.
@@ -75,8 +77,9 @@ class CostModel:
     def predict(self, lengths: np.ndarray | None, cols: np.ndarray, n: int) -> np.ndarray:
         """Predicted cost, shape (n, len(cols)); ``lengths=None`` uses each model's mean length."""
         if lengths is None or self.kind_ != "length":
-            base = self._mean_cost()[cols]
-            return np.broadcast_to(base, (n, len(cols))).astype(np.float32)
+            out = np.empty((n, len(cols)), np.float32)
+            out[...] = self._mean_cost()[cols]  # one row cast to float32, repeated
+            return out
         out = self.intercept_[cols][None, :] + np.outer(lengths, self.slope_[cols])
         return np.maximum(out, 0.0).astype(np.float32)
 
@@ -118,17 +121,17 @@ def choose(scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
     if scores.shape != costs.shape or scores.ndim != 2 or scores.shape[1] == 0:
         raise ValueError(f"scores {scores.shape} and costs {costs.shape} must be the same "
                          "n x m shape with m >= 1")
+    # each step is one numpy call on the whole array: for a served request (one row) their
+    # count is the cost, so unknown values are skipped by fmax/fmin rather than replaced first
     wtp = check_wtp(wtp)
-    value = scores * wtp - costs if wtp is not None else scores.copy()
-    value[np.isnan(value)] = -np.inf
+    value = scores * wtp - costs if wtp is not None else scores
     if max_cost is not None:
         budget = (real("max_cost", max_cost, low=0) if np.ndim(max_cost) == 0 else
                   reals("max_cost", max_cost, length=len(costs), low=0)[:, None])
-        value[~(costs <= budget)] = -np.inf
-    best = value.max(axis=1, keepdims=True)
-    tol = 1e-12 * np.maximum(1.0, np.abs(best))
-    tied = value >= best - tol
+        value = np.where(costs <= budget, value, -np.inf)  # NaN cost: not shown to fit
+    best = np.fmax.reduce(value, axis=1, keepdims=True)  # NaN (unknown) values never best
+    tied = value >= best - 1e-12 * np.maximum(1.0, np.abs(best))
     tied[~np.isfinite(best[:, 0])] = True  # nothing fits: the cheapest model overall
     # among the tied, the cheapest known cost; an unknown cost ranks after every known one
-    # but still before any model that is not tied
-    return np.where(tied, np.nan_to_num(costs, nan=np.finfo(np.float64).max), np.inf).argmin(axis=1)
+    # (fmin: NaN and +inf become the largest float) but still before any model not tied
+    return np.where(tied, np.fmin(costs, FLOAT_MAX), np.inf).argmin(axis=1)

@@ -57,5 +57,7 @@ def as_texts(keys) -> list:
 def l2_rows(z: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length in place (a zero row stays zero): every encoder's output is
     on one scale, so cosine neighbours and ridge strengths mean the same for all of them."""
-    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    # np.linalg.norm's own arithmetic (its axis path: sqrt of the summed squares), without
+    # its checks: a tenth of routing one prompt
+    z /= np.maximum(np.sqrt(np.add.reduce(z * z, axis=1, keepdims=True)), 1e-12)
     return z

@@ -50,20 +50,6 @@ class TfidfEncoder(Encoder):
         return dict(dim=self.dim, ngram_max=self.ngram_max, n_features=self.n_features,
                     seed=self.seed)
 
-    def _counts(self, keys, lookup=None, width=None):
-        """Hashed term counts restricted to the columns seen in training (``used_``)."""
-        if lookup is None:
-            lookup, width = self._lookup, len(self.used_)
-        return _counts(keys, n_features=self.n_features, ngram_max=self.ngram_max,
-                       lookup=lookup, width=width, n_jobs=self.n_jobs)
-
-    def _tfidf(self, counts):
-        from ...kernels.hashing import normalize_rows_l2
-
-        counts.data = (1.0 + np.log(counts.data)) * self.idf_[counts.indices]
-        normalize_rows_l2(counts.data, counts.indptr)
-        return counts
-
     def fit(self, keys):
         from sklearn.decomposition import TruncatedSVD
 
@@ -78,16 +64,27 @@ class TfidfEncoder(Encoder):
         # the slowest step): every hashed column is used, so only the indices move
         import scipy.sparse as sp
 
-        x = self._tfidf(sp.csr_matrix((counts.data, self._lookup[counts.indices].astype(np.int32),
-                                       counts.indptr), shape=(counts.shape[0], len(self.used_))))
+        cols = self._lookup[counts.indices].astype(np.int32)
+        x = sp.csr_matrix((_tfidf_values(counts.data, cols, counts.indptr, self.idf_), cols,
+                           counts.indptr), shape=(counts.shape[0], len(self.used_)))
         k = max(1, min(self.dim, x.shape[0] - 1, x.shape[1] - 1))
         svd = TruncatedSVD(k, algorithm="randomized", n_iter=5, random_state=self.seed).fit(x)
         self.components_ = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
         return self
 
     def transform(self, keys):
-        z = np.asarray(self._tfidf(self._counts(keys)) @ self.components_, dtype=np.float32)
-        return l2_rows(z)
+        """The features of ``keys``: the steps of ``fit``'s TF-IDF on plain arrays, then the
+        projection (``project_rows``: scipy's product to the bit, without a scipy matrix,
+        whose checks cost more than the rest for one prompt)."""
+        from ...kernels.hashing import project_rows
+
+        indptr, cols, vals = _count_arrays(keys, n_features=self.n_features,
+                                           ngram_max=self.ngram_max, lookup=self._lookup,
+                                           n_jobs=self.n_jobs)
+        vals = _tfidf_values(vals, cols, indptr, self.idf_)
+        out = np.zeros((len(indptr) - 1, self.width), np.result_type(vals, self.components_))
+        return l2_rows(np.asarray(project_rows(indptr, cols, vals, self.components_, out),
+                                  dtype=np.float32))
 
     @property
     def width(self):
@@ -135,11 +132,20 @@ def _word_table() -> np.ndarray:
     return _WORD_TABLE
 
 
-def _counts(texts, *, n_features, ngram_max, lookup, width, n_jobs):
-    import numba
-    import scipy.sparse as sp
+def _tfidf_values(vals, cols, indptr, idf):
+    """Counts -> sublinear TF-IDF, rows L2-normalised (what ``fit`` and ``transform`` share)."""
+    from ...kernels.hashing import normalize_rows_l2
 
-    from ...kernels.hashing import hash_counts
+    vals = (1.0 + np.log(vals)) * idf[cols]
+    normalize_rows_l2(vals, indptr)
+    return vals
+
+
+def _count_arrays(texts, *, n_features, ngram_max, lookup, n_jobs):
+    """CSR arrays (indptr, columns, counts) of the texts' hashed n-grams mapped by ``lookup``."""
+    import numba
+
+    from ...kernels.hashing import hash_counts, hash_counts_serial
 
     # lower-cased (HashingVectorizer's preprocessor), UTF-8 (CPython's fastest encoder; lone
     # surrogates pass as non-word characters, as they are to the regex)
@@ -147,16 +153,24 @@ def _counts(texts, *, n_features, ngram_max, lookup, width, n_jobs):
     starts = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)), out=starts[1:])
     data = np.frombuffer(b"".join(docs), dtype=np.uint8)
+    args = (data, starts, _word_table(), lookup, n_features, ngram_max)
     most = numba.config.NUMBA_NUM_THREADS
-    before = numba.get_num_threads()
+    threads = max(1, min(n_jobs or most, most))
     # a few prompts (a served request) count faster on the calling thread than the time it
     # takes to wake numba's pool (one prompt: 0.7 ms on one thread, 1.7 ms on two, measured)
-    threads = 1 if len(data) < SERIAL_BYTES else max(1, min(n_jobs or most, most))
+    if len(data) < SERIAL_BYTES or threads == 1:
+        return hash_counts_serial(*args)
+    before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        indptr, cols, vals = hash_counts(data, starts, _word_table(), lookup, n_features, ngram_max)
+        return hash_counts(*args)
     finally:
         numba.set_num_threads(before)
-    return sp.csr_matrix((vals, cols, indptr), shape=(len(docs), width))
 
 
+def _counts(texts, *, n_features, ngram_max, lookup, width, n_jobs):
+    import scipy.sparse as sp
+
+    indptr, cols, vals = _count_arrays(texts, n_features=n_features, ngram_max=ngram_max,
+                                       lookup=lookup, n_jobs=n_jobs)
+    return sp.csr_matrix((vals, cols, indptr), shape=(len(indptr) - 1, width))

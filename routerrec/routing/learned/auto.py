@@ -165,9 +165,9 @@ class AutoRouter(LearnedRouter):
         """Group mean scores, with the learned members' predictions blended in on the
         prompts of the groups that route. ``features(rows)``: those prompts' features,
         computed only for them (a server's prompts in fallback groups skip the encoder)."""
-        out = self.group_means_[groups].copy()
+        out = self.group_means_[groups]  # a copy (indexed by an array)
         member = self.member_of_[groups]
-        routed = np.flatnonzero(member != FALLBACK)
+        routed = (member != FALLBACK).nonzero()[0]
         if not len(routed):
             return out
         x = features(routed)
