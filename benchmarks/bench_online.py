@@ -69,7 +69,8 @@ def held_out(records, seed: int, scenario: str) -> list[str] | None:
 
 def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_delay: int,
         policy: str, max_regret: float, method: str | None,
-        converged_width: float | None = None, extra: dict | None = None) -> Path:
+        converged_width: float | None = None, extra: dict | None = None,
+        policy_params: dict | None = None) -> Path:
     t0 = time.perf_counter()
     records = records_of(data, seed)
     report = replay(records, seed=seed, new_models=held_out(records, seed, scenario),
@@ -78,11 +79,13 @@ def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_del
                                    **({} if converged_width is None else
                                       {"converged_width": converged_width}),
                                    **(extra or {})},
-                    router_params=None if method is None else {"method": method})
+                    router_params=None if method is None else {"method": method},
+                    policy_params=policy_params)
     default_feedback = (feedback_share, feedback_delay, policy) == (1.0, 0, "thompson")
     tag = ((f"_{method}" if method else "") + f"_r{max_regret:g}"
            + ("" if converged_width is None else f"_w{converged_width:g}")
-           + "".join(f"_{k}-{v}" for k, v in sorted((extra or {}).items()))
+           + "".join(f"_{k}-{v}" for k, v in sorted({**(extra or {}),
+                                                     **(policy_params or {})}.items()))
            + ("" if default_feedback else f"_{policy}_fb{feedback_share:g}_d{feedback_delay}"))
     path = RESULTS / f"online_{data}_{scenario}{tag}_{seed}.json"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -123,7 +126,8 @@ def table(dev: bool = False) -> str:
     its JSON to online.json, or online_dev.json for the development seeds."""
     lines = ["| setting (seeds; requests) | " + " | ".join(("online",) + BASELINES)
              + " | online − fixed [95%] | online − probe-50 [95%] | online − probe-matched [95%]"
-             " | explored share | explored calls to new models |", "|" + "---|" * 10]
+             " | explored share | explored calls to new models | probes: probe-50 / "
+             "probe-matched |", "|" + "---|" * 11]
     takeovers = []
     summary = {}
     for key, runs in _groups(dev).items():
@@ -134,7 +138,8 @@ def table(dev: bool = False) -> str:
                      + " | ".join(f"{np.mean(regret[r]):.1f}" for r in ("online",) + BASELINES)
                      + " | " + " | ".join(_interval(diffs[b]) for b in BASELINES)
                      + f" | {100 * np.mean([x['explored_share'] for x in runs]):.1f}% | "
-                     + f"{np.mean([sum(v['explored_calls'] for v in x['new'].values()) for x in runs]):.1f} |")
+                     + f"{np.mean([sum(v['explored_calls'] for v in x['new'].values()) for x in runs]):.1f} | "
+                     + _probes(runs) + " |")
         summary[key] = {"seeds": seeds, "regret": regret,
                         "online_minus": {b: diffs[b].tolist() for b in BASELINES}}
         for x in runs:
@@ -142,7 +147,11 @@ def table(dev: bool = False) -> str:
                 for task, t in v["best_tasks"].items():
                     takeovers.append((key, x["settings"]["seed"], m, task, t))
     lines += ["", "Regret: cumulative over the stream against the oracle (score units; lower is "
-              "better); differences below zero mean online did better.", "",
+              "better); differences below zero mean online did better. Probing: online's "
+              "exploring calls to new models are real requests whose regret is counted; the "
+              "probe runs' probes are offline calls whose answers are free information. "
+              "Equal probing cost is probe-matched (as many probes per new model as online's "
+              "exploring calls to it); probe-50 spends 50 per new model.", "",
               "| setting | seed | new model | best on | task requests | online: requests until "
               "most | online final share | probe-50 | probe-matched | oracle final share |",
               "|" + "---|" * 10]
@@ -167,6 +176,15 @@ def table(dev: bool = False) -> str:
                                            for k, s, m, tk, t in takeovers]},
         indent=1, default=float) + "\n")
     return "\n".join(lines) + "\n"
+
+
+def _probes(runs) -> str:
+    """Mean offline probes per run of probe-50 and probe-matched (free information: their
+    answers cost no regret); "-" for result files written before they were counted."""
+    if any("probe_calls" not in x for x in runs):
+        return "-"
+    return " / ".join(f"{np.mean([x['probe_calls'][r] for x in runs]):.1f}"
+                      for r in ("probe-50", "probe-matched"))
 
 
 def _takeover_cell(pairs, router: str) -> str:
@@ -207,10 +225,13 @@ def plots() -> list[Path]:
 
 
 def _keyword(text: str) -> tuple:
-    """``key=value`` of ``--online``: true/false as flags, numbers as numbers."""
+    """``key=value`` of ``--online`` / ``--policy-param``: true/false as flags, none as None,
+    numbers as numbers."""
     key, value = text.split("=", 1)
     if value.lower() in ("true", "false"):
         return key, value.lower() == "true"
+    if value.lower() == "none":
+        return key, None
     return key, float(value)
 
 
@@ -231,6 +252,9 @@ def main() -> None:
     r.add_argument("--online", action="append", default=[], metavar="KEY=VALUE",
                    help="Another OnlineRouter keyword (repeatable; true/false for flags, "
                         "e.g. row_noise=false), named in the result file.")
+    r.add_argument("--policy-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="A keyword of the policy (repeatable; none for None, e.g. stop=0.05 "
+                        "or beta=none for directed), named in the result file.")
     r.add_argument("--method", default=None,
                    help="The mf router's completion method (default: its own choice).")
     t = sub.add_parser("table")
@@ -239,7 +263,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.cmd == "run":
         run(a.data, a.seed, a.scenario, a.feedback_share, a.feedback_delay, a.policy,
-            a.max_regret, a.method, a.converged_width, dict(map(_keyword, a.online)))
+            a.max_regret, a.method, a.converged_width, dict(map(_keyword, a.online)),
+            dict(map(_keyword, a.policy_param)))
     elif a.dev:
         (RESULTS / "online_dev.md").write_text("# Online replay, development seeds "
                                                "(benchmarks/bench_online.py)\n\n" + table(True))

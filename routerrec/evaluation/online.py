@@ -15,7 +15,10 @@ Compared on the same stream: ``online`` (``routerrec.online.OnlineRouter``, the 
 ``select_probes`` among the training prompts it answered, then never updated),
 ``probe-matched`` (the same with as many probes as the online router's explored calls to
 that model: equal probing cost) and the ``oracle`` (per request the best candidate's
-recorded score). Picks are at maximum quality (no willingness to pay); regret is in score
+recorded score). The probe runs' probes are free information (offline calls whose answers
+are known at once and cost no regret), while every exploring call of ``online`` is a real
+request whose regret is counted; ``probe_calls`` reports the calls each spent on learning
+the new models. Picks are at maximum quality (no willingness to pay); regret is in score
 units, summed over requests.
 """
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..coldstart.probes import select_probes
-from ..online.explore import POLICIES
+from ..online.explore import POLICIES, make_policy
 from ..routing.base import true_matrices
 from ..util import validate
 from .arguments import check_records
@@ -45,29 +48,35 @@ def replay(records, *, seed: int = 0, share_new_models: float = 0.2,
            arrivals: Sequence[float] = (0.25, 0.5), feedback_share: float = 1.0,
            feedback_delay: int = 0, train_share: float = 0.3, policy: str = "thompson",
            probes: int = 50, new_models: Sequence[str] | None = None,
-           router_params: Mapping | None = None, online_params: Mapping | None = None) -> dict:
+           router_params: Mapping | None = None, online_params: Mapping | None = None,
+           policy_params: Mapping | None = None) -> dict:
     """Replay ``records`` as a request stream and compare online learning with its baselines.
 
     Returns a JSON-ready report: per router the cumulative regret against the oracle (total
     and as a curve), online's regret against the best never-updated router, and per new
     model its traffic share over time, requests until its posterior converged, its accuracy
     estimate error and, where it is the best model of a task, requests until it held most of
-    that task's traffic. ``new_models`` names the held-out models instead of drawing them.
+    that task's traffic. ``new_models`` names the held-out models instead of drawing them;
+    ``policy_params`` are the policy's keywords (e.g. ``{"stop": 0.05}`` for ``directed``).
     """
     from ..online import OnlineRouter
 
     check_records("records", records)
     seed = validate.integer("seed", seed, low=0)
     policy = validate.choice("policy", policy, sorted(POLICIES))
+    policy_params = dict(policy_params or {})
+    make_policy(policy, policy_params)  # checked before any fit
     online_params = dict(online_params or {})
 
     def make_online(router, train):
-        return OnlineRouter(router, records=train, policy=policy, seed=seed, **online_params)
+        return OnlineRouter(router, records=train, policy=make_policy(policy, policy_params),
+                            seed=seed, **online_params)
 
     settings = _settings(records, seed=seed, share_new_models=share_new_models,
                          arrivals=arrivals, feedback_share=feedback_share,
                          feedback_delay=feedback_delay, train_share=train_share, policy=policy,
                          probes=probes, new_models=new_models, router_params=router_params)
+    settings["policy_params"] = policy_params
     return _replay(records, settings, make_online)
 
 
@@ -147,12 +156,14 @@ def _replay(records, s: dict, make_online: Callable) -> dict:
         return router.choose(np.where(available, scores, np.nan), pred_costs)
 
     picks = {"fixed": routed(predicted)}
-    probe_scores, probe_models = predicted.copy(), {}
+    probe_name = "probe-50" if s["probes"] == 50 else f"probe-{s['probes']}"
+    probe_scores, probe_calls = predicted.copy(), {probe_name: 0, "probe-matched": 0}
     for k, name in enumerate(new):
-        col, probe_models[name] = _probe_column(router, records, train, name, s["probes"],
-                                                latent, s["seed"] + k)
+        col, used = _probe_column(router, records, train, name, s["probes"], latent,
+                                     s["seed"] + k)
         probe_scores[:, len(old) + k] = col
-    picks["probe-50" if s["probes"] == 50 else f"probe-{s['probes']}"] = routed(probe_scores)
+        probe_calls[probe_name] += used
+    picks[probe_name] = routed(probe_scores)
 
     t1 = time.perf_counter()
     online_picks, explored, converged, final = _stream_online(
@@ -163,14 +174,18 @@ def _replay(records, s: dict, make_online: Callable) -> dict:
     for k, name in enumerate(new):
         calls = int((explored & (online_picks == len(old) + k)).sum())
         if calls:
-            matched[:, len(old) + k] = _probe_column(router, records, train, name, calls,
-                                                     latent, s["seed"] + k)[0]
+            col, used = _probe_column(router, records, train, name, calls, latent,
+                                         s["seed"] + k)
+            matched[:, len(old) + k] = col
+            probe_calls["probe-matched"] += used
+    probe_calls["online"] = int(sum(explored & (online_picks >= len(old))))
     picks["probe-matched"] = routed(matched)
     picks["oracle"] = router.choose(np.where(available, truth, np.nan),
                                     np.nan_to_num(costs, nan=0.0))
     report = _summarise(picks, truth, available, stream, records, models, new, arrival,
                         explored, converged, final, probe_scores, s)
     report.update({"n_stream": n, "n_train_prompts": train.n_prompts, "models": old,
+                   "probe_calls": probe_calls,
                    "new_models": new, "arrival_steps": {m: int(a) for m, a in
                                                         zip(new, arrival[len(old):])},
                    "method": router.method_, "settings": s,
@@ -187,7 +202,7 @@ def _latent_rows(router, texts) -> np.ndarray:
 def _probe_column(router, records, train, name, k, latent, seed):
     """Predicted scores of new model ``name`` on the stream after an offline probe run of
     ``k`` probes (``select_probes`` among the training prompts it answered; recorded scores;
-    ``Model.add_model`` fold-in), and its folded-in completion model."""
+    ``Model.add_model`` fold-in) and the number of probes used."""
     answered = records.filter(prompts=train.prompts, models=[name]).matrix().prompts
     exclude = sorted(set(train.prompts) - set(answered))
     k = min(k, len(answered))
@@ -195,7 +210,7 @@ def _probe_column(router, records, train, name, k, latent, seed):
     truth, _ = true_matrices(records.filter(prompts=chosen, models=[name]), models=[name])
     got = dict(zip(records.filter(prompts=chosen, models=[name]).prompts, truth[:, 0]))
     folded = router.completion_.add_model(name, got)
-    return folded.score_rows(latent[:, :-1], latent[:, -1], models=[name])[:, 0], folded
+    return folded.score_rows(latent[:, :-1], latent[:, -1], models=[name])[:, 0], k
 
 
 def _stream_online(online, texts, truth, costs, available, models, new, arrival, s):

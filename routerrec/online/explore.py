@@ -3,10 +3,13 @@ the router lets it.
 
 A policy turns the candidates' column posteriors into one *proposal* score per (prompt,
 candidate): ``ThompsonPolicy`` a draw of the column from its posterior, ``UCBPolicy`` an
-upper confidence bound of the linear predictor, both through the link; ``GreedyPolicy`` none
-(never explores). The router applies its one pick rule (``routing.cost.choose``) to the
-proposals; a pick other than the greedy pick (posterior means) is an *exploring* pick, and
-``ExplorationBudget.allows`` accepts it only while
+upper confidence bound of the linear predictor, both through the link; ``DirectedPolicy``
+the upper bound of one new model at a time (the *focus*), only while it could still change
+the decision on recent prompts; ``GreedyPolicy`` none (never explores). Candidates the router
+may not explore propose their posterior mean (``Policy.propose``). The router applies its
+one pick rule (``routing.cost.choose``) to the proposals; a pick other than the greedy pick
+(posterior means) is an *exploring* pick, and ``ExplorationBudget.allows`` accepts it only
+while
 
 * the running share of explored decisions stays <= ``max_explore_share`` (counted over every
   decision the router made, so the cap holds at every moment, not on average), and
@@ -15,8 +18,9 @@ proposals; a pick other than the greedy pick (posterior means) is an *exploring*
   a willingness to pay prices score in USD, and its cost difference is <= ``max_regret_usd``
   when that is set.
 
-Policies are pluggable: any object with ``name`` and ``proposals(columns, z, offset, rng,
-apply_link)`` works (see ``Policy``).
+Policies are pluggable: a ``Policy`` subclass with ``name`` and ``proposals(columns, z,
+offset, rng, apply_link)`` works (see ``Policy``); one that needs to know which candidates are
+explorable and the recent prompts overrides ``propose`` (as ``DirectedPolicy`` does).
 """
 from __future__ import annotations
 
@@ -24,11 +28,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from scipy.special import ndtr
+
 from ..util import validate
 from .posterior import ColumnPosterior
 
-__all__ = ["Policy", "GreedyPolicy", "ThompsonPolicy", "UCBPolicy", "POLICIES", "make_policy",
-           "ExplorationBudget"]
+__all__ = ["Policy", "GreedyPolicy", "ThompsonPolicy", "UCBPolicy", "DirectedPolicy",
+           "POLICIES", "make_policy", "ExplorationBudget"]
 
 
 class Policy:
@@ -40,20 +46,36 @@ class Policy:
     """
 
     name = ""
+    explores = True  # False: the router skips the explorable test (greedy)
 
     def proposals(self, columns: Sequence[ColumnPosterior], z: np.ndarray, offset: np.ndarray,
                   rng: np.random.Generator,
                   apply_link: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def propose(self, columns, z, offset, rng, apply_link, *, means: np.ndarray,
+                explorable: np.ndarray, reference: tuple) -> np.ndarray | None:
+        """``proposals`` with every candidate the router may not explore (``explorable``
+        False) at its posterior mean ``means``; ``reference`` ``(z, offset)`` are the recent
+        prompts (used by policies that look beyond the prompts being routed)."""
+        proposal = self.proposals(columns, z, offset, rng, apply_link)
+        if proposal is not None:
+            proposal[:, ~explorable] = means[:, ~explorable]
+        return proposal
+
+    def params(self) -> dict:
+        """The constructor's keywords (saved with the router)."""
+        return {}
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.params().items())})"
 
 
 class GreedyPolicy(Policy):
     """Always the posterior-mean pick: no exploration."""
 
     name = "greedy"
+    explores = False
 
     def proposals(self, columns, z, offset, rng, apply_link):
         return None
@@ -82,22 +104,92 @@ class UCBPolicy(Policy):
 
     def proposals(self, columns, z, offset, rng, apply_link):
         means = np.column_stack([z @ c.mean for c in columns])
-        sds = np.column_stack([np.sqrt(np.maximum(np.einsum("nk,kl,nl->n", z, c.cov, z), 0))
-                               for c in columns])
+        sds = np.column_stack([_eta_sd(c, z) for c in columns])
         return apply_link(means + self.beta * sds + offset[:, None])
 
-    def __repr__(self) -> str:
-        return f"UCBPolicy(beta={self.beta})"
+    def params(self) -> dict:
+        return {"beta": self.beta}
 
 
-POLICIES = {p.name: p for p in (ThompsonPolicy, UCBPolicy, GreedyPolicy)}
+def _eta_sd(column: ColumnPosterior, z: np.ndarray) -> np.ndarray:
+    """Posterior standard deviation of ``z . x`` per prompt row."""
+    return np.sqrt(np.maximum(np.einsum("nk,kl,nl->n", z, column.cov, z), 0.0))
 
 
-def make_policy(policy) -> Policy:
-    """A policy from its name (``thompson``, ``ucb``, ``greedy``) or a ``Policy`` as it is."""
+class DirectedPolicy(Policy):
+    """Explore one new model at a time, where it could beat the greedy pick, and stop once it
+    is unlikely to change the decision on recent prompts.
+
+    Per explorable candidate, its *potential* is the mean over the recent prompts of the
+    probability that its linear predictor beats the best posterior mean of the other
+    candidates there, counted only on prompts where it is not the greedy pick already:
+    the share of recent decisions exploring it could still change. A candidate whose
+    potential is below ``stop`` is not explored (the stopping rule; its feedback from greedy
+    picks still moves it, and it is explored again if its potential comes back). The *focus*
+    is the unstopped explorable candidate with the most feedback records (ties: the higher
+    potential, then candidate order), so one new model is learned at a time instead of a few
+    calls to each of many. The focus proposes ``link(eta_mean + beta * sd)`` (an upper bound:
+    it is tried on a prompt only if it beats the greedy pick there with probability above
+    ``1 - Phi(beta)``, which is where the prompt's row, i.e. its task, says it might win),
+    every other candidate its posterior mean; with ``beta=None`` the focus proposes one
+    draw from its posterior instead (Thompson sampling on the focus alone: tried on a prompt
+    with the probability that it beats the greedy pick there).
+    """
+
+    name = "directed"
+
+    def __init__(self, beta: float | None = 1.96, stop: float = 0.02):
+        self.beta = None if beta is None else validate.real("directed beta", beta, low=0)
+        self.stop = validate.fraction("directed stop", stop)
+
+    def params(self) -> dict:
+        return {"beta": self.beta, "stop": self.stop}
+
+    def potentials(self, columns, explorable, reference) -> np.ndarray:
+        """Per candidate the share of recent prompts on which it could change the decision
+        (0 for candidates the router may not explore)."""
+        z, _ = reference
+        eta = z @ np.array([c.mean for c in columns]).T                  # prompts x candidates
+        out = np.zeros(len(columns))
+        if len(columns) < 2:
+            return out
+        top = np.sort(eta, axis=1)
+        for j in np.flatnonzero(explorable):
+            others = np.where(eta[:, j] >= top[:, -1], top[:, -2], top[:, -1])
+            chance = ndtr((eta[:, j] - others) / np.maximum(_eta_sd(columns[j], z), 1e-12))
+            out[j] = np.mean(np.where(eta[:, j] < others, chance, 0.0))
+        return out
+
+    def focus(self, columns, explorable, reference) -> int | None:
+        """The candidate to explore now, or None when every explorable one has stopped."""
+        potential = self.potentials(columns, explorable, reference)
+        open_ = [j for j in np.flatnonzero(explorable) if potential[j] >= self.stop]
+        if not open_:
+            return None
+        return min(open_, key=lambda j: (-columns[j].n, -potential[j], j))
+
+    def propose(self, columns, z, offset, rng, apply_link, *, means, explorable, reference):
+        j = self.focus(columns, explorable, reference) if explorable.any() else None
+        if j is None:
+            return None
+        proposal = means.copy()
+        if self.beta is None:
+            eta = np.einsum("nk,nk->n", z, columns[j].draw(rng, len(z)))
+        else:
+            eta = z @ columns[j].mean + self.beta * _eta_sd(columns[j], z)
+        proposal[:, j] = apply_link((eta + offset)[:, None])[:, 0]
+        return proposal
+
+
+POLICIES = {p.name: p for p in (ThompsonPolicy, UCBPolicy, DirectedPolicy, GreedyPolicy)}
+
+
+def make_policy(policy, params: dict | None = None) -> Policy:
+    """A policy from its name (``thompson``, ``ucb``, ``directed``, ``greedy``) and its
+    keywords ``params`` (``Policy.params``), or a ``Policy`` as it is."""
     if isinstance(policy, Policy):
         return policy
-    return POLICIES[validate.choice("policy", policy, sorted(POLICIES))]()
+    return POLICIES[validate.choice("policy", policy, sorted(POLICIES))](**(params or {}))
 
 
 class ExplorationBudget:

@@ -10,9 +10,9 @@ is refitted on the training records plus the feedback in a background thread and
 whole; feedback that arrived meanwhile is replayed onto the new state. Routing holds the lock
 only to read the state, never during a refit. docs/online.md gives the equations.
 
-The per-call linear algebra is small (rank x rank), so it runs with BLAS on one thread: on a
-busy machine a multi-threaded BLAS took 15 ms for a 100 x 97 x 97 product that one thread
-does in 0.6 ms (benchmarks/bench_online_core.py times the calls).
+The per-call linear algebra is small (rank x rank), so it runs with BLAS on one thread
+(waking a thread pool costs more than such products); benchmarks/bench_online_core.py times
+the calls that way (results/core_online_latency.json).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from ..routing.registry import load_router
 from ..util import validate
 from ..util.artifacts import ArtifactError, read_artifact, write_artifact
 from ..util.files import open_regular
-from .explore import ExplorationBudget, UCBPolicy, make_policy
+from .explore import POLICIES, ExplorationBudget, make_policy
 from .posterior import column_widths
 from .state import OnlineState, REFERENCE_PROMPTS, refit_records
 
@@ -199,13 +199,11 @@ class OnlineRouter:
             text_rows, z, offset, columns, means = self._posterior_means(texts, names)
             costs = self._predict_costs(texts, names)
             greedy = choose(means, costs, wtp=wtp, max_cost=max_cost)
-            proposal = self.policy.proposals(columns, z, offset, self._rng, state.scores)
-            if proposal is not None:
-                frozen = ~self._explorable(names, columns)
-                proposal[:, frozen] = means[:, frozen]
-                picks = choose(proposal, costs, wtp=wtp, max_cost=max_cost)
-            else:
-                picks = greedy
+            proposal = None if not self.policy.explores else self.policy.propose(
+                columns, z, offset, self._rng, state.scores, means=means,
+                explorable=self._explorable(names, columns), reference=self._reference())
+            picks = greedy if proposal is None else choose(proposal, costs, wtp=wtp,
+                                                           max_cost=max_cost)
             decisions = []
             for i, text in enumerate(texts):
                 g, p = int(greedy[i]), int(picks[i])
@@ -398,10 +396,10 @@ class OnlineRouter:
     # ------------------------------------------------------------------ persistence
     def _settings(self) -> dict:
         policy = self.policy
-        if type(policy).__name__ not in ("ThompsonPolicy", "UCBPolicy", "GreedyPolicy"):
-            raise ValueError(f"cannot save the custom policy {policy!r}: only thompson, ucb "
-                             f"and greedy are saved by name")
-        return {"policy": policy.name, "ucb_beta": getattr(policy, "beta", None),
+        if type(policy) is not POLICIES.get(policy.name):
+            raise ValueError(f"cannot save the custom policy {policy!r}: only "
+                             f"{', '.join(POLICIES)} are saved by name")
+        return {"policy": policy.name, "policy_params": policy.params(),
                 "max_explore_share": self.budget.max_explore_share,
                 "max_regret": self.budget.max_regret, "max_regret_usd": self.budget.max_regret_usd,
                 "converged_width": self.converged_width, "refit_every": self.refit_every,
@@ -456,9 +454,10 @@ class OnlineRouter:
                     frame, cost="cost" if "cost" in frame.columns else None,
                     benchmark="benchmark", text="text", source=str(d / _RECORDS))
             settings = dict(manifest["settings"])
-            policy, beta = settings.pop("policy"), settings.pop("ucb_beta")
-            online = cls(router, records=records,
-                         policy=UCBPolicy(beta) if policy == "ucb" else policy, **settings)
+            beta = settings.pop("ucb_beta", None)  # saves before policy_params
+            params = settings.pop("policy_params", None if beta is None else {"beta": beta})
+            policy = make_policy(settings.pop("policy"), params)
+            online = cls(router, records=records, policy=policy, **settings)
             online._restore(manifest, arrays)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise OnlineFileError(f"{d}: not a usable online router ({type(exc).__name__}: "

@@ -71,6 +71,13 @@ def test_regret_is_counted_against_the_oracle(records):
     assert report["regret_vs_best_fixed"] == pytest.approx(report["routers"]["online"]["regret"]
                                                            - best)
     assert report["curves"]["step"][-1] == n
+    # probing spent: online's exploring calls to new models; probe-matched at most as many
+    # (fewer only where a model answered fewer training prompts); probe-50 50 per new model
+    # at most
+    calls = report["probe_calls"]
+    assert calls["online"] == sum(v["explored_calls"] for v in report["new"].values())
+    assert calls["probe-matched"] <= calls["online"]
+    assert 0 < calls["probe-50"] <= 50 * len(report["new_models"])
 
 
 def test_feedback_arrives_late_for_a_share_with_the_recorded_score(records, recorded):
@@ -157,6 +164,8 @@ def test_named_new_models_and_bad_arguments(records):
         replay(records, arrivals=(1.5,))
     with pytest.raises(ValueError, match="policy"):
         replay(records, policy="eps")
+    with pytest.raises(ValueError, match="directed stop"):
+        replay(records, policy="directed", policy_params={"stop": 2.0})
     with pytest.raises(ValueError, match="feedback_delay"):
         replay(records, feedback_delay=-1)
     with pytest.raises(ValueError, match="too little"):

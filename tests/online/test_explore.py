@@ -1,11 +1,12 @@
-"""Exploration: Thompson and UCB propose, the budget decides (share cap at every moment,
-expected regret in score and USD), seeded determinism."""
+"""Exploration: Thompson, UCB and the directed policy propose, the budget decides (share cap at
+every moment, expected regret in score and USD), seeded determinism; the directed policy
+explores one new model at a time and stops."""
 import numpy as np
 import pytest
 
 from online_helpers import HELD_OUT
 from routerrec.online import OnlineRouter, ThompsonPolicy, UCBPolicy
-from routerrec.online.explore import ExplorationBudget
+from routerrec.online.explore import DirectedPolicy, ExplorationBudget
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def _router(held_out_split, **kw):
     return online
 
 
-@pytest.mark.parametrize("policy", ["thompson", "ucb"])
+@pytest.mark.parametrize("policy", ["thompson", "ucb", "directed"])
 @pytest.mark.parametrize("batch", [1, 50])
 def test_share_cap_holds_at_every_decision(held_out_split, stream, policy, batch):
     online = _router(held_out_split, policy=policy, max_explore_share=0.1, max_regret=1.0)
@@ -114,6 +115,8 @@ def test_budget_arguments_are_checked():
         ExplorationBudget(max_regret_usd="1")
     with pytest.raises(ValueError, match="UCB beta"):
         UCBPolicy(beta=-1)
+    with pytest.raises(ValueError, match="directed stop"):
+        DirectedPolicy(stop=1.5)
 
 
 def test_only_models_added_live_are_explored_unless_asked(held_out_split, stream):
@@ -126,3 +129,55 @@ def test_only_models_added_live_are_explored_unless_asked(held_out_split, stream
     trained = _router(held_out_split, converged_width=0.0, max_regret=1.0,
                       max_explore_share=1.0, explore_trained=True)
     assert {d.model for d in trained.route(stream) if d.explored} - {HELD_OUT}
+
+
+def _explored_with_zero_scores(held_out_split, stream, policy):
+    """Two models added live; every exploring pick gets feedback 0 (it was a bad try).
+    Returns (request index, model) of the exploring picks and the router."""
+    online = _router(held_out_split, policy=policy, max_explore_share=1.0, max_regret=1.0)
+    online.add_model("newcomer")
+    explored = []
+    for i, text in enumerate(stream):
+        d = online.route([text])[0]
+        if d.explored:
+            explored.append((i, d.model))
+            online.feedback(request_id=d.request_id, score=0.0)
+    return explored, online
+
+
+def test_directed_explores_one_new_model_at_a_time_and_stops(held_out_split, stream):
+    explored, online = _explored_with_zero_scores(held_out_split, stream, "directed")
+    models = [m for _, m in explored]
+    assert set(models) == {HELD_OUT, "newcomer"}
+    switches = sum(a != b for a, b in zip(models, models[1:]))
+    assert switches == 1  # all tries of the first, then all of the second
+    # the stopping rule: after a few bad tries neither could change the decision on recent
+    # prompts, so the rest of the stream is not explored
+    assert explored[-1][0] < len(stream) / 4
+    policy = online.policy
+    state = online._state
+    columns = [state.columns[m] for m in online.models]
+    explorable = np.array([m in (HELD_OUT, "newcomer") for m in online.models])
+    potential = policy.potentials(columns, explorable, online._reference())
+    assert potential[explorable].max() < policy.stop
+    assert policy.focus(columns, explorable, online._reference()) is None
+    # Thompson sampling, the same stream and feedback, interleaves the two
+    thompson, _ = _explored_with_zero_scores(held_out_split, stream, "thompson")
+    assert sum(a[1] != b[1] for a, b in zip(thompson, thompson[1:])) > 1
+
+
+def test_directed_tries_the_focus_only_where_it_could_beat_the_greedy_pick(held_out_split,
+                                                                            stream):
+    """The focus is proposed at its upper bound: an exploring pick happens only on a prompt
+    where that bound beats the greedy pick, and a larger beta explores at least as often."""
+    greedy = _router(held_out_split, policy="greedy").route(stream)
+    counts = []
+    for beta in (0.5, 3.0):
+        policy = DirectedPolicy(beta=beta)
+        online = _router(held_out_split, policy=policy, max_explore_share=1.0, max_regret=1.0)
+        decisions = online.route(stream)  # one batch: no feedback, the focus is fixed
+        assert {d.model for d in decisions if d.explored} <= {HELD_OUT}
+        for g, d in zip(greedy, decisions):
+            assert d.model == (HELD_OUT if d.explored else g.model)
+        counts.append(sum(d.explored for d in decisions))
+    assert 0 < counts[0] < counts[1]

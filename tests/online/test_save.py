@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from online_helpers import HELD_OUT
-from routerrec.online import OnlineRouter
+from routerrec.online import DirectedPolicy, OnlineRouter, UCBPolicy
 from routerrec.online.router import OnlineFileError
 
 
@@ -21,11 +21,13 @@ def _busy_router(held_out_split, sample_split, **kw):
     return online, decisions[60:], texts
 
 
-@pytest.mark.parametrize("policy", ["thompson", "ucb"])
+@pytest.mark.parametrize("policy", ["thompson", UCBPolicy(beta=1.5),
+                                    DirectedPolicy(beta=1.0, stop=0.05)])
 def test_loaded_router_carries_on_identically(held_out_split, sample_split, tmp_path, policy):
     online, owed, texts = _busy_router(held_out_split, sample_split, policy=policy)
     online.save(tmp_path / "online")
     loaded = OnlineRouter.load(tmp_path / "online")
+    assert repr(loaded.policy) == repr(online.policy)  # its parameters too
     assert loaded.models == online.models
     for m in online.models:
         assert loaded.posterior(m) == pytest.approx(online.posterior(m))
@@ -77,3 +79,17 @@ def test_damaged_or_foreign_directories_are_refused(als_router, tmp_path):
         class Mine(type(online.policy)):
             pass
         OnlineRouter(als_router, policy=Mine()).save(tmp_path / "custom")
+
+
+def test_a_save_from_before_policy_params_loads_its_ucb_beta(als_router, tmp_path):
+    target = OnlineRouter(als_router, policy=UCBPolicy(beta=2.5)).save(tmp_path / "o")
+    manifest = json.loads((target / "manifest.json").read_text())
+    settings = manifest["settings"]
+    assert settings.pop("policy_params") == {"beta": 2.5}
+    settings["ucb_beta"] = 2.5  # how saves wrote it before
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    assert repr(OnlineRouter.load(target).policy) == "UCBPolicy(beta=2.5)"
+    settings["policy_params"] = {"beta": 2.5, "nonsense": 1}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(OnlineFileError, match="nonsense"):
+        OnlineRouter.load(target)
