@@ -13,6 +13,16 @@ from ..util.files import atomic_write
 __all__ = ["online"]
 
 
+def _policy(ctx, param, value):
+    """A name in ``online.explore.POLICIES``, imported only when the command runs (it loads
+    the numerical kernels, which every other command's start would pay for)."""
+    from ..online.explore import POLICIES
+
+    if value not in POLICIES:
+        raise click.BadParameter(f"must be one of {', '.join(sorted(POLICIES))}, got {value!r}")
+    return value
+
+
 @click.command("online")
 @records_options
 @click.option("--seed", type=SEED, default=0, show_default=True,
@@ -27,8 +37,9 @@ __all__ = ["online"]
               help="Requests that pass before a request's feedback arrives.")
 @click.option("--train-share", type=Real(0.05, 0.9), default=0.3, show_default=True,
               help="Share of the prompts (old models only) the initial router is fitted on.")
-@click.option("--policy", type=click.Choice(["thompson", "ucb", "greedy"]), default="thompson",
-              show_default=True, help="The online router's exploration policy.")
+@click.option("--policy", default="thompson", show_default=True, callback=_policy,
+              help="The online router's exploration policy: thompson, ucb, directed or "
+                   "greedy (routerrec.online.explore.POLICIES).")
 @click.option("--max-explore-share", type=Real(0, 1), default=None,
               help="The online router's bound on the share of requests it explores "
                    "(default: OnlineRouter's).")

@@ -4,8 +4,8 @@ the router lets it.
 A policy turns the candidates' column posteriors into one *proposal* score per (prompt,
 candidate): ``ThompsonPolicy`` a draw of the column from its posterior, ``UCBPolicy`` an
 upper confidence bound of the linear predictor, both through the link; ``DirectedPolicy``
-a draw of one new model at a time (the *focus*), only while the answers it could still gain
-on recent prompts are worth trying it; ``GreedyPolicy`` none (never explores). Candidates
+a draw of one new model at a time (the *focus*), only while it could still change the
+decision on recent prompts; ``GreedyPolicy`` none (never explores). Candidates
 the router may not explore propose their posterior mean (``Policy.propose``). The router applies its
 one pick rule (``routing.cost.choose``) to the proposals; a pick other than the greedy pick
 (posterior means) is an *exploring* pick, and ``ExplorationBudget.allows`` accepts it only
@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..util import validate
-from .posterior import ColumnPosterior, link_slope
+from .posterior import ColumnPosterior
 
 __all__ = ["Policy", "GreedyPolicy", "ThompsonPolicy", "UCBPolicy", "DirectedPolicy",
            "POLICIES", "make_policy", "ExplorationBudget"]
@@ -117,40 +117,37 @@ def _eta_sd(column: ColumnPosterior, z: np.ndarray) -> np.ndarray:
 
 
 class DirectedPolicy(Policy):
-    """Explore one new model at a time, where it could beat the greedy pick, and stop once the
-    answers it could still gain on recent prompts are too few to be worth trying it.
+    """Explore one new model at a time, where it could beat the greedy pick, and stop once it
+    is unlikely to change the decision on recent prompts.
 
-    Per explorable candidate, its *gain* is the expected improvement per recent request of
-    taking it where it beats the best posterior mean of the other candidates: the mean over
-    the recent prompts (those where it is not the greedy pick already) of
-    ``E[max(eta - eta_best, 0)]`` under its posterior (``sd phi(u) + (m - eta_best) Phi(u)``,
-    ``u = (m - eta_best) / sd``), times the link's slope at ``eta_best`` (score units). A
-    candidate whose gain is below ``stop`` (answers per request) is not explored: the
-    stopping rule, tied to the decision (its feedback from greedy picks still moves it, and it
-    is explored again if its gain comes back). A model added live starts at the population
-    prior, so its first gain says how often a model like the others would beat them: high
-    where the best models are rarely far ahead, low where dozens of strong ones are. The
-    *focus* is the unstopped explorable candidate with the most feedback records (ties: the
-    higher gain, then candidate order), so one new model is learned at a time instead of a
-    few calls to each of many. The focus proposes one draw from its posterior (Thompson
-    sampling on the focus alone: tried on a prompt with the probability that it beats the
-    greedy pick there, which is where the prompt's row, i.e. its task, says it might win) or,
-    with ``beta``, ``link(eta_mean + beta * sd)``; every other candidate its posterior mean.
+    Per explorable candidate, its *potential* is the mean over the recent prompts of the
+    probability (under its posterior) that its linear predictor beats the best posterior
+    mean of the other candidates there, counted only on prompts where it is not the greedy
+    pick already: the share of recent decisions exploring it could still change. A candidate
+    whose potential is below ``stop`` is not explored: the stopping rule, tied to the
+    decision (its feedback from greedy picks still moves it, and it is explored again if its
+    potential comes back). The *focus* is the unstopped explorable candidate with the most
+    feedback records (ties: the higher potential, then candidate order), so one new model is
+    learned at a time instead of a few calls to each of many. The focus proposes one draw
+    from its posterior (Thompson sampling on the focus alone: tried on a prompt with the
+    probability that it beats the greedy pick there, which is where the prompt's row, i.e.
+    its task, says it might win) or, with ``beta``, ``link(eta_mean + beta * sd)``; every
+    other candidate its posterior mean.
     """
 
     name = "directed"
 
-    def __init__(self, stop: float = 0.001, beta: float | None = None):
-        self.stop = validate.real("directed stop", stop, low=0)
+    def __init__(self, stop: float = 0.02, beta: float | None = None):
+        self.stop = validate.real("directed stop", stop, low=0, high=1)
         self.beta = None if beta is None else validate.real("directed beta", beta, low=0)
 
     def params(self) -> dict:
         return {"stop": self.stop, "beta": self.beta}
 
-    def gains(self, columns, explorable, reference) -> np.ndarray:
-        """Per candidate the expected score gained per recent request by taking it where it
-        beats the others (0 for candidates the router may not explore)."""
-        z, offset = reference
+    def potentials(self, columns, explorable, reference) -> np.ndarray:
+        """Per candidate the share of recent prompts on which it could change the decision
+        (0 for candidates the router may not explore)."""
+        z, _ = reference
         eta = z @ np.array([c.mean for c in columns]).T                  # prompts x candidates
         out = np.zeros(len(columns))
         if len(columns) < 2:
@@ -158,20 +155,17 @@ class DirectedPolicy(Policy):
         top = np.sort(eta, axis=1)
         for j in np.flatnonzero(explorable):
             best = np.where(eta[:, j] >= top[:, -1], top[:, -2], top[:, -1])
-            sd = np.maximum(_eta_sd(columns[j], z), 1e-12)
-            u = (eta[:, j] - best) / sd
-            improvement = sd * (np.exp(-u ** 2 / 2) / np.sqrt(2 * np.pi) + u * ndtr(u))
-            slope = link_slope(columns[j].link, best + offset)
-            out[j] = np.mean(np.where(eta[:, j] < best, slope * improvement, 0.0))
+            chance = ndtr((eta[:, j] - best) / np.maximum(_eta_sd(columns[j], z), 1e-12))
+            out[j] = np.mean(np.where(eta[:, j] < best, chance, 0.0))
         return out
 
     def focus(self, columns, explorable, reference) -> int | None:
         """The candidate to explore now, or None when every explorable one has stopped."""
-        gain = self.gains(columns, explorable, reference)
-        open_ = [j for j in np.flatnonzero(explorable) if gain[j] >= self.stop]
+        potential = self.potentials(columns, explorable, reference)
+        open_ = [j for j in np.flatnonzero(explorable) if potential[j] >= self.stop]
         if not open_:
             return None
-        return min(open_, key=lambda j: (-columns[j].n, -gain[j], j))
+        return min(open_, key=lambda j: (-columns[j].n, -potential[j], j))
 
     def propose(self, columns, z, offset, rng, apply_link, *, means, explorable, reference):
         j = self.focus(columns, explorable, reference) if explorable.any() else None

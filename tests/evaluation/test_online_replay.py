@@ -165,7 +165,7 @@ def test_named_new_models_and_bad_arguments(records):
     with pytest.raises(ValueError, match="policy"):
         replay(records, policy="eps")
     with pytest.raises(ValueError, match="directed stop"):
-        replay(records, policy="directed", policy_params={"stop": -1.0})
+        replay(records, policy="directed", policy_params={"stop": 2.0})
     with pytest.raises(ValueError, match="feedback_delay"):
         replay(records, feedback_delay=-1)
     with pytest.raises(ValueError, match="too little"):

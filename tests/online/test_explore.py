@@ -116,7 +116,7 @@ def test_budget_arguments_are_checked():
     with pytest.raises(ValueError, match="UCB beta"):
         UCBPolicy(beta=-1)
     with pytest.raises(ValueError, match="directed stop"):
-        DirectedPolicy(stop=-0.1)
+        DirectedPolicy(stop=1.5)
 
 
 def test_only_models_added_live_are_explored_unless_asked(held_out_split, stream):
@@ -131,39 +131,62 @@ def test_only_models_added_live_are_explored_unless_asked(held_out_split, stream
     assert {d.model for d in trained.route(stream) if d.explored} - {HELD_OUT}
 
 
-def _explored_with_zero_scores(held_out_split, stream, policy):
-    """Two models added live; every exploring pick gets feedback 0 (it was a bad try).
-    Returns (request index, model) of the exploring picks and the router."""
+def _explored_with_feedback(held_out_split, stream, policy, score):
+    """Two models added live; every exploring pick gets feedback ``score``. Returns the
+    models of the exploring picks and the router."""
     online = _router(held_out_split, policy=policy, max_explore_share=1.0, max_regret=1.0)
     online.add_model("newcomer")
     explored = []
-    for i, text in enumerate(stream):
+    for text in stream:
         d = online.route([text])[0]
         if d.explored:
-            explored.append((i, d.model))
-            online.feedback(request_id=d.request_id, score=0.0)
+            explored.append(d.model)
+            online.feedback(request_id=d.request_id, score=score)
     return explored, online
 
 
-def test_directed_explores_one_new_model_at_a_time_and_stops(held_out_split, stream):
-    explored, online = _explored_with_zero_scores(held_out_split, stream, "directed")
-    models = [m for _, m in explored]
-    assert set(models) == {HELD_OUT, "newcomer"}
-    switches = sum(a != b for a, b in zip(models, models[1:]))
-    assert switches == 1  # all tries of the first, then all of the second
-    # the stopping rule: after a few bad tries neither could gain enough answers on recent
-    # prompts, so the rest of the stream (at least 100 requests) is not explored
-    assert explored[-1][0] < len(stream) - 100
-    policy = online.policy
+def test_directed_explores_one_new_model_at_a_time(held_out_split, stream):
+    """Whatever the feedback so far, the directed policy's proposals differ from the posterior
+    means in one column at most, the focus: the new model with the most records among those
+    not stopped. Thompson sampling's differ in every explorable column."""
+    directed, online = _explored_with_feedback(held_out_split, stream[:200], "directed", 1.0)
+    assert {HELD_OUT, "newcomer"} & set(directed)
+    state, names = online._state, online.models
+    columns = [state.columns[m] for m in names]
+    explorable = np.array([m in (HELD_OUT, "newcomer") for m in names])
+    assert columns[names.index(HELD_OUT)].n != columns[names.index("newcomer")].n
+    z, offset = state.features(state.text_rows(stream[200:]))
+    means = state.scores(z @ np.array([c.mean for c in columns]).T + offset[:, None])
+    rng = np.random.default_rng(0)
+    policies = {"directed": online.policy, "thompson": ThompsonPolicy()}
+    moved = {}
+    for name, policy in policies.items():
+        proposal = policy.propose(columns, z, offset, rng, state.scores, means=means,
+                                  explorable=explorable, reference=online._reference())
+        moved[name] = set(np.flatnonzero((proposal != means).any(axis=0)))
+    focus = online.policy.focus(columns, explorable, online._reference())
+    assert focus is not None and moved["directed"] == {focus}
+    potential = online.policy.potentials(columns, explorable, online._reference())
+    open_ = [j for j in np.flatnonzero(explorable) if potential[j] >= online.policy.stop]
+    assert columns[focus].n == max(columns[j].n for j in open_)
+    assert moved["thompson"] == set(np.flatnonzero(explorable))
+
+
+def test_directed_stops_exploring_a_model_unlikely_to_change_the_decision(held_out_split,
+                                                                          stream):
+    """Every try fails: after a try or two a model's chance of beating the greedy pick on
+    recent prompts is below ``stop`` and it is not tried again while it stays there."""
+    explored, online = _explored_with_feedback(held_out_split, stream, "directed", 0.0)
+    assert set(explored) == {HELD_OUT, "newcomer"}
+    assert all(explored.count(m) <= 3 for m in set(explored))
     state = online._state
     columns = [state.columns[m] for m in online.models]
     explorable = np.array([m in (HELD_OUT, "newcomer") for m in online.models])
-    gain = policy.gains(columns, explorable, online._reference())
-    assert gain[explorable].max() < policy.stop and not gain[~explorable].any()
-    assert policy.focus(columns, explorable, online._reference()) is None
-    # Thompson sampling, the same stream and feedback, interleaves the two
-    thompson, _ = _explored_with_zero_scores(held_out_split, stream, "thompson")
-    assert sum(a[1] != b[1] for a, b in zip(thompson, thompson[1:])) > 1
+    potential = online.policy.potentials(columns, explorable, online._reference())
+    assert potential[explorable].max() < online.policy.stop
+    assert not potential[~explorable].any()
+    assert online.policy.focus(columns, explorable, online._reference()) is None
+    assert not any(d.explored for d in online.route(stream[:100]))
 
 
 def test_directed_tries_the_focus_only_where_it_could_beat_the_greedy_pick(held_out_split,
