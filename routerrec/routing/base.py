@@ -174,7 +174,8 @@ class Router:
         return self._costs(keys, cols)
 
     def _costs(self, keys: list, cols: np.ndarray) -> np.ndarray:
-        return self.cost_model_.predict(self._lengths_of(keys), cols, len(keys))
+        lengths = self._lengths_of(keys) if self.cost_model_.uses_lengths else None
+        return self.cost_model_.predict(lengths, cols, len(keys))
 
     def _check_output(self, n: int, cols: np.ndarray) -> None:
         """Refuse a batch whose predictions (all models, then the pool; float64 copies in

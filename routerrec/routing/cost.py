@@ -19,13 +19,13 @@ the router before ``choose`` sees the arrays.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..util.validate import choice, real, reals
 
 __all__ = ["CostModel", "check_wtp", "choose"]
-
-FLOAT_MAX = np.finfo(np.float64).max
 
 
 class CostModel:
@@ -76,12 +76,17 @@ class CostModel:
 
     def predict(self, lengths: np.ndarray | None, cols: np.ndarray, n: int) -> np.ndarray:
         """Predicted cost, shape (n, len(cols)); ``lengths=None`` uses each model's mean length."""
-        if lengths is None or self.kind_ != "length":
+        if lengths is None or not self.uses_lengths:
             out = np.empty((n, len(cols)), np.float32)
             out[...] = self._mean_cost()[cols]  # one row cast to float32, repeated
             return out
         out = self.intercept_[cols][None, :] + np.outer(lengths, self.slope_[cols])
         return np.maximum(out, 0.0).astype(np.float32)
+
+    @property
+    def uses_lengths(self) -> bool:
+        """Whether ``predict`` reads the prompts' lengths (else each model costs its mean)."""
+        return self.kind_ == "length"
 
     def _mean_cost(self):
         return self.intercept_ + self.slope_ * self.mean_length_
@@ -121,17 +126,20 @@ def choose(scores: np.ndarray, costs: np.ndarray, *, wtp: float | None = None,
     if scores.shape != costs.shape or scores.ndim != 2 or scores.shape[1] == 0:
         raise ValueError(f"scores {scores.shape} and costs {costs.shape} must be the same "
                          "n x m shape with m >= 1")
-    # each step is one numpy call on the whole array: for a served request (one row) their
-    # count is the cost, so unknown values are skipped by fmax/fmin rather than replaced first
     wtp = check_wtp(wtp)
-    value = scores * wtp - costs if wtp is not None else scores
-    if max_cost is not None:
-        budget = (real("max_cost", max_cost, low=0) if np.ndim(max_cost) == 0 else
-                  reals("max_cost", max_cost, length=len(costs), low=0)[:, None])
-        value = np.where(costs <= budget, value, -np.inf)  # NaN cost: not shown to fit
-    best = np.fmax.reduce(value, axis=1, keepdims=True)  # NaN (unknown) values never best
-    tied = value >= best - 1e-12 * np.maximum(1.0, np.abs(best))
-    tied[~np.isfinite(best[:, 0])] = True  # nothing fits: the cheapest model overall
-    # among the tied, the cheapest known cost; an unknown cost ranks after every known one
-    # (fmin: NaN and +inf become the largest float) but still before any model not tied
-    return np.where(tied, np.fmin(costs, FLOAT_MAX), np.inf).argmin(axis=1)
+    if max_cost is None:
+        budgets = np.zeros(0)
+    elif np.ndim(max_cost) == 0:
+        budgets = np.array([real("max_cost", max_cost, low=0)])
+    else:
+        budgets = reals("max_cost", max_cost, length=len(costs), low=0)
+    return _pick_columns()(scores, costs, 0.0 if wtp is None else wtp, wtp is not None, budgets)
+
+
+@functools.cache
+def _pick_columns():
+    """The pick rule's kernel (``kernels.pick``), imported at the first pick: numba is not
+    imported by a process that never picks."""
+    from ..kernels.pick import pick_columns
+
+    return pick_columns

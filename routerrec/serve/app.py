@@ -27,7 +27,7 @@ from ..util import validate
 from .config import ServeConfig
 from .metrics import ServeMetrics
 from .middleware import BodyTooLarge, Guard, error_body, json_number
-from .state import ReloadRefused, RouterState, router_models
+from .state import InFlight, ReloadRefused, RouterState, router_models
 
 __all__ = ["build_app", "app_from_env"]
 
@@ -43,9 +43,12 @@ class Unavailable(Exception):
     """No router is loaded yet: answered 503 with Retry-After."""
 
 
+# one encoder for every answer (json.dumps with options builds a new one per call)
+_encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
+
 def _json(payload, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(payload, allow_nan=False, separators=(",", ":")), status,
-                    headers, media_type="application/json")
+    return Response(_encode(payload), status, headers, media_type="application/json")
 
 
 def _error(request, status: int, message: str, kind: str, headers: dict | None = None):
@@ -445,8 +448,9 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
     if upstreams is None and config.upstreams:
         upstreams = load_upstreams(config.upstreams, router_models(source))
     metrics = ServeMetrics()
+    in_flight = InFlight()
     state = RouterState(None if not upstreams else set(upstreams),
-                        serving_loader(config) if config.learn else None)
+                        serving_loader(config) if config.learn else None, in_flight)
     server = Server(config, state, metrics)
     server.source = source
     server.upstreams = upstreams
@@ -465,7 +469,7 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
     app.state.server = server
     app.add_middleware(Guard, metrics=metrics, api_key=config.api_key(),
                        max_body_bytes=config.max_body_bytes,
-                       max_concurrency=config.max_concurrency)
+                       max_concurrency=config.max_concurrency, in_flight=in_flight)
     return app
 
 

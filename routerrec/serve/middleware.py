@@ -47,11 +47,11 @@ class Guard:
     """The middleware (see the module doc); ``api_key`` None means no auth."""
 
     def __init__(self, app, *, metrics, api_key: str | None, max_body_bytes: int,
-                 max_concurrency: int):
+                 max_concurrency: int, in_flight):
         self.app, self.metrics = app, metrics
         self.expected = None if api_key is None else f"Bearer {api_key}".encode()
         self.max_body_bytes, self.max_concurrency = max_body_bytes, max_concurrency
-        self.active = 0
+        self.in_flight = in_flight  # state.InFlight: bounded requests inside the app now
         # ids unique across processes and restarts (a random prefix per process) without a
         # urandom call per request (uuid4 was the guard's largest cost)
         self.id_prefix, self.id_counter = secrets.token_hex(8), itertools.count()
@@ -84,12 +84,12 @@ class Guard:
                 return
             bounded = path not in OPEN_PATHS
             if bounded:
-                self.active += 1
+                self.in_flight.enter(scope.get("client"))
             try:
                 await self.app(scope, self._counting(receive), send_with_id)
             finally:
                 if bounded:
-                    self.active -= 1
+                    self.in_flight.count -= 1
         except BodyTooLarge:
             await self._too_large(send_with_id, status, request_id)
         finally:
@@ -108,8 +108,8 @@ class Guard:
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             return (413, f"the request body has {int(length)} bytes; this server takes at most "
                          f"{self.max_body_bytes} (--max-body-bytes)", "request_too_large", [])
-        if path not in OPEN_PATHS and self.active >= self.max_concurrency:
-            return (503, f"the server is busy ({self.active} requests in flight, "
+        if path not in OPEN_PATHS and self.in_flight.count >= self.max_concurrency:
+            return (503, f"the server is busy ({self.in_flight.count} requests in flight, "
                          f"--max-concurrency {self.max_concurrency}); retry after "
                          f"{RETRY_AFTER_SECONDS} s", "server_busy",
                     [(b"retry-after", RETRY_AFTER_SECONDS.encode())])

@@ -4,6 +4,8 @@ SVD, all scikit-learn, no downloaded weights. Hashing keeps the encoder's state 
 numba kernel (``hashed_counts``)."""
 from __future__ import annotations
 
+import functools
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -76,15 +78,13 @@ class TfidfEncoder(Encoder):
         """The features of ``keys``: the steps of ``fit``'s TF-IDF on plain arrays, then the
         projection (``project_rows``: scipy's product to the bit, without a scipy matrix,
         whose checks cost more than the rest for one prompt)."""
-        from ...kernels.hashing import project_rows
-
         indptr, cols, vals = _count_arrays(keys, n_features=self.n_features,
                                            ngram_max=self.ngram_max, lookup=self._lookup,
                                            n_jobs=self.n_jobs)
         vals = _tfidf_values(vals, cols, indptr, self.idf_)
         out = np.zeros((len(indptr) - 1, self.width), np.result_type(vals, self.components_))
-        return l2_rows(np.asarray(project_rows(indptr, cols, vals, self.components_, out),
-                                  dtype=np.float32))
+        return l2_rows(np.asarray(_kernels().project_rows(indptr, cols, vals, self.components_,
+                                                          out), dtype=np.float32))
 
     @property
     def width(self):
@@ -133,39 +133,46 @@ def _word_table() -> np.ndarray:
 
 
 def _tfidf_values(vals, cols, indptr, idf):
-    """Counts -> sublinear TF-IDF, rows L2-normalised (what ``fit`` and ``transform`` share)."""
-    from ...kernels.hashing import normalize_rows_l2
-
-    vals = (1.0 + np.log(vals)) * idf[cols]
-    normalize_rows_l2(vals, indptr)
-    return vals
+    """Counts -> sublinear TF-IDF, rows L2-normalised (what ``fit`` and ``transform`` share;
+    the log is numpy's, the rest one kernel)."""
+    logs = np.log(vals)
+    return _kernels().tfidf_values(indptr, cols, logs, idf, np.empty(len(logs), np.result_type(logs, idf)))
 
 
 def _count_arrays(texts, *, n_features, ngram_max, lookup, n_jobs):
     """CSR arrays (indptr, columns, counts) of the texts' hashed n-grams mapped by ``lookup``."""
-    import numba
-
-    from ...kernels.hashing import hash_counts, hash_counts_serial
-
     # lower-cased (HashingVectorizer's preprocessor), UTF-8 (CPython's fastest encoder; lone
     # surrogates pass as non-word characters, as they are to the regex)
     docs = [t.lower().encode("utf-8", "surrogatepass") for t in as_texts(texts)]
-    starts = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)), out=starts[1:])
+    starts = np.array([0, *itertools.accumulate(map(len, docs))], dtype=np.int64)
     data = np.frombuffer(b"".join(docs), dtype=np.uint8)
     args = (data, starts, _word_table(), lookup, n_features, ngram_max)
-    most = numba.config.NUMBA_NUM_THREADS
-    threads = max(1, min(n_jobs or most, most))
+    kernels = _kernels()
     # a few prompts (a served request) count faster on the calling thread than the time it
     # takes to wake numba's pool (one prompt: 0.7 ms on one thread, 1.7 ms on two, measured)
-    if len(data) < SERIAL_BYTES or threads == 1:
-        return hash_counts_serial(*args)
+    if len(data) < SERIAL_BYTES:
+        return kernels.hash_counts_serial(*args)
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    threads = max(1, min(n_jobs or most, most))
+    if threads == 1:
+        return kernels.hash_counts_serial(*args)
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return hash_counts(*args)
+        return kernels.hash_counts(*args)
     finally:
         numba.set_num_threads(before)
+
+
+@functools.cache
+def _kernels():
+    """The numba kernels, imported at the first use (importing numba takes ~0.5 s, which a
+    process that never encodes does not pay), then without an import statement per call."""
+    from ...kernels import hashing
+
+    return hashing
 
 
 def _counts(texts, *, n_features, ngram_max, lookup, width, n_jobs):
