@@ -81,6 +81,7 @@ def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_del
                                    **(extra or {})},
                     router_params=None if method is None else {"method": method},
                     policy_params=policy_params)
+    # file names without a policy are Thompson sampling, the default before directed
     default_feedback = (feedback_share, feedback_delay, policy) == (1.0, 0, "thompson")
     tag = ((f"_{method}" if method else "") + f"_r{max_regret:g}"
            + ("" if converged_width is None else f"_w{converged_width:g}")
@@ -244,7 +245,9 @@ def main() -> None:
     r.add_argument("--scenario", choices=("random", "best"), default="random")
     r.add_argument("--feedback-share", type=float, default=1.0)
     r.add_argument("--feedback-delay", type=int, default=0)
-    r.add_argument("--policy", default="thompson")
+    r.add_argument("--policy", default="directed",
+                   help="The online policy (OnlineRouter's default: directed); result files "
+                        "name it unless it is thompson (the default before).")
     r.add_argument("--max-regret", type=float, default=0.3,
                    help="OnlineRouter's bound on an exploring pick's expected regret.")
     r.add_argument("--converged-width", type=float, default=None,

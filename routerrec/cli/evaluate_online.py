@@ -37,7 +37,7 @@ def _policy(ctx, param, value):
               help="Requests that pass before a request's feedback arrives.")
 @click.option("--train-share", type=Real(0.05, 0.9), default=0.3, show_default=True,
               help="Share of the prompts (old models only) the initial router is fitted on.")
-@click.option("--policy", default="thompson", show_default=True, callback=_policy,
+@click.option("--policy", default="directed", show_default=True, callback=_policy,
               help="The online router's exploration policy: thompson, ucb, directed or "
                    "greedy (routerrec.online.explore.POLICIES).")
 @click.option("--max-explore-share", type=Real(0, 1), default=None,

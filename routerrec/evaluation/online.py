@@ -46,7 +46,7 @@ CURVE_POINTS = 200
 
 def replay(records, *, seed: int = 0, share_new_models: float = 0.2,
            arrivals: Sequence[float] = (0.25, 0.5), feedback_share: float = 1.0,
-           feedback_delay: int = 0, train_share: float = 0.3, policy: str = "thompson",
+           feedback_delay: int = 0, train_share: float = 0.3, policy: str = "directed",
            probes: int = 50, new_models: Sequence[str] | None = None,
            router_params: Mapping | None = None, online_params: Mapping | None = None,
            policy_params: Mapping | None = None) -> dict:

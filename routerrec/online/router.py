@@ -64,7 +64,8 @@ class Decision:
 class OnlineRouter:
     """An ``mf`` router plus column posteriors that feedback updates (see the module doc).
 
-    ``policy``: ``"thompson"``, ``"ucb"``, ``"greedy"`` or a ``Policy``. Exploration bounds:
+    ``policy``: ``"directed"``, ``"thompson"``, ``"ucb"``, ``"greedy"`` or a ``Policy``
+    (``online.explore``; directed was chosen on the replay's development seeds). Bounds:
     ``max_explore_share`` (share of all decisions), ``max_regret`` (expected score given up per
     exploring pick), ``max_regret_usd`` (extra cost per exploring pick). A model whose 95%
     interval of its mean score over recent prompts is at most ``converged_width`` wide is
@@ -77,7 +78,7 @@ class OnlineRouter:
     request id; ``prompt_cache``: prompt texts whose feedback is kept for fold-in.
     """
 
-    def __init__(self, router: MFRouter, *, records=None, policy="thompson",
+    def __init__(self, router: MFRouter, *, records=None, policy="directed",
                  max_explore_share: float = 0.1, max_regret: float = 0.3,
                  max_regret_usd: float | None = None, converged_width: float = 0.05,
                  refit_every: int | None = None, seed: int = 0, explore_converged: bool = False,

@@ -46,8 +46,8 @@ def test_greedy_and_zero_share_never_explore(held_out_split, stream):
 def test_regret_cap_bounds_every_exploring_pick(held_out_split, stream, wtp):
     greedy = _router(held_out_split, policy="greedy").route(stream, wtp=wtp)
     # trained models explored too: near the greedy pick, they leave cheap exploration
-    online = _router(held_out_split, max_explore_share=1.0, max_regret=0.02,
-                     explore_trained=True, converged_width=0.0)
+    online = _router(held_out_split, policy="thompson", max_explore_share=1.0,
+                     max_regret=0.02, explore_trained=True, converged_width=0.0)
     decisions = online.route(stream, wtp=wtp)
     explored = [(g, d) for g, d in zip(greedy, decisions) if d.explored]
     assert explored
@@ -57,8 +57,8 @@ def test_regret_cap_bounds_every_exploring_pick(held_out_split, stream, wtp):
     for g, d in zip(greedy, decisions):
         if not d.explored:
             assert d.model == g.model
-    loose = _router(held_out_split, max_explore_share=1.0, max_regret=1.0, explore_trained=True,
-                    converged_width=0.0).route(stream, wtp=wtp)
+    loose = _router(held_out_split, policy="thompson", max_explore_share=1.0, max_regret=1.0,
+                    explore_trained=True, converged_width=0.0).route(stream, wtp=wtp)
     assert sum(d.explored for d in loose) > len(explored)
 
 
@@ -126,7 +126,7 @@ def test_only_models_added_live_are_explored_unless_asked(held_out_split, stream
                      max_explore_share=1.0)
     explored = [d.model for d in online.route(stream) if d.explored]
     assert explored and set(explored) == {HELD_OUT}
-    trained = _router(held_out_split, converged_width=0.0, max_regret=1.0,
+    trained = _router(held_out_split, policy="thompson", converged_width=0.0, max_regret=1.0,
                       max_explore_share=1.0, explore_trained=True)
     assert {d.model for d in trained.route(stream) if d.explored} - {HELD_OUT}
 
