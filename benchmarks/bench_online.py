@@ -7,7 +7,7 @@ offline probe run of 50 prompts, the probe run at equal probing cost, and the or
 
 Each ``run`` is one ``routerrec.evaluation.online.replay`` with the defaults (30% of the
 prompts train the initial mf router, 20% of the models join at 25% and 50% of the stream,
-Thompson sampling, all feedback at once unless ``--feedback-share`` / ``--feedback-delay``),
+the directed policy, all feedback at once unless ``--feedback-share`` / ``--feedback-delay``),
 written to ``results/online_<data>_<scenario>[_<feedback>]_<seed>.json``. Scenarios:
 ``random`` holds out a seeded 20% of the models; ``best`` the same draw with its first model
 swapped for the model that is best on the most tasks (benchmarks) over all prompts, so that a
@@ -15,8 +15,10 @@ new model is the best on some tasks. openllm-v1 samples 100 of its 5,036 models 
 (seeded, as bench_auto does) and keeps the prompts with text.
 
 Seeds: 100-104 are development seeds (``table --dev``: online_dev.md), on which
-OnlineRouter's defaults were chosen; the reported seeds are 10-14, run once each with the
-code as committed. Results of the code before that (seeds 0-4) are in results/online_before/.
+OnlineRouter's defaults were chosen; the reported seeds are 10-14 (the defaults before the
+directed policy were reported on them; rows ``_seeds1x``) and 20-24 (fresh for the directed
+policy, run once with the code as committed; rows ``_seeds2x``). Results of the code
+before that (seeds 0-4) are in results/online_before/.
 ``--online KEY=VALUE`` passes another OnlineRouter keyword (e.g. ``row_noise=false``).
 """
 from __future__ import annotations
@@ -109,16 +111,18 @@ def _interval(values) -> str:
 
 
 def _groups(dev: bool = False) -> dict:
-    """Result files by setting: the reported seeds, or (``dev``) the development seeds >= 100
-    the settings were chosen on."""
+    """Result files by setting and set of seeds: the reported seeds (10-14, 20-24, ... one
+    group per ten, so seeds used before and fresh seeds stay apart), or (``dev``) the
+    development seeds >= 100 the settings were chosen on."""
     groups = {}
     for p in sorted(RESULTS.glob("online_*_*.json")):
         r = json.loads(p.read_text())
-        if (r["settings"]["seed"] >= 100) != dev:
+        seed = r["settings"]["seed"]
+        if (seed >= 100) != dev:
             continue
         key = p.stem.rsplit("_", 1)[0].removeprefix("online_")
-        groups.setdefault(key, []).append(r)
-    return groups
+        groups.setdefault(key if dev else f"{key}_seeds{seed // 10}x", []).append(r)
+    return dict(sorted(groups.items()))
 
 
 def table(dev: bool = False) -> str:
