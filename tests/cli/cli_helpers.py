@@ -6,14 +6,13 @@ tests that import ``require_shared`` from it.)
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 
 import routerrec
+from commands import ROUTERREC, run_many  # noqa: F401  (the CLI tests import them from here)
 
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 SAMPLE = Path(routerrec.__file__).resolve().parent.parent / "data" / "sample"
 
 
@@ -24,18 +23,6 @@ def run(*args, ok=True) -> subprocess.CompletedProcess:
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc
-
-
-def run_many(*commands) -> list[subprocess.CompletedProcess]:
-    """Several ``routerrec`` commands (argument lists) run at once (each one's start-up is
-    most of its time), their results in order; none is expected to succeed."""
-    procs = [subprocess.Popen([ROUTERREC, *map(str, args)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for args in commands]
-    results = []
-    for proc, args in zip(procs, commands):
-        out, err = proc.communicate(timeout=300)
-        results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
-    return results
 
 
 def write_tiny(folder: Path) -> Path:

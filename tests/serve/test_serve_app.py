@@ -8,6 +8,7 @@ import subprocess
 import httpx
 import pytest
 
+from commands import run_many
 from routerrec.routing.registry import load_router
 from server import ROUTERREC, start_server
 
@@ -31,10 +32,28 @@ def test_health_names_the_router_and_its_models(server, router_dir):
     assert len(reply.headers["x-routerrec-request-id"]) == 32
 
 
-@pytest.mark.parametrize("policy", [{}, {"wtp": 1000.0}, {"max_cost": 0.001},
-                                    {"models": ["acme-8b", "corvid-pro", "gale-math-7b"]},
-                                    {"wtp": 50.0, "models": ["acme-1b", "echo-141b"]}])
-def test_route_makes_the_same_picks_as_the_cli_and_the_python_api(server, router_dir, policy):
+POLICIES = [{}, {"wtp": 1000.0}, {"max_cost": 0.001},
+            {"models": ["acme-8b", "corvid-pro", "gale-math-7b"]},
+            {"wtp": 50.0, "models": ["acme-1b", "echo-141b"]}]
+
+
+def _route_options(policy: dict) -> list:
+    options = [] if "wtp" not in policy else ["--wtp", str(policy["wtp"])]
+    options += [] if "max_cost" not in policy else ["--max-cost", str(policy["max_cost"])]
+    return options + ([] if "models" not in policy else ["--models", ",".join(policy["models"])])
+
+
+@pytest.fixture(scope="module")
+def cli_routes(router_dir):
+    """``routerrec route --json`` of PROMPTS under each of POLICIES, the commands run at once
+    (each one's start-up is most of its time)."""
+    return run_many(*[("route", "--router", router_dir, "--json", *_route_options(policy),
+                       *PROMPTS) for policy in POLICIES])
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_route_makes_the_same_picks_as_the_cli_and_the_python_api(server, router_dir, policy,
+                                                                  cli_routes):
     reply = server.post("/v1/route", json={"prompts": PROMPTS, **policy})
     assert reply.status_code == 200, reply.text
     served = reply.json()
@@ -44,11 +63,7 @@ def test_route_makes_the_same_picks_as_the_cli_and_the_python_api(server, router
     expected = router.decide(PROMPTS, **policy)
     assert [(d["model"], d["score"], d["cost"]) for d in served["decisions"]] == \
         [ranked[0] for ranked in expected]  # bit for bit: JSON round-trips float64 exactly
-    options = [] if "wtp" not in policy else ["--wtp", str(policy["wtp"])]
-    options += [] if "max_cost" not in policy else ["--max-cost", str(policy["max_cost"])]
-    options += [] if "models" not in policy else ["--models", ",".join(policy["models"])]
-    cli = subprocess.run([ROUTERREC, "route", "--router", str(router_dir), "--json", *options,
-                          *PROMPTS], capture_output=True, text=True, timeout=120)
+    cli = cli_routes[POLICIES.index(policy)]
     assert cli.returncode == 0, cli.stderr
     assert [d["model"] for d in json.loads(cli.stdout)["decisions"]] == \
         [d["model"] for d in served["decisions"]]
@@ -93,11 +108,7 @@ def test_bad_options_are_one_line_errors_with_exit_status_2(router_dir, tmp_path
         (("--router", router_dir, "--upstreams", bad_upstreams), "nobody-knows-me"),
         (("--router", router_dir, "--port", port), f"--port {port}: cannot listen"),
     ]
-    procs = [subprocess.Popen([ROUTERREC, "serve", *map(str, args)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for args, _ in cases]
-    for proc, (args, message) in zip(procs, cases):  # all at once: start-up is most of the time
-        out, err = proc.communicate(timeout=60)
-        result = subprocess.CompletedProcess(args, proc.returncode, out, err)
+    for (args, message), result in zip(cases, run_many(*[("serve", *args) for args, _ in cases])):
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
 
@@ -135,7 +146,7 @@ def test_before_the_router_is_loaded_health_and_route_answer_503(router_dir):
     assert route.json()["error"]["type"] == "server_loading"
 
 
-def test_sigterm_lets_a_request_in_flight_finish(router_dir, tmp_path):
+def test_sigterm_lets_a_request_in_flight_finish(mf_dir, tmp_path):
     """A streamed answer still arriving when SIGTERM comes is delivered whole, then the
     server shuts down cleanly."""
     import signal
@@ -146,7 +157,7 @@ def test_sigterm_lets_a_request_in_flight_finish(router_dir, tmp_path):
     with start_stub(name="slow", chunk_delay=0.2) as stub:
         upstreams = tmp_path / "upstreams.json"
         upstreams.write_text(json.dumps({"acme-8b": {"base_url": stub.base_url}}))
-        with start_server(router_dir, "--upstreams", upstreams) as server:
+        with start_server(mf_dir, "--upstreams", upstreams) as server:
             chunks, started = [], threading.Event()
 
             def stream():

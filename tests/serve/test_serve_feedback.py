@@ -235,15 +235,15 @@ async def post_then_kill(server, models: list, posts: int, kill_after: int) -> s
     return acked
 
 
-def test_every_acknowledged_feedback_survives_a_sigkill_right_after_its_ack(router_dir, tmp_path):
+def test_every_acknowledged_feedback_survives_a_sigkill_right_after_its_ack(mf_dir, tmp_path):
     store = tmp_path / "feedback"
-    with start_server(router_dir, "--feedback", store) as server:
+    with start_server(mf_dir, "--feedback", store) as server:
         models = server.get("/health").json()["models"]
         acked = asyncio.run(post_then_kill(server, models, posts=80, kill_after=40))
     assert len(acked) >= 40 and server.proc.returncode == -9
     stored = {(r["text"], r["model"]) for r in lines(store)}
     assert acked <= stored  # records in flight at the kill may be there too, never half of one
-    with start_server(router_dir, "--feedback", store) as server:  # restarted on the same folder
+    with start_server(mf_dir, "--feedback", store) as server:  # restarted on the same folder
         reply = server.post("/v1/feedback", json={"prompt": "after the restart", "model": models[0],
                                                   "score": 1})
         assert reply.status_code == 200 and reply.json()["record"]["text"] == "after the restart"
@@ -252,14 +252,14 @@ def test_every_acknowledged_feedback_survives_a_sigkill_right_after_its_ack(rout
     assert records.n_records == len(stored) + 1
 
 
-def test_feedback_by_gateway_request_id_survives_a_restart_and_bad_bodies_are_400(router_dir, tmp_path):
+def test_feedback_by_gateway_request_id_survives_a_restart_and_bad_bodies_are_400(mf_dir, tmp_path):
     store = tmp_path / "feedback"
     with start_stub(name="only") as stub:
         models = routerrec.load_sample().models
         (tmp_path / "upstreams.json").write_text(
             json.dumps({"models": {m: {"base_url": stub.base_url} for m in models}}))
         args = ("--upstreams", tmp_path / "upstreams.json", "--feedback", store)
-        with start_server(router_dir, *args) as server:
+        with start_server(mf_dir, *args) as server:
             chat = server.post("/v1/chat/completions", json={
                 "model": "router", "messages": [{"role": "user", "content": "Integrate x^2 from 0 to 3."}]})
             assert chat.status_code == 200
@@ -272,7 +272,7 @@ def test_feedback_by_gateway_request_id_survives_a_restart_and_bad_bodies_are_40
             assert typo.status_code == 400 and "'gpt-nine' is not one of the router's" in typo.text
             server.proc.kill()
             server.proc.wait(timeout=10)
-        with start_server(router_dir, *args) as server:
+        with start_server(mf_dir, *args) as server:
             reply = server.post("/v1/feedback", json={"request_id": request_id, "score": 0, "cost": 0.002})
             assert reply.status_code == 200, reply.text
     [record] = lines(store)

@@ -13,8 +13,7 @@ import time
 import httpx
 import pytest
 
-from routerrec.data.sample import load_sample
-from routerrec.routing.registry import make_router
+from commands import run_many
 from server import ROUTERREC, start_server
 from stub_upstream import start_stub
 
@@ -25,14 +24,6 @@ AUTH = {"authorization": f"Bearer {KEY}"}
 # with these two trained models at the gateway, a newcomer is a close call worth exploring
 TRAINED = ("acme-1b", "acme-8b")
 EXPLORE = ("--max-regret", "1", "--max-explore-share", "0.5")
-
-
-@pytest.fixture(scope="session")
-def mf_dir(tmp_path_factory):
-    """An mf router fitted once on the embedded sample (what --learn wraps)."""
-    out = tmp_path_factory.mktemp("serve-learn") / "mf"
-    make_router("mf").fit(load_sample()).save(out)
-    return out
 
 
 def _upstreams(tmp_path, stubs) -> str:
@@ -168,11 +159,6 @@ def test_feedback_by_request_id_moves_the_posterior(mf_dir, tmp_path):
         assert len((store / "feedback.jsonl").read_text().splitlines()) == 3
 
 
-def _serve(*args, timeout=60):
-    return subprocess.run([ROUTERREC, "serve", "--port", "0", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
-
-
 def test_learn_refused_without_what_it_needs(mf_dir, router_dir, tmp_path):
     cases = [
         (("--router", router_dir, "--learn"), "mf"),  # the default (auto) router cannot learn
@@ -181,14 +167,14 @@ def test_learn_refused_without_what_it_needs(mf_dir, router_dir, tmp_path):
         (("--router", mf_dir, "--learn-state", tmp_path / "s"), "--learn"),
         (("--router", mf_dir, "--learn", "--workers", "2"), "--workers"),
     ]
-    for args, said in cases:
-        done = _serve(*args)
+    for (args, said), done in zip(cases, run_many(*[("serve", "--port", 0, *args)
+                                                    for args, _ in cases])):
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert said in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_admin_models_refused_without_learn(router_dir):
-    with start_server(router_dir) as server:
+def test_admin_models_refused_without_learn(mf_dir):
+    with start_server(mf_dir) as server:
         for reply in (server.get("/admin/models"),
                       server.post("/admin/models", json={"model": "x"}),
                       httpx.delete(server.url + "/admin/models/x", timeout=10),
