@@ -12,11 +12,12 @@ from pathlib import Path
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
-def run_many(*commands) -> list[subprocess.CompletedProcess]:
+def run_many(*commands, env=None) -> list[subprocess.CompletedProcess]:
     """Several ``routerrec`` commands (argument lists) run at once (each one's start-up is
-    most of its time), their results in order; none is expected to succeed."""
+    most of its time), their results in order; none is expected to succeed. ``env``, when
+    given, is each command's whole environment."""
     procs = [subprocess.Popen([ROUTERREC, *map(str, args)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for args in commands]
+                              stderr=subprocess.PIPE, text=True, env=env) for args in commands]
     results = []
     for proc, args in zip(procs, commands):
         out, err = proc.communicate(timeout=300)

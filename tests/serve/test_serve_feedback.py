@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 import routerrec
+from commands import run_many
 from routerrec.data.readers.scores_json import text_id
 from routerrec.serve.feedback import REQUESTS_FILE, FeedbackStore
 from server import start_server
@@ -25,7 +26,6 @@ from stub_upstream import start_stub
 FEEDBACK = "feedback.jsonl"
 MODELS = ("gpt-a", "gpt-b", "llama-c")
 SAMPLE = Path(routerrec.__file__).resolve().parent.parent / "data" / "sample"
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.fixture
@@ -190,16 +190,16 @@ def test_routerrec_fit_reads_the_store_file_and_folder(tmp_path):
                            "cost": row.get("cost")})
     with_store.append({"prompt": texts["text"][0], "model": models[0], "score": 0})  # a second opinion
     with_store.close()
-    for data in (tmp_path / "fb" / FEEDBACK, tmp_path / "fb"):
-        proc = subprocess.run([ROUTERREC, "fit", "--data", str(data), "--on-duplicate", "mean",
-                               "--method", "mean", "--out", str(tmp_path / "model"), "--json"],
-                              capture_output=True, text=True, timeout=120)
+    *fits, refused = run_many(*[("fit", "--data", data, "--on-duplicate", "mean", "--method",
+                                 "mean", "--out", tmp_path / f"model-{i}", "--json")
+                                for i, data in enumerate((tmp_path / "fb" / FEEDBACK, tmp_path / "fb"))],
+                              ("fit", "--data", tmp_path / "fb", "--method", "mean", "--out",
+                               tmp_path / "m2"))
+    for proc in fits:
         assert proc.returncode == 0, proc.stderr
         fitted = json.loads(proc.stdout)
         assert (fitted["train_records"], fitted["prompts"], fitted["models"]) == \
             (sample.height, texts.height, len(models))
-    refused = subprocess.run([ROUTERREC, "fit", "--data", str(tmp_path / "fb"), "--method", "mean",
-                              "--out", str(tmp_path / "m2")], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "duplicate (prompt, model) pair" in refused.stderr
 
 

@@ -209,8 +209,9 @@ def test_proxy_overhead_over_a_direct_call(gateway):
 
 
 @pytest.mark.slow
-def test_fallback_when_an_upstream_process_is_killed(tmp_path, router_dir):
-    with gateway_for(tmp_path, router_dir, NAMES) as gateway:
+def test_fallback_when_an_upstream_process_is_killed(tmp_path, mf_dir):
+    """A gateway of its own (its upstream is killed), on the quick-loading mf router."""
+    with gateway_for(tmp_path, mf_dir, NAMES) as gateway:
         first = gateway.chat()
         picked = first.headers["x-routerrec-model"]
         other = next(name for name in NAMES if name != picked)
@@ -226,8 +227,8 @@ def test_fallback_when_an_upstream_process_is_killed(tmp_path, router_dir):
 
 
 @pytest.mark.slow
-def test_the_openai_client_example_runs_against_the_gateway(tmp_path, router_dir):
-    with gateway_for(tmp_path, router_dir, NAMES, "--feedback", tmp_path / "feedback") as gateway:
+def test_the_openai_client_example_runs_against_the_gateway(tmp_path, mf_dir):
+    with gateway_for(tmp_path, mf_dir, NAMES, "--feedback", tmp_path / "feedback") as gateway:
         run = subprocess.run([sys.executable, str(EXAMPLE), gateway.server.url],
                              capture_output=True, text=True, timeout=60,
                              env={**os.environ, "ROUTERREC_API_KEY": GATEWAY_KEY})

@@ -6,7 +6,6 @@ online state saved on shutdown and resumed."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from commands import run_many
-from server import ROUTERREC, start_server
+from server import start_server
 from stub_upstream import start_stub
 
 pytestmark = pytest.mark.slow
@@ -182,28 +181,27 @@ def test_admin_models_refused_without_learn(mf_dir):
             assert reply.status_code == 409 and "--learn" in reply.json()["error"]["message"]
 
 
-def _add_live(url, *args, env=None):
-    return subprocess.run([ROUTERREC, "add-model", "--live", "--server", url, *args],
-                          capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", **(env or {})})
+def _add_live_many(url, *named, key):
+    """``add-model --live`` for each (name, options...) at once, each with API key ``key``."""
+    return run_many(*[("add-model", "--live", "--server", url, "--name", *args) for args in named],
+                    env={"PATH": "/usr/bin:/bin", "ROUTERREC_API_KEY": key})
 
 
 def test_add_model_live_cli_and_state_resumed(mf_dir, tmp_path):
     state = tmp_path / "state"
     args = ("--learn", "--api-key-env", "LEARN_KEY", "--learn-state", state)
     with start_server(mf_dir, *args, env={"LEARN_KEY": KEY}) as server:
-        done = _add_live(server.url, "--name", "newbie", "--cost-per-call", "0.001", "--json",
-                         env={"ROUTERREC_API_KEY": KEY})
+        [done] = _add_live_many(server.url, ("newbie", "--cost-per-call", "0.001", "--json"),
+                                key=KEY)
         assert done.returncode == 0, done.stderr
         answer = json.loads(done.stdout)
         assert answer["model"] == "newbie" and answer["n_feedback"] == 0
-        again = _add_live(server.url, "--name", "newbie", env={"ROUTERREC_API_KEY": KEY})
+        again, upstream = _add_live_many(server.url, ("newbie",),
+                                         ("other", "--base-url", "http://h:1/v1"), key=KEY)
         assert again.returncode == 2 and "already live" in again.stderr
-        wrong = _add_live(server.url, "--name", "other", env={"ROUTERREC_API_KEY": "nope"})
-        assert wrong.returncode == 2 and "401" in wrong.stderr
-        upstream = _add_live(server.url, "--name", "other", "--base-url", "http://h:1/v1",
-                             env={"ROUTERREC_API_KEY": KEY})
         assert upstream.returncode == 2 and "decision-only" in upstream.stderr
+        [wrong] = _add_live_many(server.url, ("other",), key="nope")
+        assert wrong.returncode == 2 and "401" in wrong.stderr
         routed = server.post("/v1/route", headers=AUTH, json={"prompt": "Who wrote Hamlet?",
                                                               "models": ["newbie"]}).json()
         rid = routed["decisions"][0]["request_id"]
