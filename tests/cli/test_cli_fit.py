@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import routerrec
-from cli_helpers import run, write_small_sample, write_tiny
+from cli_helpers import run, run_many, write_small_sample, write_tiny
 from routerrec.cli.main import main
 from routerrec.routing.registry import ROUTERS, learned_routers, load_router
 
@@ -54,11 +54,22 @@ def test_predict_writes_parquet_csv_and_prints_top(tmp_path):
     assert bad.returncode != 0 and "unknown model id 'nope'" in bad.stderr
 
 
+@pytest.fixture(scope="module")
+def registry_fits(small_sample, tmp_path_factory):
+    """Router name -> (its folder, ``fit --router NAME --json``) for every learned router of
+    the registry, the fits run at once (start-up is much of each one's time)."""
+    folder = tmp_path_factory.mktemp("registry")
+    names = learned_routers()
+    fits = run_many(*[("fit", "--router", name, "--data", small_sample, "--out", folder / name,
+                       "--json", "--quiet") for name in names])
+    return {name: (folder / name, done) for name, done in zip(names, fits)}
+
+
 @pytest.mark.parametrize("name", learned_routers())
-def test_fit_router_fits_every_learned_router_of_the_registry(small_sample, tmp_path, name):
-    out = tmp_path / name
-    payload = json.loads(run("fit", "--router", name, "--data", small_sample, "--out", out,
-                             "--json", "--quiet").stdout)
+def test_fit_router_fits_every_learned_router_of_the_registry(registry_fits, name):
+    out, done = registry_fits[name]
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
     assert payload["router"] == name and payload["prompts"] == 286
     router = load_router(out)
     assert router.name == name and router.models_ == payload["models"]
