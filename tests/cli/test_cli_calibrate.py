@@ -17,10 +17,12 @@ from routerrec.routing.registry import load_router
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """A linear router on a seventh of the sample, and 286 other sample prompts as traffic."""
+    """A linear router (``r``) on a seventh of the sample, a knn router (``other``) on the same,
+    fitted at once, and 286 other sample prompts as traffic."""
     folder = tmp_path_factory.mktemp("calibrate")
-    run("fit", "--router", "linear", "--data", write_small_sample(folder),
-        "--out", folder / "r", "--quiet")
+    small = write_small_sample(folder)
+    run_many(*[("fit", "--router", kind, "--data", small, "--out", folder / name, "--quiet")
+               for kind, name in (("linear", "r"), ("knn", "other"))], ok=True)
     prompts = pl.read_parquet(SAMPLE / "prompts.parquet").gather_every(7, offset=3)
     prompts.select(pl.col("prompt").alias("id"), "text").write_ndjson(folder / "traffic.jsonl")
     return folder
@@ -55,9 +57,7 @@ def test_calibrate_meets_a_cost_and_route_applies_it(fitted):
 
 
 def test_calibrate_refuses_what_it_cannot_do(fitted, tmp_path):
-    r, traffic = fitted / "r", fitted / "traffic.jsonl"
-    other = tmp_path / "other"
-    run("fit", "--router", "knn", "--data", write_small_sample(tmp_path), "--out", other, "--quiet")
+    r, traffic, other = fitted / "r", fitted / "traffic.jsonl", fitted / "other"
     (tmp_path / "bad.json").write_text("{}")
     results = run_many(
         ["calibrate", "--router", r, "--prompts", traffic, "--target-cost", "5"],
