@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_many
 from conftest import require_shared
 from planted import topic_records
 
@@ -15,8 +13,6 @@ from routerrec.data.load import load_records
 from routerrec.evaluation.routerbench import (ROUTERBENCH_LAMBDAS, evaluate_routerbench, joint_aiq,
                                         lambda_grid, markdown_report, nondecreasing_hull,
                                         write_report)
-
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
 def test_nondecreasing_hull_by_hand():
@@ -97,21 +93,19 @@ def test_cli_single_file_split_and_errors(tmp_path):
     data = tmp_path / "records.parquet"
     rec.table.join(rec.texts, on="prompt").write_parquet(data)
     out = tmp_path / "rb"
-    res = subprocess.run([ROUTERREC, "evaluate", "routerbench", "--data", str(data), "--routers",
-                          "linear", "--bootstrap", "5", "--out", str(out), "--json"],
-                         capture_output=True, text=True)
+    res, svm, no_test = run_many(  # independent: run at once
+        ("evaluate", "routerbench", "--data", data, "--routers", "linear", "--bootstrap", "5",
+         "--out", out, "--json"),
+        ("evaluate", "routerbench", "--data", data, "--routers", "svm", "--out", tmp_path / "rb-svm"),
+        ("evaluate", "routerbench", "--train", data, "--out", tmp_path / "rb-train"))
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)["summary"]
     assert set(summary) == {"linear"}
     saved = json.loads((out / "report.json").read_text())
     assert saved["settings"]["test_prompts"] == 45  # 30% of each eval's 50 prompts, per eval
     assert sorted(p.name for p in out.glob("*.png")) == ["code.png", "math.png", "trivia.png"]
-    res = subprocess.run([ROUTERREC, "evaluate", "routerbench", "--data", str(data), "--routers",
-                          "svm", "--out", str(out)], capture_output=True, text=True)
-    assert res.returncode != 0 and "svm" in res.stderr
-    res = subprocess.run([ROUTERREC, "evaluate", "routerbench", "--train", str(data), "--out",
-                          str(out)], capture_output=True, text=True)
-    assert res.returncode != 0 and "--test" in res.stderr
+    assert svm.returncode != 0 and "svm" in svm.stderr
+    assert no_test.returncode != 0 and "--test" in no_test.stderr
 
 
 @pytest.mark.shared

@@ -3,12 +3,10 @@ and out of distribution (``--ood``), on planted topic records and through the re
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_many
 from planted import topic_records
 
 from routerrec.data.records import Records
@@ -17,7 +15,6 @@ from routerrec.evaluation.routerbench import (apgr, evaluate_routerbench, markdo
 from routerrec.routing.base import true_matrices
 from routerrec.routing.registry import make_router
 
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 LINEAR = {"linear": {"encoder_params": {"dim": 16}}}
 
 
@@ -107,11 +104,6 @@ def test_ood_trains_without_the_eval_and_judges_only_it(split, costed):
         evaluate_routerbench(train, test, routers=("linear",), ood=["math", "code", "trivia"])
 
 
-def _cli(*args):
-    return subprocess.run([ROUTERREC, "evaluate", "routerbench", *args], capture_output=True,
-                          text=True)
-
-
 @pytest.mark.parametrize("costs", [True, False])
 def test_cli_pair_and_ood(tmp_path, costs):
     rec = topic_records(150, seed=3)
@@ -119,8 +111,14 @@ def test_cli_pair_and_ood(tmp_path, costs):
     data = tmp_path / "records.parquet"
     table.join(rec.texts, on="prompt").write_parquet(data)
     out = tmp_path / "rb"
-    res = _cli("--data", str(data), "--routers", "linear", "--bootstrap", "5", "--strong",
-               "quizzer", "--weak", "cheap", "--ood", "trivia", "--out", str(out), "--json")
+    base = ("evaluate", "routerbench", "--data", data, "--routers", "linear")
+    res, text, bad_ood, bad_pair = run_many(  # independent: run at once
+        (*base, "--bootstrap", "5", "--strong", "quizzer", "--weak", "cheap", "--ood", "trivia",
+         "--out", out, "--json"),
+        (*base, "--bootstrap", "0", "--strong", "quizzer", "--weak", "cheap", "--out",
+         tmp_path / "rb2"),
+        (*base, "--ood", "poetry", "--out", tmp_path / "rb3"),
+        (*base, "--strong", "quizzer", "--out", tmp_path / "rb4"))
     assert res.returncode == 0, res.stderr
     shown = json.loads(res.stdout)
     assert shown["ood"] == ["trivia"] and shown["pair"] == {"strong": "quizzer", "weak": "cheap"}
@@ -129,12 +127,6 @@ def test_cli_pair_and_ood(tmp_path, costs):
     assert list(saved["pair"]["evals"]) == ["trivia"]
     assert (saved["evals"]["trivia"]["arena"] is not None if costs else saved["evals"] == {})
     assert "Out of distribution" in (out / "report.md").read_text()
-    text = _cli("--data", str(data), "--routers", "linear", "--bootstrap", "0", "--strong",
-                "quizzer", "--weak", "cheap", "--out", str(tmp_path / "rb2"))
     assert text.returncode == 0 and "RouteLLM pair quizzer (strong) vs cheap (weak)" in text.stdout
-    bad = _cli("--data", str(data), "--routers", "linear", "--ood", "poetry", "--out",
-               str(tmp_path / "rb3"))
-    assert bad.returncode == 2 and "ood[0]" in bad.stderr
-    bad = _cli("--data", str(data), "--routers", "linear", "--strong", "quizzer", "--out",
-               str(tmp_path / "rb4"))
-    assert bad.returncode == 2 and "weak" in bad.stderr
+    assert bad_ood.returncode == 2 and "ood[0]" in bad_ood.stderr
+    assert bad_pair.returncode == 2 and "weak" in bad_pair.stderr
