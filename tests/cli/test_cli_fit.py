@@ -39,18 +39,21 @@ def test_predict_writes_parquet_csv_and_prints_top(tmp_path):
     tiny = write_tiny(tmp_path)
     out = tmp_path / "m"
     run("fit", "--data", tiny, "--rank", 2, "--iterations", 3, "--out", out, "--quiet")
-    run("predict", "--model", out, "--out", tmp_path / "p.parquet")
+    (tmp_path / "ids.txt").write_text("c\na\n")
+    *good, bad = run_many(  # independent: run at once
+        ("predict", "--model", out, "--out", tmp_path / "p.parquet"),
+        ("predict", "--model", out, "--prompts", tmp_path / "ids.txt", "--models", "z,x",
+         "--out", tmp_path / "p.csv"),
+        ("predict", "--model", out, "--top", 2, "--json"),
+        ("predict", "--model", out, "--models", "nope", "--top", 1))
+    for done in good:
+        assert done.returncode == 0, (done.args, done.stderr)
     frame = pl.read_parquet(tmp_path / "p.parquet")
     assert frame.columns == ["prompt", "x", "y", "z"] and frame.height == 3
     np.testing.assert_allclose(frame.drop("prompt").to_numpy(),
                                routerrec.load_model(out).predict(), rtol=1e-6)
-    (tmp_path / "ids.txt").write_text("c\na\n")
-    run("predict", "--model", out, "--prompts", tmp_path / "ids.txt", "--models", "z,x",
-        "--out", tmp_path / "p.csv")
     assert pl.read_csv(tmp_path / "p.csv").columns == ["prompt", "z", "x"]
-    top = json.loads(run("predict", "--model", out, "--top", 2, "--json").stdout)
-    assert [len(r["top"]) for r in top["prompts"]] == [2, 2, 2]
-    bad = run("predict", "--model", out, "--models", "nope", "--top", 1, ok=False)
+    assert [len(r["top"]) for r in json.loads(good[2].stdout)["prompts"]] == [2, 2, 2]
     assert bad.returncode != 0 and "unknown model id 'nope'" in bad.stderr
 
 
