@@ -130,8 +130,8 @@ def table(dev: bool = False) -> str:
     baseline with its interval, and what the best-on-task new models received; written with
     its JSON to online.json, or online_dev.json for the development seeds."""
     lines = ["| setting (seeds; requests) | " + " | ".join(("online",) + BASELINES)
-             + " | online − fixed [95%] | online − probe-50 [95%] | online − probe-matched [95%]"
-             " | explored share | explored calls to new models | probes: probe-50 / "
+             + " | online − fixed [95%] | online − probe-50 [95%] | online − probe-matched "
+             "[95%] | explored share | explored calls to new models | probes: probe-50 / "
              "probe-matched |", "|" + "---|" * 11]
     takeovers = []
     summary = {}
@@ -139,12 +139,12 @@ def table(dev: bool = False) -> str:
         regret = {r: [x["routers"][r]["regret"] for x in runs] for r in ("online",) + BASELINES}
         diffs = {b: np.subtract(regret["online"], regret[b]) for b in BASELINES}
         seeds = [x["settings"]["seed"] for x in runs]
+        calls = np.mean([sum(v["explored_calls"] for v in x["new"].values()) for x in runs])
         lines.append(f"| {key} ({','.join(map(str, seeds))}; {runs[0]['n_stream']}) | "
                      + " | ".join(f"{np.mean(regret[r]):.1f}" for r in ("online",) + BASELINES)
                      + " | " + " | ".join(_interval(diffs[b]) for b in BASELINES)
                      + f" | {100 * np.mean([x['explored_share'] for x in runs]):.1f}% | "
-                     + f"{np.mean([sum(v['explored_calls'] for v in x['new'].values()) for x in runs]):.1f} | "
-                     + _probes(runs) + " |")
+                     + f"{calls:.1f} | " + _probes(runs) + " |")
         summary[key] = {"seeds": seeds, "regret": regret,
                         "online_minus": {b: diffs[b].tolist() for b in BASELINES}}
         for x in runs:
