@@ -1,5 +1,5 @@
 """``routerrec serve --learn``: a model added and retired while chat requests flow (no failed
-request, the new model explored, then never picked again), feedback by request id moving the
+request, the new model picked, then never picked again), feedback by request id moving the
 posterior (and reaching the durable store), the options refused without what they need,
 ``/admin/models`` refused without --learn, ``add-model --live`` through the CLI, and the
 online state saved on shutdown and resumed."""
@@ -89,7 +89,7 @@ def test_model_added_and_retired_while_chat_flows(mf_dir, tmp_path):
                 "model": "newbie", "upstream": {"base_url": new.base_url}})
             assert added.status_code == 200, added.text
             assert added.json()["n_feedback"] == 0 and not added.json()["converged"]
-            _wait_for(lambda: loop.picks("newbie") >= 3)  # explored while requests flow
+            _wait_for(lambda: loop.picks("newbie") >= 3)  # picked while requests flow
             retired = httpx.delete(server.url + "/admin/models/newbie", headers=AUTH, timeout=10)
             assert retired.status_code == 200, retired.text
             after = time.monotonic()
@@ -101,7 +101,11 @@ def test_model_added_and_retired_while_chat_flows(mf_dir, tmp_path):
         assert len(new.requests()) == loop.picks("newbie")  # none reached it after retiring
         listed = server.get("/admin/models", headers=AUTH).json()
         assert "newbie" not in [m["model"] for m in listed["models"]]
-        assert listed["explored"] >= 1 and listed["decisions"] >= len(answers)
+        # the newcomer's picks may all be greedy (its prior mean beats a trained model on these
+        # prompts) and the directed default never explores away from the greedy pick, so the
+        # count of explored decisions is only bounded here (test_explore checks exploring)
+        assert 0 <= listed["explored"] <= listed["decisions"]
+        assert listed["decisions"] >= len(answers)
         # bad changes are refused with a reason, and change nothing
         again = server.post("/admin/models", headers=AUTH,
                             json={"model": "acme-1b", "upstream": {"base_url": new.base_url}})
