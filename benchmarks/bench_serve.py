@@ -240,25 +240,41 @@ def feedback_rate(url: str, pid: int, texts: list, models: list, args) -> dict:
 
 def decide_in_process(router: Path, texts: list) -> dict:
     """``Router.decide`` on one prompt in this process: the routing work a /v1/route request
-    carries beyond /health's (median of a pass over the prompts, after a warm-up pass)."""
+    carries beyond /health's (median of a pass over the prompts, after a warm-up pass). Also
+    its CPU time (this thread's) back to back and after a 1 ms sleep before each call: a
+    server at one connection sleeps between requests, and on a shared machine its caches are
+    cold when the next one comes."""
     from routerrec.routing.registry import load_router
+    from threadpoolctl import threadpool_limits
     loaded = load_router(router)
-    times = []
+    threadpool_limits(limits=1, user_api="blas")  # as the server does
+    times, cpu, cpu_paused = [], [], []
     for warm in (True, False):
         for text in texts:
-            start = time.perf_counter()
+            start, started = time.perf_counter(), time.thread_time()
             loaded.decide([text])
             if not warm:
                 times.append(time.perf_counter() - start)
+                cpu.append(time.thread_time() - started)
+    for text in texts:
+        time.sleep(0.001)
+        started = time.thread_time()
+        loaded.decide([text])
+        cpu_paused.append(time.thread_time() - started)
     batches = []
     for first in range(0, len(texts) - 31, 32):
         start = time.perf_counter()
         loaded.decide(texts[first:first + 32])
         batches.append(time.perf_counter() - start)
     batch = statistics.median(batches)
-    print(f"Router.decide in process: one prompt p50 {statistics.median(times) * 1e3:.3f} ms, "
-          f"32 at once p50 {batch * 1e3:.2f} ms", flush=True)
-    return {"one_prompt_p50_ms": statistics.median(times) * 1e3, "batch_of_32_ms": batch * 1e3}
+    result = {"one_prompt_p50_ms": statistics.median(times) * 1e3, "batch_of_32_ms": batch * 1e3,
+              "one_prompt_cpu_ms": statistics.median(cpu) * 1e3,
+              "one_prompt_cpu_after_pause_ms": statistics.median(cpu_paused) * 1e3}
+    print(f"Router.decide in process: one prompt p50 {result['one_prompt_p50_ms']:.3f} ms (CPU "
+          f"{result['one_prompt_cpu_ms']:.3f} ms back to back, "
+          f"{result['one_prompt_cpu_after_pause_ms']:.3f} ms after a 1 ms pause), 32 at once "
+          f"p50 {batch * 1e3:.2f} ms", flush=True)
+    return result
 
 
 def machine() -> dict:
@@ -318,8 +334,11 @@ def markdown(payload: dict) -> str:
         rows += [f"| {c} connection(s) | {f['throughput']:.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | "
                  f"{f['errors']} |" for c, f in payload["feedback"].items()]
     d = payload["decide_in_process"]
-    rows += ["", f"Router.decide in one process (no HTTP): one prompt p50 {d['one_prompt_p50_ms']:.3f} ms, "
-             f"32 prompts in one call p50 {d['batch_of_32_ms']:.2f} ms."]
+    paused = (f" (CPU {d['one_prompt_cpu_ms']:.3f} ms back to back, "
+              f"{d['one_prompt_cpu_after_pause_ms']:.3f} ms after a 1 ms pause)"
+              if "one_prompt_cpu_ms" in d else "")
+    rows += ["", f"Router.decide in one process (no HTTP): one prompt p50 {d['one_prompt_p50_ms']:.3f} ms"
+             f"{paused}, 32 prompts in one call p50 {d['batch_of_32_ms']:.2f} ms."]
     goals = payload["goals"]
     rows += ["", "Goals: " + "; ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in goals.items()),
              "", f"Machine: {payload['machine']['cpu']}, {payload['machine']['cores']} cores (shared), "
