@@ -10,11 +10,12 @@ space. Each document is independent, so the result does not depend on the thread
 tests/test_features.py checks equality with HashingVectorizer.
 
 ``tfidf_values`` turns counts into the encoder's TF-IDF values in one pass (numpy's float32
-steps, one call instead of five). ``hash_counts_serial`` is the same kernel compiled without ``parallel=True``: a few prompts (a
-served request) count in ~5 us on the calling thread, where the parallel one costs ~14 us even
-on one thread (its launch) plus ~4 us to set and restore numba's thread count. ``project_rows``
-multiplies CSR rows by a dense matrix with scipy's arithmetic, without building a scipy matrix
-(~30 us of checks per call, more than the product of one prompt).
+steps, one call instead of five). ``hash_counts_serial`` is the same counting kernel compiled
+without ``parallel=True``: a few prompts (a served request) count in ~5 us on the calling
+thread, where the parallel one costs ~14 us even on one thread (its launch) plus ~6 us to set
+and restore numba's thread count. ``project_rows`` multiplies CSR rows by a dense matrix with
+scipy's arithmetic, without building a scipy matrix (~30 us of checks per call, more than
+the product of one prompt).
 """
 from __future__ import annotations
 

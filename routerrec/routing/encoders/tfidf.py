@@ -136,7 +136,8 @@ def _tfidf_values(vals, cols, indptr, idf):
     """Counts -> sublinear TF-IDF, rows L2-normalised (what ``fit`` and ``transform`` share;
     the log is numpy's, the rest one kernel)."""
     logs = np.log(vals)
-    return _kernels().tfidf_values(indptr, cols, logs, idf, np.empty(len(logs), np.result_type(logs, idf)))
+    out = np.empty(len(logs), np.result_type(logs, idf))
+    return _kernels().tfidf_values(indptr, cols, logs, idf, out)
 
 
 def _count_arrays(texts, *, n_features, ngram_max, lookup, n_jobs):
