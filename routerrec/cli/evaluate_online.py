@@ -6,21 +6,11 @@ from pathlib import Path
 
 import click
 
-from .options import (SEED, Real, check_out_parent, emit, fail, format_table, load_cli_records,
-                      records_options, reported_as, split_list)
+from .options import (SEED, LazyChoice, Real, check_out_parent, emit, fail, format_table,
+                      load_cli_records, policy_names, records_options, reported_as, split_list)
 from ..util.files import atomic_write
 
 __all__ = ["online"]
-
-
-def _policy(ctx, param, value):
-    """A name in ``online.explore.POLICIES``, imported only when the command runs (it loads
-    the numerical kernels, which every other command's start would pay for)."""
-    from ..online.explore import POLICIES
-
-    if value not in POLICIES:
-        raise click.BadParameter(f"must be one of {', '.join(sorted(POLICIES))}, got {value!r}")
-    return value
 
 
 @click.command("online")
@@ -37,9 +27,9 @@ def _policy(ctx, param, value):
               help="Requests that pass before a request's feedback arrives.")
 @click.option("--train-share", type=Real(0.05, 0.9), default=0.3, show_default=True,
               help="Share of the prompts (old models only) the initial router is fitted on.")
-@click.option("--policy", default="directed", show_default=True, callback=_policy,
-              help="The online router's exploration policy: thompson, ucb, directed or "
-                   "greedy (routerrec.online.explore.POLICIES).")
+@click.option("--policy", type=LazyChoice(policy_names), default="directed",
+              show_default=True, help="The online router's exploration policy "
+                                      "(routerrec.online.explore.POLICIES).")
 @click.option("--max-explore-share", type=Real(0, 1), default=None,
               help="The online router's bound on the share of requests it explores "
                    "(default: OnlineRouter's).")

@@ -131,6 +131,14 @@ def strategy_names() -> tuple[str, ...]:
     return STRATEGIES
 
 
+def policy_names() -> list[str]:
+    """The online router's exploration policies (``online.explore.POLICIES``), imported on
+    first use."""
+    from ..online.explore import POLICIES
+
+    return sorted(POLICIES)
+
+
 def learned_router_names() -> list[str]:
     """The routers ``evaluate routerbench --routers`` accepts (the registry's learned ones),
     imported on first use."""

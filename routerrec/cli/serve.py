@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .options import Real, fail, reported_as
+from .options import LazyChoice, Real, fail, policy_names, reported_as
 
 __all__ = ["serve"]
 
@@ -56,6 +56,9 @@ WORKER_READY_SECONDS = 120
               help="--learn: most expected score given up per exploring pick.")
 @click.option("--max-regret-usd", type=Real(min=0), default=None,
               help="--learn: most extra predicted cost per exploring pick.")
+@click.option("--learn-policy", type=LazyChoice(policy_names), default=None,
+              help="--learn: the exploration policy (default: OnlineRouter's, directed; "
+                   "routerrec.online.explore.POLICIES).")
 @click.option("--learn-state", type=click.Path(file_okay=False), default=None,
               help="--learn: folder the online state is saved to on shutdown and POST "
                    "/admin/save, and resumed from at start when it holds one.")
@@ -65,7 +68,7 @@ WORKER_READY_SECONDS = 120
               help="Print the listening address as one JSON line ({\"url\", \"pid\", ...}).")
 def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers, max_body_bytes,
           max_concurrency, upstream_timeout, learn, data, refit_every, max_explore_share,
-          max_regret, max_regret_usd, learn_state, log_level, as_json):
+          max_regret, max_regret_usd, learn_policy, learn_state, log_level, as_json):
     """Serve a fitted router over HTTP: a decision API and an OpenAI-compatible gateway.
 
     GET /health, POST /v1/route, POST /v1/chat/completions (with --upstreams), POST
@@ -94,7 +97,7 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
                              upstream_timeout=upstream_timeout, learn=learn, data=data,
                              refit_every=refit_every, max_explore_share=max_explore_share,
                              max_regret=max_regret, max_regret_usd=max_regret_usd,
-                             learn_state=learn_state)
+                             learn_policy=learn_policy, learn_state=learn_state)
     with reported_as(f"--api-key-env {api_key_env}"):
         config.api_key()
     source = router_dir

@@ -38,6 +38,7 @@ class ServeConfig:
     max_explore_share: float | None = None
     max_regret: float | None = None
     max_regret_usd: float | None = None
+    learn_policy: str | None = None    # a name in online.explore.POLICIES
     learn_state: str | None = None     # saved on shutdown and /admin/save, resumed from at start
 
     def __post_init__(self):
@@ -59,7 +60,7 @@ class ServeConfig:
     def _check_learn(self) -> None:
         """The --learn options: only with --learn, one process (the online state lives in it)."""
         learn_options = ("data", "refit_every", "max_explore_share", "max_regret",
-                         "max_regret_usd", "learn_state")
+                         "max_regret_usd", "learn_policy", "learn_state")
         given = [o for o in learn_options if getattr(self, o) is not None]
         if not self.learn:
             if given:

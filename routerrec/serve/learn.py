@@ -86,6 +86,7 @@ def load_online(config):
     wrapped), with the exploration and refit options the command gave."""
     from ..data.load import load_records
     from ..online import OnlineRouter
+    from ..online.explore import make_policy
     from ..routing.registry import load_router
 
     check_learn(config)
@@ -93,10 +94,13 @@ def load_online(config):
     records = load_records(config.data) if config.data is not None else None
     bounds = {k: getattr(config, k) for k in ("max_explore_share", "max_regret",
                                               "max_regret_usd") if getattr(config, k) is not None}
+    policy = {} if config.learn_policy is None else {"policy": config.learn_policy}
     if _manifest(source).get("format") != ONLINE_FORMAT:
         return OnlineRouter(load_router(source), records=records,
-                            refit_every=config.refit_every, **bounds)
+                            refit_every=config.refit_every, **bounds, **policy)
     online = OnlineRouter.load(source)
+    if config.learn_policy is not None:
+        online.policy = make_policy(config.learn_policy)
     if records is not None:
         online.records = records
     if config.refit_every is not None:
