@@ -34,7 +34,7 @@ from scipy import stats
 
 from routerrec.data.sample import load_sample
 from routerrec.data.shared import load_openllm
-from routerrec.evaluation.online import best_per_task, replay, report_figure
+from routerrec.evaluation.online import SOURCES, best_per_task, replay, report_figure
 from routerrec.evaluation.report import pyplot
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -176,11 +176,35 @@ def table(dev: bool = False) -> str:
         if pairs:
             lines.append(f"| {key} | {len(pairs)} | " + " | ".join(_takeover_cell(pairs, r)
                                                                   for r in TAKEOVER) + " |")
+    lines += _sources(_groups(dev))
     (RESULTS / ("online_dev.json" if dev else "online.json")).write_text(json.dumps(
         {"summary": summary, "takeovers": [dict(setting=k, seed=s, model=m, task=tk, **t)
                                            for k, s, m, tk, t in takeovers]},
         indent=1, default=float) + "\n")
     return "\n".join(lines) + "\n"
+
+
+def _sources(groups) -> list[str]:
+    """Markdown rows: online's regret minus fixed's split by why online picked
+    (``evaluation.online.SOURCES``), mean over seeds, with the decisions where its pick differed
+    from fixed's; settings whose files predate the split are left out."""
+    groups = {k: runs for k, runs in groups.items()
+              if all("regret_sources" in x for x in runs)}
+    if not groups:
+        return []
+    lines = ["", "Where online's regret against fixed comes from: answers lost (below zero: "
+             "gained) on the decisions of each kind, mean over seeds (decisions where online's "
+             "pick differed from fixed's; – : not split in files written before).", "",
+             "| setting | online − fixed | " + " | ".join(SOURCES) + " |",
+             "|" + "---|" * (2 + len(SOURCES))]
+    for key, runs in groups.items():
+        total = np.mean([x["routers"]["online"]["regret"] - x["routers"]["fixed"]["regret"]
+                         for x in runs])
+        cells = [f"{np.mean([x['regret_sources'][k]['regret'] for x in runs]):+.1f} "
+                 f"({np.mean([x['regret_sources'][k]['decisions'] for x in runs]):.0f})"
+                 if all(k in x["regret_sources"] for x in runs) else "–" for k in SOURCES]
+        lines.append(f"| {key} | {total:+.1f} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _probes(runs) -> str:

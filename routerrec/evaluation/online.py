@@ -36,12 +36,14 @@ from ..util import validate
 from .arguments import check_records
 from .report import pyplot
 
-__all__ = ["replay", "best_per_task", "markdown_report", "report_figure"]
+__all__ = ["replay", "best_per_task", "markdown_report", "report_figure", "SOURCES"]
 
 # requests per point of the traffic-share curves, and the trailing window (requests of one
 # task) in which a best-on-task new model must hold more than half of the task's traffic
 SHARE_WINDOW = 50
 CURVE_POINTS = 200
+SOURCES = ("explored", "new without feedback", "new unconverged", "new converged",
+           "trained", "trained, prompt seen")
 
 
 def replay(records, *, seed: int = 0, share_new_models: float = 0.2,
@@ -166,7 +168,7 @@ def _replay(records, s: dict, make_online: Callable) -> dict:
     picks[probe_name] = routed(probe_scores)
 
     t1 = time.perf_counter()
-    online_picks, explored, converged, final = _stream_online(
+    online_picks, explored, converged, final, sources = _stream_online(
         make_online(router, train), texts, truth, costs, available, models, new, arrival, s)
     online_seconds = time.perf_counter() - t1
     picks["online"] = online_picks
@@ -184,6 +186,7 @@ def _replay(records, s: dict, make_online: Callable) -> dict:
                                     np.nan_to_num(costs, nan=0.0))
     report = _summarise(picks, truth, available, stream, records, models, new, arrival,
                         explored, converged, final, probe_scores, s)
+    report["regret_sources"] = _regret_sources(picks, truth, sources)
     report.update({"n_stream": n, "n_train_prompts": train.n_prompts, "models": old,
                    "probe_calls": probe_calls,
                    "new_models": new, "arrival_steps": {m: int(a) for m, a in
@@ -192,6 +195,16 @@ def _replay(records, s: dict, make_online: Callable) -> dict:
                    "seconds": {"fit": fit_seconds, "online": online_seconds,
                                "total": time.perf_counter() - t0}})
     return report
+
+
+def _regret_sources(picks, truth, sources) -> dict:
+    """Online's regret minus fixed's, split by why online picked (``_source``): per source the
+    decisions where online's pick differs from fixed's and the answers it lost on them."""
+    rows = np.arange(len(truth))
+    lost = truth[rows, picks["fixed"]] - truth[rows, picks["online"]]
+    differ = picks["fixed"] != picks["online"]
+    return {k: {"decisions": int((differ & (sources == k)).sum()),
+                "regret": float(lost[sources == k].sum())} for k in SOURCES}
 
 
 def _latent_rows(router, texts) -> np.ndarray:
@@ -223,26 +236,45 @@ def _stream_online(online, texts, truth, costs, available, models, new, arrival,
     for j in range(len(models) - len(new), len(models)):
         joins.setdefault(int(arrival[j]), []).append(models[j])
     picks, explored = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
-    pending, converged, waiting = deque(), {}, []
+    sources = np.empty(n, dtype=object)
+    pending, converged, waiting, fed = deque(), {}, [], set()
     for t in range(n):
         while pending and pending[0][0] <= t:
-            _, request_id, score, cost = pending.popleft()
+            _, request_id, score, cost, text = pending.popleft()
             online.feedback(request_id=request_id, score=score, cost=cost)
+            fed.add(text)
         for name in joins.get(t, ()):
             online.add_model(name)
             waiting.append(name)
         candidates = [models[j] for j in np.flatnonzero(available[t])]
         decision = online.route([texts[t]], models=candidates)[0]
         picks[t], explored[t] = col[decision.model], decision.explored
+        sources[t] = _source(online, decision, new, texts[t] in fed)
         if reveal[t]:
             cost = costs[t, picks[t]]
             pending.append((t + 1 + s["feedback_delay"], decision.request_id,
-                            float(truth[t, picks[t]]), float(cost) if np.isfinite(cost) else None))
+                            float(truth[t, picks[t]]), float(cost) if np.isfinite(cost) else None,
+                            texts[t]))
         for name in [m for m in waiting if online.posterior(m)["converged"]]:
             converged[name] = t
             waiting.remove(name)
     final = {m: online.posterior(m) for m in new}
-    return picks, explored, converged, final
+    return picks, explored, converged, final, sources
+
+
+def _source(online, decision, new, seen: bool) -> str:
+    """Why online made this pick (``SOURCES``): an exploring pick; a greedy pick of a new
+    model with no feedback yet, with some but not converged, or converged; or of a trained
+    model on a prompt whose text had feedback before (its row folded in) or had none (only
+    the columns' updates can make it differ from fixed's pick)."""
+    if decision.explored:
+        return "explored"
+    if decision.model not in new:
+        return "trained, prompt seen" if seen else "trained"
+    post = online.posterior(decision.model)
+    if post["converged"]:
+        return "new converged"
+    return "new unconverged" if post["n_feedback"] else "new without feedback"
 
 
 def _summarise(picks, truth, available, stream, records, models, new, arrival, explored,
@@ -347,6 +379,10 @@ def markdown_report(report: dict) -> str:
              "| router | cumulative regret vs oracle | mean score |", "|---|---|---|"]
     lines += [f"| {r} | {v['regret']:.2f} | {v['mean_score']:.4f} |"
               for r, v in report["routers"].items()]
+    lines += ["", "Online's regret minus fixed's by why online picked (answers lost; decisions "
+              "that differ from fixed's): " + "; ".join(
+                  f"{k} {v['regret']:+.1f} ({v['decisions']})"
+                  for k, v in report["regret_sources"].items()) + "."]
     lines += ["", "| new model | joins at | calls (explored) | converged after | "
               "estimate error (points; probe-50) | best on |", "|---|---|---|---|---|---|"]
     for m, v in report["new"].items():

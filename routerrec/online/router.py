@@ -73,9 +73,9 @@ class OnlineRouter:
     unless ``explore_trained`` (trained columns start from many training cells: exploring them
     spent the budget new models need). ``row_noise``: feedback counts the prompt row's
     uncertainty as noise (errors in variables; False: the text row is taken as exact).
-    ``refit_every``: feedback records
-    between background refits (None: never). ``remember``: decisions kept for feedback by
-    request id; ``prompt_cache``: prompt texts whose feedback is kept for fold-in.
+    ``factor_confidence``: multiplies trained columns' factor precision (``OnlineState``).
+    ``refit_every``: feedback records between background refits (None: never). ``remember``:
+    decisions kept for feedback by request id; ``prompt_cache``: prompt texts kept for fold-in.
     """
 
     def __init__(self, router: MFRouter, *, records=None, policy="directed",
@@ -83,24 +83,25 @@ class OnlineRouter:
                  max_regret_usd: float | None = None, converged_width: float = 0.05,
                  refit_every: int | None = None, seed: int = 0, explore_converged: bool = False,
                  remember: int = 100_000, prompt_cache: int = 10_000,
-                 explore_trained: bool = False, row_noise: bool = True):
-        self.records = records
-        self.policy = make_policy(policy)
+                 explore_trained: bool = False, row_noise: bool = True,
+                 factor_confidence: float = 32.0):
+        self.records, self.policy = records, make_policy(policy)
         self.budget = ExplorationBudget(max_explore_share=max_explore_share,
                                         max_regret=max_regret, max_regret_usd=max_regret_usd)
         self.converged_width = validate.real("converged_width", converged_width, low=0)
         self.refit_every = (None if refit_every is None else
                             validate.integer("refit_every", refit_every, low=1))
         if self.refit_every is not None and records is None:
-            raise ValueError("refit_every needs the training records to refit on: pass "
-                             "records= (OnlineRouter.fit does)")
+            raise ValueError("refit_every needs the training records to refit on: pass records=")
         self.seed = validate.integer("seed", seed, low=0)
         self.explore_converged = validate.flag("explore_converged", explore_converged)
         self.explore_trained = validate.flag("explore_trained", explore_trained)
         self.row_noise = validate.flag("row_noise", row_noise)
+        self.factor_confidence = validate.real("factor_confidence", factor_confidence, low=1)
         self.remember = validate.integer("remember", remember, low=1)
         self.prompt_cache = validate.integer("prompt_cache", prompt_cache, low=0)
-        self._state = OnlineState(router, records, row_noise=self.row_noise)
+        self._state = OnlineState(router, records, row_noise=self.row_noise,
+                                  factor_confidence=self.factor_confidence)
         self._live = list(self._state.columns)
         self._costs: dict[str, list] = {}  # model added live -> [cost per call or None, sum, n]
         # request id -> (text, model, the text's map row, the state it was computed on)
@@ -332,8 +333,7 @@ class OnlineRouter:
     def refit_now(self) -> None:
         """Refit synchronously (waits for a background refit that is running)."""
         if self.records is None:
-            raise ValueError("refitting needs the training records: pass records= to "
-                             "OnlineRouter")
+            raise ValueError("refitting needs the training records: pass records=")
         with self._refit_lock:
             self._refit(self._snapshot())
         if self.refit_error is not None:
@@ -345,9 +345,8 @@ class OnlineRouter:
             return
         try:
             snapshot = self._snapshot()
-            self._refit_thread = threading.Thread(target=self._refit_and_release,
-                                                  args=(snapshot,), name="routerrec-refit",
-                                                  daemon=True)
+            self._refit_thread = threading.Thread(target=self._refit_and_release, args=(snapshot,),
+                                                  name="routerrec-refit", daemon=True)
             self._refit_thread.start()
         except BaseException:
             self._refit_lock.release()
@@ -377,7 +376,8 @@ class OnlineRouter:
         try:
             records = refit_records(self.records, feedback, live)
             fitted = MFRouter(**router.get_params()).fit(records)
-            state = OnlineState(fitted, records, row_noise=self.row_noise)
+            state = OnlineState(fitted, records, row_noise=self.row_noise,
+                                 factor_confidence=self.factor_confidence)
         except Exception as exc:  # routing goes on with the old state
             log.exception("online refit failed")
             with self._lock:
@@ -390,8 +390,7 @@ class OnlineRouter:
             for text, model, score, _ in self._since_snapshot:
                 if model in state.columns:
                     self._apply(state, text, model, score)
-            self._state, self._since_snapshot = state, None
-            self.refit_error = None
+            self._state, self._since_snapshot, self.refit_error = state, None, None
             self.refits += 1
 
     # ------------------------------------------------------------------ persistence
@@ -406,6 +405,7 @@ class OnlineRouter:
                 "converged_width": self.converged_width, "refit_every": self.refit_every,
                 "seed": self.seed, "explore_converged": self.explore_converged,
                 "explore_trained": self.explore_trained, "row_noise": self.row_noise,
+                "factor_confidence": self.factor_confidence,
                 "remember": self.remember, "prompt_cache": self.prompt_cache}
 
     def save(self, directory) -> Path:

@@ -10,11 +10,14 @@ one and the router swaps it in whole.
   the precision of its training cells (population prior + ``sum w z z^T`` over the prompts it
   was observed on, ``w`` the link's weight at the fitted values); a model added live starts at
   the population prior of the trained columns (``Model.side_prior``, the prior cold start
-  uses).
+  uses). ``factor_confidence`` scales a trained column's factor precision (below).
 * Feedback updates a column with the prompt's *text* row (the map's mean, not the folded-in
   row), so an update does not depend on which feedback came first; the row's error adds
   ``v' S v`` to the record's noise (``row_var``, errors in variables), so columns fitted on
-  exact training rows move only as far as such noisier evidence warrants.
+  exact training rows move only as far as such noisier evidence warrants. A regression on
+  the map's rows is still not the one the factors were fitted by (the rows are shrunk toward
+  their mean), so a trained column's factor precision is multiplied by ``factor_confidence``
+  (its bias, the model's level on the traffic, keeps the training precision).
 """
 from __future__ import annotations
 
@@ -39,10 +42,14 @@ class OnlineState:
 
     ``records`` are the router's training records (texts needed); without them the trained
     columns' precision counts every training prompt as observed and the prompt prior is the
-    fitted rows' spread.
+    fitted rows' spread. ``factor_confidence`` multiplies the precision of the trained
+    columns' factors (their bias keeps its own): feedback comes with the text map's rows,
+    so it moves a trained model's level freely but its factors, fitted on exact rows, that
+    many times less.
     """
 
-    def __init__(self, router: MFRouter, records=None, *, row_noise: bool = True):
+    def __init__(self, router: MFRouter, records=None, *, row_noise: bool = True,
+                 factor_confidence: float = 1.0):
         if not isinstance(router, MFRouter) or not hasattr(router, "completion_"):
             raise TypeError(f"OnlineRouter needs a fitted mf router (make_router('mf').fit"
                             f"(records) or OnlineRouter.fit), got {type(router).__name__}")
@@ -62,12 +69,14 @@ class OnlineState:
         z, offset = self.features(fitted)
         sample = np.random.default_rng(0).permutation(len(z))[:REFERENCE_PROMPTS]
         self.reference = (z[sample], offset[sample])  # widths before any prompt is routed
+        scale = np.sqrt(np.append(np.full(c.rank, factor_confidence), 1.0))
+        firm = np.outer(scale, scale)  # factor block x factor_confidence, the bias's x 1
         self.columns = {}
         for j, name in enumerate(c.models):
             x = np.append(c.model_factors[j], c.model_bias[j]).astype(np.float64)
             rows = np.flatnonzero(observed[:, j])
             w = self._weights(z[rows] @ x + offset[rows])
-            precision = self.population[1] + (z[rows] * w[:, None]).T @ z[rows]
+            precision = (self.population[1] + (z[rows] * w[:, None]).T @ z[rows]) * firm
             self.columns[name] = ColumnPosterior(x, precision, link=self.link,
                                                  noise_var=self.noise_var,
                                                  row_var=self.row_var(x))

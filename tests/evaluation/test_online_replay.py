@@ -145,6 +145,21 @@ def test_greedy_without_feedback_routes_like_the_fixed_router_until_a_model_join
     assert report["explored_share"] == 0.0
 
 
+def test_regret_sources_add_up_to_online_minus_fixed(records):
+    report = replay(records, seed=3, policy="thompson")
+    sources = report["regret_sources"]
+    routers = report["routers"]
+    assert sum(v["regret"] for v in sources.values()) == pytest.approx(
+        routers["online"]["regret"] - routers["fixed"]["regret"])
+    explored_new = sum(v["explored_calls"] for v in report["new"].values())
+    assert sources["explored"]["decisions"] <= report["explored_share"] * report["n_stream"]
+    assert explored_new > 0 and sources["explored"]["decisions"] > 0
+    # without feedback nothing moves a trained column: every trained pick is fixed's
+    still = replay(records, seed=3, policy="greedy", feedback_share=0.0)["regret_sources"]
+    assert still["trained"] == still["trained, prompt seen"] == {"decisions": 0, "regret": 0.0}
+    assert still["explored"]["decisions"] == still["new unconverged"]["decisions"] == 0
+
+
 def test_named_new_models_and_bad_arguments(records):
     report = replay(records, seed=0, new_models=["corvid-ultra"], arrivals=(0.5,))
     assert report["new_models"] == ["corvid-ultra"]

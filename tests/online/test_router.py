@@ -120,6 +120,27 @@ def test_feedback_moves_a_model_and_greedy_follows(als_router, sample_split, tex
         d.model == top for d in _online(als_router, sample_split[0]).route(texts))
 
 
+def test_factor_confidence_holds_a_trained_models_factors_not_its_level(als_router,
+                                                                       sample_split, texts):
+    """Feedback moves a trained column's bias as at factor_confidence 1 and its factors less;
+    at a very large confidence only the bias (the model's level) moves."""
+    train, feedback = sample_split[0], sample_split[1].text_of(sample_split[1].prompts[:200])
+    moved = {}
+    for confidence in (1.0, 32.0, 1e9):
+        online = _online(als_router, train, factor_confidence=confidence)
+        model = online.models[0]
+        start = online._state.columns[model].mean.copy()
+        for text in feedback:
+            online.feedback(text=text, model=model, score=0.0)
+        moved[confidence] = online._state.columns[model].mean - start
+    factors = {c: np.linalg.norm(d[:-1]) for c, d in moved.items()}
+    assert factors[1.0] > 3 * factors[32.0] and factors[1e9] < 1e-3 * factors[1.0]
+    # its level drops with the misses, at least as far as with free factors
+    assert moved[1e9][-1] <= moved[32.0][-1] <= moved[1.0][-1] < -0.02
+    with pytest.raises(ValueError, match="factor_confidence"):
+        _online(als_router, train, factor_confidence=0.5)
+
+
 def test_a_prompt_seen_again_is_folded_in(als_router, sample_split, texts):
     online = _online(als_router, sample_split[0])
     text = texts[0]
