@@ -16,9 +16,11 @@ new model is the best on some tasks. openllm-v1 samples 100 of its 5,036 models 
 
 Seeds: 100-104 are development seeds (``table --dev``: online_dev.md), on which
 OnlineRouter's defaults were chosen; the reported seeds are 10-14 (the defaults before the
-directed policy were reported on them; rows ``_seeds1x``) and 20-24 (fresh for the directed
-policy, run once with the code as committed; rows ``_seeds2x``). Results of the code
-before that (seeds 0-4) are in results/online_before/.
+directed policy were reported on them; rows ``_seeds10-14``), 20-24 (fresh for the directed
+policy; rows ``_seeds20-24``) and 25-29 (fresh for ``factor_confidence``, run once with
+the code as committed; rows ``_seeds25-29``). Results of the code before that (seeds 0-4) are in results/online_before/.
+Each result file also splits online's regret against fixed by why online picked
+(``regret_sources``; tabled per setting).
 ``--online KEY=VALUE`` passes another OnlineRouter keyword (e.g. ``row_noise=false``).
 """
 from __future__ import annotations
@@ -111,8 +113,8 @@ def _interval(values) -> str:
 
 
 def _groups(dev: bool = False) -> dict:
-    """Result files by setting and set of seeds: the reported seeds (10-14, 20-24, ... one
-    group per ten, so seeds used before and fresh seeds stay apart), or (``dev``) the
+    """Result files by setting and set of seeds: the reported seeds (10-14, 20-24, 25-29, ...
+    one group per five, so seeds used before and fresh seeds stay apart), or (``dev``) the
     development seeds >= 100 the settings were chosen on."""
     groups = {}
     for p in sorted(RESULTS.glob("online_*_*.json")):
@@ -121,7 +123,8 @@ def _groups(dev: bool = False) -> dict:
         if (seed >= 100) != dev:
             continue
         key = p.stem.rsplit("_", 1)[0].removeprefix("online_")
-        groups.setdefault(key if dev else f"{key}_seeds{seed // 10}x", []).append(r)
+        first = seed // 5 * 5
+        groups.setdefault(key if dev else f"{key}_seeds{first}-{first + 4}", []).append(r)
     return dict(sorted(groups.items()))
 
 
