@@ -58,7 +58,8 @@ def replay(records, *, seed: int = 0, share_new_models: float = 0.2,
     and as a curve), online's regret against the best never-updated router, and per new
     model its traffic share over time, requests until its posterior converged, its accuracy
     estimate error and, where it is the best model of a task, requests until it held most of
-    that task's traffic. ``new_models`` names the held-out models instead of drawing them;
+    that task's traffic, and online's regret against fixed split by why online picked
+    (``regret_sources``). ``new_models`` names the held-out models instead of drawing them;
     ``policy_params`` are the policy's keywords (e.g. ``{"stop": 0.05}`` for ``directed``).
     """
     from ..online import OnlineRouter
