@@ -454,7 +454,7 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
     server = Server(config, state, metrics)
     server.source = source
     server.upstreams = upstreams
-    app = Starlette(routes=[
+    routes = [
         Route("/health", server.health, methods=["GET"]),
         Route("/v1/route", server.route, methods=["POST"]),
         Route("/v1/chat/completions", server.chat, methods=["POST"]),
@@ -464,12 +464,15 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
         Route("/admin/models", server.models, methods=["GET", "POST"]),
         Route("/admin/models/{model}", server.models, methods=["DELETE"]),
         Route("/admin/save", server.save, methods=["POST"]),
-    ], exception_handlers={HTTPException: _http_error}, lifespan=server.lifespan)
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
+                    lifespan=server.lifespan)
     app.state.stop = None
     app.state.server = server
     app.add_middleware(Guard, metrics=metrics, api_key=config.api_key(),
                        max_body_bytes=config.max_body_bytes,
-                       max_concurrency=config.max_concurrency, in_flight=in_flight)
+                       max_concurrency=config.max_concurrency, in_flight=in_flight,
+                       endpoints=[route.path for route in routes])
     return app
 
 

@@ -21,8 +21,6 @@ _REQUEST_ID = REQUEST_ID_HEADER.encode()
 # answered without a key and outside the concurrency bound: a load balancer's probe carries
 # no key, and must see a saturated server as alive
 OPEN_PATHS = frozenset({"/health"})
-ENDPOINTS = frozenset({"/health", "/metrics", "/v1/route", "/v1/chat/completions", "/v1/feedback",
-                       "/admin/reload", "/admin/models", "/admin/save"})
 RETRY_AFTER_SECONDS = "1"
 
 
@@ -47,7 +45,7 @@ class Guard:
     """The middleware (see the module doc); ``api_key`` None means no auth."""
 
     def __init__(self, app, *, metrics, api_key: str | None, max_body_bytes: int,
-                 max_concurrency: int, in_flight):
+                 max_concurrency: int, in_flight, endpoints):
         self.app, self.metrics = app, metrics
         self.expected = None if api_key is None else f"Bearer {api_key}".encode()
         self.max_body_bytes, self.max_concurrency = max_body_bytes, max_concurrency
@@ -56,14 +54,18 @@ class Guard:
         # urandom call per request (uuid4 was the guard's largest cost)
         self.id_prefix, self.id_counter = secrets.token_hex(8), itertools.count()
         self._counters: dict = {}
-        self._timers = {e: metrics.latency.labels(e) for e in (*ENDPOINTS, "other")}
+        # the metrics' endpoint label: the app's route paths ("/admin/models/{model}" for
+        # every model's path), "other" for a path no route has
+        self.endpoints = frozenset(e for e in endpoints if "{" not in e)
+        self.templates = [(e.partition("{")[0], e) for e in endpoints if "{" in e]
+        self._timers = {e: metrics.latency.labels(e) for e in (*endpoints, "other")}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         path = scope["path"]
-        endpoint = path if path in ENDPOINTS else "other"
+        endpoint = path if path in self.endpoints else self._template(path)
         request_id = f"{self.id_prefix}{next(self.id_counter):016x}"
         scope.setdefault("state", {})["request_id"] = request_id
         status = [None]  # set when the answer starts
@@ -94,6 +96,12 @@ class Guard:
             await self._too_large(send_with_id, status, request_id)
         finally:
             self._count(endpoint, status[0] or 500, time.perf_counter() - start)
+
+    def _template(self, path: str) -> str:
+        for prefix, template in self.templates:
+            if path.startswith(prefix) and "/" not in path[len(prefix):]:
+                return template
+        return "other"
 
     def _refusal(self, scope, path):
         """(status, message, kind, extra headers) when the request is refused before its

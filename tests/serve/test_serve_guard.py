@@ -152,9 +152,13 @@ def test_request_ids_are_unique_and_metrics_count_each_endpoint(guarded):
            .headers["x-routerrec-request-id"] for i in range(5)}
     ids.add(server.get("/health").headers["x-routerrec-request-id"])
     assert len(ids) == 6
-    for path in ("/wp-admin", "/.env"):  # a scan: one label for every unknown path
+    for path in ("/wp-admin", "/.env", "/admin/models/a/b"):  # one label for unknown paths
         assert server.get(path, headers=AUTH).status_code == 404
+    for model in ("m1", "m2"):  # every model's path is one endpoint (409: no --learn here)
+        assert httpx.delete(f"{server.url}/admin/models/{model}", headers=AUTH,
+                            timeout=10).status_code == 409
     text = server.get("/metrics", headers=AUTH).text
+    assert 'routerrec_requests_total{endpoint="/admin/models/{model}",status="409"} 2.0' in text
     assert 'routerrec_requests_total{endpoint="other",status="404"}' in text
     assert "wp-admin" not in text
     assert 'routerrec_requests_total{endpoint="/v1/route",status="200"}' in text
