@@ -153,7 +153,7 @@ def _replay(records, s: dict, make_online: Callable) -> dict:
     predicted[:, :len(old)] = router.predict(texts, models=old)
     pred_costs = np.full(truth.shape, np.nan)
     pred_costs[:, :len(old)] = router.predict_cost(texts, models=old)
-    latent = _latent_rows(router, texts)
+    latent = router.latent_rows(router.encoder_.transform(texts))
 
     def routed(scores):
         return router.choose(np.where(available, scores, np.nan), pred_costs)
@@ -206,11 +206,6 @@ def _regret_sources(picks, truth, sources) -> dict:
     differ = picks["fixed"] != picks["online"]
     return {k: {"decisions": int((differ & (sources == k)).sum()),
                 "regret": float(lost[sources == k].sum())} for k in SOURCES}
-
-
-def _latent_rows(router, texts) -> np.ndarray:
-    """The mf router's latent rows (factors, bias) of prompt texts: its ridge map."""
-    return router.encoder_.transform(texts) @ router.map_weights_ + router.map_bias_
 
 
 def _probe_column(router, records, train, name, k, latent, seed):

@@ -122,11 +122,8 @@ class OnlineState:
     # ------------------------------------------------------------------ prompts
     def text_rows(self, texts: Sequence[str]) -> np.ndarray:
         """The ridge map's row ``[p, b_prompt]`` of each text (n x k1, float64)."""
-        r = self.router
-        x = np.asarray(r.encoder_.transform(list(texts)), dtype=np.float64)
-        # in float64: a text's row must not depend on the batch it came in (float32 products
-        # round differently by batch size, and feedback must not depend on its arrival)
-        return x @ r.map_weights_.astype(np.float64) + r.map_bias_.astype(np.float64)
+        # in float64: feedback must not depend on the batch its text arrived in
+        return self.router.latent_rows(self.router.encoder_.transform(list(texts)), np.float64)
 
     def features(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A column's features ``z = [p, 1]`` and offsets ``mu + b_prompt`` of prompt rows."""

@@ -74,8 +74,15 @@ class MFRouter(LearnedRouter):
         self.map_weights_, self.map_bias_ = w.astype(np.float32), b.astype(np.float32)
 
     def _predict_features(self, x):
-        t = x @ self.map_weights_ + self.map_bias_
+        t = self.latent_rows(x)
         return self.completion_.score_rows(t[:, :-1], t[:, -1])
+
+    def latent_rows(self, x, dtype=np.float32) -> np.ndarray:
+        """The ridge map: prompt features ``x`` -> latent rows ``[p, b_prompt]`` (the one
+        place the map is applied). ``float64`` gives a row that does not depend on the batch
+        it came in (float32 products round differently by batch size)."""
+        return (np.asarray(x, dtype=dtype) @ self.map_weights_.astype(dtype, copy=False)
+                + self.map_bias_.astype(dtype, copy=False))
 
     def _model_state(self):
         return ({"method_": self.method_, "alpha_": self.alpha_,
