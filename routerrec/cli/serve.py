@@ -87,8 +87,8 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
       routerrec serve --learn --router out/mf --upstreams upstreams.yaml --learn-state out/live
     """
     from ..serve.config import CONFIG_ENV, ServeConfig
+    from ..serve.learn import check_learn, gateway_upstreams, learn_source
     from ..serve.state import load_serving_router, router_models
-    from ..serve.upstreams import load_upstreams
 
     with reported_as("serve"):
         config = ServeConfig(router=router_dir, host=host, port=port, upstreams=upstreams,
@@ -102,8 +102,6 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
         config.api_key()
     source = router_dir
     if learn:
-        from ..serve.learn import check_learn, learn_source
-
         source = learn_source(config)
         with reported_as(f"--learn --router {router_dir}"):
             check_learn(config)
@@ -111,10 +109,8 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
         models = router_models(source)
         if workers > 1:  # each worker loads it again; a broken one must fail here, not in them
             load_serving_router(router_dir)
-    loaded_upstreams = None
-    if upstreams:
-        with reported_as("--upstreams"):
-            loaded_upstreams = load_upstreams(upstreams, models)
+    with reported_as("--upstreams"):
+        loaded_upstreams = gateway_upstreams(config, models)
     sock = _listen(host, port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
     click.echo(json.dumps({"url": url, "pid": os.getpid(), "router": router_dir,

@@ -21,7 +21,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -280,6 +280,7 @@ class OnlineRouter:
         """
         if cost is not None:
             cost = validate.real("cost", cost, low=0)
+        routed_on = None
         with self._lock, blas_one_thread():
             if request_id is not None:
                 if request_id not in self._pending:
@@ -293,8 +294,6 @@ class OnlineRouter:
                 model = decided
             elif text is None or model is None:
                 raise ValueError("feedback needs a request_id, or a text and a model")
-            else:
-                routed_on = None
             text = validate.string("feedback text", text)
             low, high = self._state.completion.score_range or (None, None)
             score = validate.real("score", score, low=low, high=high)
@@ -311,8 +310,7 @@ class OnlineRouter:
                 observed[model] = score
                 self._remember(self._prompts, text, observed, self.prompt_cache)
             if model in self._costs and cost is not None:
-                self._costs[model][1] += cost
-                self._costs[model][2] += 1
+                self._costs[model][1:] = [self._costs[model][1] + cost, self._costs[model][2] + 1]
             record = (text, model, score, cost)
             self._feedback.append(record)
             if self._since_snapshot is not None:
@@ -408,11 +406,11 @@ class OnlineRouter:
                 "factor_confidence": self.factor_confidence,
                 "remember": self.remember, "prompt_cache": self.prompt_cache}
 
-    def save(self, directory) -> Path:
-        """Write everything atomically (``util.artifacts``, no pickle): ``manifest.json`` (the
-        settings, live models, counts, remembered decisions, prompts' feedback and the feedback
-        log), ``arrays.npz`` (every posterior), ``router/`` (the mf router) and, with training
-        records, ``records.parquet``. ``OnlineRouter.load`` continues where this left off."""
+    def save(self, directory, *, attachments: Mapping[str, str] | None = None) -> Path:
+        """Write atomically (``util.artifacts``, no pickle): ``manifest.json`` (settings, live
+        models, counts, remembered decisions, prompts' and all feedback), ``arrays.npz`` (every
+        posterior), ``router/``, with training records ``records.parquet``, and ``attachments``
+        (file name -> text, a caller's own files: the server's live upstreams). ``load`` resumes."""
         directory = validate.path("save's directory", directory)
         with self._lock:
             names, arrays = self._state.arrays()
@@ -430,6 +428,8 @@ class OnlineRouter:
             router, records = self._state.router, self.records
 
         def parts(tmp: Path) -> None:
+            for name, text in (attachments or {}).items():
+                (tmp / name).write_text(text, encoding="utf-8")
             router.save(tmp / "router")
             if records is not None:
                 records.table.join(records.texts, on="prompt", how="left").write_parquet(

@@ -327,7 +327,7 @@ class Server:
         if refused:
             return refused
         try:
-            directory = await asyncio.to_thread(learner.save)
+            directory = await asyncio.to_thread(learner.save, self.gateway)
         except ValueError as exc:
             return _error(request, 409, _message(exc), "conflict")
         return _json({"status": "saved", "directory": directory})
@@ -425,7 +425,7 @@ class Server:
             if self.feedback is not None:
                 self.feedback.close()
             if self.config.learn_state and self.state.current is not None:  # --learn's state
-                await asyncio.to_thread(self.state.current.router.save_on_exit)
+                await asyncio.to_thread(self.state.current.router.save_on_exit, self.gateway)
             self.state.close()
 
 
@@ -441,12 +441,11 @@ def build_app(config: ServeConfig, *, upstreams: dict | None = None) -> Starlett
     """The ASGI app of one server. ``upstreams``: the checked ``--upstreams`` file (None: read
     it here). ``app.state.stop``, when set (the command sets it), stops the server if the
     router cannot be loaded."""
-    from .learn import learn_source, serving_loader
-    from .upstreams import load_upstreams
+    from .learn import gateway_upstreams, learn_source, serving_loader
 
     source = learn_source(config) if config.learn else config.router
-    if upstreams is None and config.upstreams:
-        upstreams = load_upstreams(config.upstreams, router_models(source))
+    if upstreams is None:
+        upstreams = gateway_upstreams(config, router_models(source))
     metrics = ServeMetrics()
     in_flight = InFlight()
     state = RouterState(None if not upstreams else set(upstreams),

@@ -26,15 +26,16 @@ from ..util import validate
 from .feedback import feedback_fields
 from .middleware import json_number
 from .state import ReloadRefused
-from .upstreams import upstream_from_entry
+from .upstreams import load_upstreams, upstream_from_entry
 
 __all__ = ["OnlineServing", "ModelConflict", "load_online", "learn_source", "check_learn",
-           "serving_loader"]
+           "serving_loader", "gateway_upstreams"]
 
 _log = logging.getLogger("uvicorn.error")
 ONLINE_FORMAT = "routerrec-online"
 MODEL_FIELDS = ("model", "upstream", "cost_per_call")
 KEPT_REQUESTS = 100_000  # request ids feedback may name (the online router keeps as many)
+LIVE_UPSTREAMS = "upstreams.json"  # saved with the online state: the live models' upstreams
 
 
 RETIRE_RETRIES = 3  # a chat pick is made again when a model of its pool was retired meanwhile
@@ -58,6 +59,20 @@ def learn_source(config) -> str:
     if state is not None and (Path(state) / "manifest.json").is_file():
         return str(state)
     return config.router
+
+
+def gateway_upstreams(config, models) -> dict | None:
+    """The gateway's upstreams (None: decision-only): the ``--upstreams`` file's, and when
+    ``--learn`` resumes from ``--learn-state``, those saved with the state (models added live
+    keep their upstream across restarts; the file wins for a model both name)."""
+    if not config.upstreams:
+        return None
+    upstreams = load_upstreams(config.upstreams, models)
+    state = config.learn_state
+    if config.learn and state is not None and learn_source(config) == str(state) \
+            and (Path(state) / LIVE_UPSTREAMS).is_file():
+        upstreams = {**load_upstreams(Path(state) / LIVE_UPSTREAMS, models), **upstreams}
+    return upstreams
 
 
 def check_learn(config) -> None:
@@ -308,15 +323,25 @@ class OnlineServing:
                 "refit_error": None if self.online.refit_error is None
                 else str(self.online.refit_error)}
 
-    def save_on_exit(self) -> None:
+    def save_on_exit(self, gateway=None) -> None:
         """``save`` on shutdown: a failure is logged, the shutdown goes on."""
         try:
-            _log.info("saved the online state to %s", self.save())
+            _log.info("saved the online state to %s", self.save(gateway))
         except Exception:  # noqa: BLE001 - logged with its traceback
             _log.exception("could not save the online state to %s", self.learn_state)
 
-    def save(self) -> str:
-        """Save the online state to ``--learn-state`` (atomic); ValueError when none was given."""
+    def save(self, gateway=None) -> str:
+        """Save the online state to ``--learn-state`` (atomic), with the gateway's upstreams of
+        the live models (``LIVE_UPSTREAMS``: ids, URLs and key variable names, never a key);
+        ValueError when no --learn-state was given."""
         if self.learn_state is None:
             raise ValueError("this server has no --learn-state DIR to save the online state to")
-        return str(self.online.save(self.learn_state))
+        attachments = {}
+        if gateway is not None:
+            live = {m: gateway.upstreams[m] for m in self.online.models if m in gateway.upstreams}
+            attachments[LIVE_UPSTREAMS] = json.dumps({"models": {m: {
+                "base_url": u.base_url,
+                **({"api_key_env": u.api_key_env} if u.api_key_env else {}),
+                **({"model": u.upstream_model} if u.upstream_model else {})}
+                for m, u in live.items()}}, indent=1)
+        return str(self.online.save(self.learn_state, attachments=attachments))

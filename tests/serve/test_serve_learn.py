@@ -220,3 +220,23 @@ def test_add_model_live_cli_and_state_resumed(mf_dir, tmp_path):
         newbie = next(m for m in models if m["model"] == "newbie")
         assert newbie["n_feedback"] == 1
         assert server.get("/health").json()["directory"] == str(state)
+
+
+def test_live_added_upstream_kept_across_restart(mf_dir, tmp_path):
+    state = tmp_path / "state"
+    args = ("--learn", "--api-key-env", "LEARN_KEY", "--learn-state", state)
+    with start_stub(name="a") as a, start_stub(name="new") as new:
+        upstreams = _upstreams(tmp_path, (a,))
+        with start_server(mf_dir, *args, "--upstreams", upstreams,
+                          env={"LEARN_KEY": KEY}) as server:
+            added = server.post("/admin/models", headers=AUTH, json={
+                "model": "newbie", "upstream": {"base_url": new.base_url, "model": "n-1"}})
+            assert added.status_code == 200, added.text
+        saved = json.loads((state / "upstreams.json").read_text())["models"]
+        assert saved["newbie"] == {"base_url": new.base_url, "model": "n-1"}
+        assert KEY not in (state / "upstreams.json").read_text()
+        # the same command again: the live model still has its upstream (it had none before)
+        with start_server(mf_dir, *args, "--upstreams", upstreams,
+                          env={"LEARN_KEY": KEY}) as server:
+            models = server.get("/admin/models", headers=AUTH).json()["models"]
+            assert {m["model"]: m["upstream"] for m in models}["newbie"] == new.base_url
