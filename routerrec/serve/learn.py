@@ -338,10 +338,7 @@ class OnlineServing:
             raise ValueError("this server has no --learn-state DIR to save the online state to")
         attachments = {}
         if gateway is not None:
-            live = {m: gateway.upstreams[m] for m in self.online.models if m in gateway.upstreams}
-            attachments[LIVE_UPSTREAMS] = json.dumps({"models": {m: {
-                "base_url": u.base_url,
-                **({"api_key_env": u.api_key_env} if u.api_key_env else {}),
-                **({"model": u.upstream_model} if u.upstream_model else {})}
-                for m, u in live.items()}}, indent=1)
+            attachments[LIVE_UPSTREAMS] = json.dumps({"models": {
+                m: gateway.upstreams[m].entry() for m in self.online.models
+                if m in gateway.upstreams}}, indent=1)
         return str(self.online.save(self.learn_state, attachments=attachments))

@@ -91,7 +91,7 @@ class Guard:
                 await self.app(scope, self._counting(receive), send_with_id)
             finally:
                 if bounded:
-                    self.in_flight.count -= 1
+                    self.in_flight.leave()
         except BodyTooLarge:
             await self._too_large(send_with_id, status, request_id)
         finally:

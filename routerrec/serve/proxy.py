@@ -180,10 +180,11 @@ class Gateway:
         order, failures = list(ranked[:self.max_attempts]), []
         tried = 0
         while tried < len(order):
-            model = order[tried]
-            response = (await self._try(model, body, request_id, failures)
-                        if model in self.upstreams
-                        else failures.append((model, "retired: it has no upstream any more")))
+            model, response = order[tried], None
+            if model in self.upstreams:
+                response = await self._try(model, body, request_id, failures)
+            else:
+                failures.append((model, "retired: it has no upstream any more"))
             if response is not None:
                 if failures:
                     self.metrics.fallbacks.inc()

@@ -94,6 +94,9 @@ class InFlight:
         self.same_client, self.client = client is not None and client == self.client, client
         self.count += 1
 
+    def leave(self) -> None:
+        self.count -= 1
+
 
 class Decider:
     """``Router.decide`` for concurrent requests: those waiting when a batch starts are routed

@@ -40,6 +40,13 @@ class Upstream:
     api_key_env: str | None = None
     upstream_model: str | None = None
 
+    def entry(self) -> dict:
+        """This upstream as an upstreams-file entry (``upstream_from_entry`` reads it back):
+        the key variable's name, never the key."""
+        return {"base_url": self.base_url,
+                **({"api_key_env": self.api_key_env} if self.api_key_env else {}),
+                **({"model": self.upstream_model} if self.upstream_model else {})}
+
     @property
     def name_upstream(self) -> str:
         """The ``model`` field the upstream receives."""
