@@ -11,11 +11,10 @@ tests/test_features.py checks equality with HashingVectorizer.
 
 ``tfidf_values`` turns counts into the encoder's TF-IDF values in one pass (numpy's float32
 steps, one call instead of five). ``hash_counts_serial`` is the same counting kernel compiled
-without ``parallel=True``: a few prompts (a served request) count in ~5 us on the calling
-thread, where the parallel one costs ~14 us even on one thread (its launch) plus ~6 us to set
-and restore numba's thread count. ``project_rows`` multiplies CSR rows by a dense matrix with
-scipy's arithmetic, without building a scipy matrix (~30 us of checks per call, more than
-the product of one prompt).
+without ``parallel=True``: a few prompts (a served request) count faster on the calling
+thread than the parallel kernel's launch and numba's thread-count calls take. ``project_rows``
+multiplies CSR rows by a dense matrix with scipy's arithmetic, without building a scipy
+matrix (whose checks cost more than the product of one prompt).
 """
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ A request takes ``state.current`` once, at its start, and finishes on that ``Loa
 reload swaps in another meanwhile: the swap is one attribute assignment, made only after the
 new directory was loaded whole and routed a prompt, so a broken directory never serves.
 
-Routing one prompt costs ~0.05 ms of fixed overhead (featurising, the pick rule; CPU time, in
-a loop) and 32 prompts ~0.2 ms (measured on the sample's ``auto`` router): ``Decider``
-therefore routes every request waiting at the moment it starts in one ``Router.decide`` call,
+Routing one prompt is mostly fixed overhead (featurising, the pick rule): 32 prompts in one
+call cost about four times one prompt (``benchmarks/bench_serve.py``, "Router.decide in one
+process"). ``Decider`` therefore routes every request waiting at the moment it starts in one ``Router.decide`` call,
 with no timer: a loaded server answers in batches. A lone client's request (``InFlight``) is
 routed at once, without waiting for a batch.
 """
@@ -66,8 +66,8 @@ def load_serving_router(directory, upstream_models=None):
         raise ReloadRefused(f"router directory {directory} does not exist or is not a directory")
     try:
         router = load_router(path)  # tfidf counts a request's few prompts on one thread itself
-        # once scipy's BLAS is loaded too: the knn member's 16 x 2,000 similarity product took
-        # 18.8 ms on two OpenBLAS threads and 2.6 ms on one (2 cores, both busy)
+        # once scipy's BLAS is loaded too: a request's small products finish before a second
+        # BLAS thread would start, and its threads would compete with the event loop for the cores
         threadpool_limits(limits=1, user_api="blas")
         router.decide([SMOKE_PROMPT])
     except (RouterFileError, OSError, ValueError, KeyError, TypeError) as exc:
@@ -101,8 +101,7 @@ class InFlight:
 class Decider:
     """``Router.decide`` for concurrent requests: those waiting when a batch starts are routed
     together (grouped by their options). A batch of up to ``INLINE_PROMPTS`` runs on the event
-    loop itself: on a thread it waits for the GIL behind the loop (a batch of 8 took 2.7 ms
-    there under load, 0.7 ms alone); a larger one runs on the routing thread, so one big
+    loop itself: on a thread it would wait for the GIL behind the loop; a larger one runs on the routing thread, so one big
     request does not stall /health. Batches run one at a time."""
 
     def __init__(self, router, executor: ThreadPoolExecutor, in_flight: InFlight | None = None):
@@ -116,8 +115,7 @@ class Decider:
         flight = self.in_flight
         if flight.same_client and flight.count <= 1 and not self.busy \
                 and len(texts) <= INLINE_PROMPTS:
-            # alone: routed at once, without a batch's three loop turns and future (~25 us of
-            # a lone request's ~150-200 us of CPU in the app, measured in process)
+            # alone: routed at once, without a batch's loop turns and future
             return self.router.decide(texts, **options)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -215,15 +213,13 @@ class Loaded:
 
 
 def _freeze_heap() -> None:
-    """Move everything alive now (the router, numpy, numba, polars: ~140,000 objects) out of
-    the garbage collector's sight. Each request that waits for its batch leaves frames alive
-    across allocations, which triggers collections; walking that heap made a suspended request
-    cost ~80 us more than one answered at once, ~40 us once frozen (measured in process).
+    """Move everything alive now (the router, numpy, numba, polars: over 100,000 objects) out
+    of the garbage collector's sight. Each request that waits for its batch leaves frames alive
+    across allocations, which triggers collections, and each would walk that whole heap.
     Collected first, so no garbage is kept for good. The youngest generation is then collected
-    every 20,000 allocations instead of 700: with 8-32 requests waiting, the default walked
-    their frames every few requests (route CPU per request 0.228 -> 0.212 ms at 8 connections,
-    0.152 -> 0.140 ms at 32, two servers side by side; request garbage is freed by reference
-    counting, so collections find little)."""
+    every 20,000 allocations instead of 700: with many requests waiting, the default walked
+    their frames every few requests, while request garbage is freed by reference counting and
+    collections find little."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -150,7 +150,7 @@ def _count_arrays(texts, *, n_features, ngram_max, lookup, n_jobs):
     args = (data, starts, _word_table(), lookup, n_features, ngram_max)
     kernels = _kernels()
     # a few prompts (a served request) count faster on the calling thread than the time it
-    # takes to wake numba's pool (one prompt: 0.7 ms on one thread, 1.7 ms on two, measured)
+    # takes to wake numba's pool
     if len(data) < SERIAL_BYTES:
         return kernels.hash_counts_serial(*args)
     import numba
