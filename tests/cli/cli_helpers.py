@@ -10,10 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-import routerrec
 from commands import ROUTERREC, run_many  # noqa: F401  (the CLI tests import them from here)
-
-SAMPLE = Path(routerrec.__file__).resolve().parent.parent / "data" / "sample"
+from small_sample import SAMPLE, write_small_sample  # noqa: F401  (likewise)
 
 
 def run(*args, ok=True) -> subprocess.CompletedProcess:
@@ -34,13 +32,4 @@ def write_tiny(folder: Path) -> Path:
         "score": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
         "cost": [0.1, 0.01, 0.1, 0.01, 0.1, 0.01, 0.5],
     }).write_csv(path)
-    return path
-
-
-def write_small_sample(folder: Path) -> Path:
-    """Every 7th prompt of the embedded sample (286, all benchmarks) with its text, as Parquet:
-    small enough for every router to fit in a few seconds."""
-    texts = pl.read_parquet(SAMPLE / "prompts.parquet").gather_every(7).select("prompt", "text")
-    path = folder / "small.parquet"
-    pl.read_parquet(SAMPLE / "records.parquet").join(texts, on="prompt").write_parquet(path)
     return path

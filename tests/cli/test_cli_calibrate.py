@@ -16,40 +16,40 @@ from routerrec.routing.registry import load_router
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    """A linear router (``r``) on a seventh of the sample, a knn router (``other``) on the same,
-    fitted at once, and 286 other sample prompts as traffic."""
+def fitted(tmp_path_factory, small_routers):
+    """(A folder holding 286 other sample prompts as traffic, ``traffic.jsonl``; the session's
+    linear router on a seventh of the sample; its knn router on the same)."""
+    for name in ("linear", "knn"):
+        assert small_routers[name][1].returncode == 0, small_routers[name][1].stderr
     folder = tmp_path_factory.mktemp("calibrate")
-    small = write_small_sample(folder)
-    run_many(*[("fit", "--router", kind, "--data", small, "--out", folder / name, "--quiet")
-               for kind, name in (("linear", "r"), ("knn", "other"))], ok=True)
     prompts = pl.read_parquet(SAMPLE / "prompts.parquet").gather_every(7, offset=3)
     prompts.select(pl.col("prompt").alias("id"), "text").write_ndjson(folder / "traffic.jsonl")
-    return folder
+    return folder, small_routers["linear"][0], small_routers["knn"][0]
 
 
 def test_calibrate_meets_a_cost_and_route_applies_it(fitted):
-    res = run("calibrate", "--router", fitted / "r", "--prompts", fitted / "traffic.jsonl",
-              "--target-cost", "0.001", "--out", fitted / "cal.json", "--json")
+    folder, r, _ = fitted
+    res = run("calibrate", "--router", r, "--prompts", folder / "traffic.jsonl",
+              "--target-cost", "0.001", "--out", folder / "cal.json", "--json")
     got = json.loads(res.stdout)
     assert got["achieved"] <= 0.001 < got["step_achieved"] and got["prompts"] == 286
     assert abs(sum(got["shares"].values()) - 1) < 1e-9
     # the same as the Python API on the same prompts
-    texts = [json.loads(line)["text"] for line in (fitted / "traffic.jsonl").read_text().splitlines()]
-    api = calibrate_wtp(load_router(fitted / "r"), texts, target_cost=0.001)
+    texts = [json.loads(line)["text"] for line in (folder / "traffic.jsonl").read_text().splitlines()]
+    api = calibrate_wtp(load_router(r), texts, target_cost=0.001)
     assert got["wtp"] == api.wtp and got["shares"] == api.shares
     # route --calibration routes as --wtp with that value
     by_file, by_wtp = run_many(
-        ["route", "--router", fitted / "r", "--prompts", fitted / "traffic.jsonl",
-         "--calibration", fitted / "cal.json"],
-        ["route", "--router", fitted / "r", "--prompts", fitted / "traffic.jsonl",
+        ["route", "--router", r, "--prompts", folder / "traffic.jsonl",
+         "--calibration", folder / "cal.json"],
+        ["route", "--router", r, "--prompts", folder / "traffic.jsonl",
          "--wtp", repr(got["wtp"])])
     assert by_file.returncode == 0, by_file.stderr
     assert by_file.stdout == by_wtp.stdout
     picks = [json.loads(line)["model"] for line in by_file.stdout.splitlines()]
     top = max(got["shares"], key=got["shares"].get)
     assert picks.count(top) / 286 == pytest.approx(got["shares"][top])
-    text = run("calibrate", "--router", fitted / "r", "--prompts", fitted / "traffic.jsonl",
+    text = run("calibrate", "--router", r, "--prompts", folder / "traffic.jsonl",
                "--target-share", "acme-405b=10%").stdout
     assert re.search(r"share of calls to acme-405b 0\.0\d+ \(target 0\.1;", text)
     assert "the next step up" in text
@@ -57,17 +57,18 @@ def test_calibrate_meets_a_cost_and_route_applies_it(fitted):
 
 
 def test_calibrate_refuses_what_it_cannot_do(fitted, tmp_path):
-    r, traffic, other = fitted / "r", fitted / "traffic.jsonl", fitted / "other"
+    folder, r, other = fitted
+    traffic = folder / "traffic.jsonl"
     (tmp_path / "bad.json").write_text("{}")
     results = run_many(
         ["calibrate", "--router", r, "--prompts", traffic, "--target-cost", "5"],
         ["calibrate", "--router", r, "--prompts", traffic, "--target-share", "gpt-9=0.2"],
         ["calibrate", "--router", r, "--prompts", traffic, "--target-share", "acme-405b"],
         ["calibrate", "--router", r, "--prompts", traffic],
-        ["route", "--router", other, "x", "--calibration", fitted / "cal.json"],
+        ["route", "--router", other, "x", "--calibration", folder / "cal.json"],
         ["route", "--router", r, "x", "--calibration", tmp_path / "bad.json"],
-        ["route", "--router", r, "x", "--calibration", fitted / "cal.json", "--wtp", "1"],
-        ["route", "--router", r, "x", "--calibration", fitted / "cal.json", "--models", "acme-1b"],
+        ["route", "--router", r, "x", "--calibration", folder / "cal.json", "--wtp", "1"],
+        ["route", "--router", r, "x", "--calibration", folder / "cal.json", "--models", "acme-1b"],
         ["route", "--router", r, "x", "--embeddings", tmp_path / "bad.json"])
     messages = [
         r"--target-cost: target mean predicted cost per request 5 is out of reach on these 286 "
@@ -89,26 +90,27 @@ def test_calibrate_refuses_what_it_cannot_do(fitted, tmp_path):
 
 def test_fit_and_route_with_embeddings_keyed_by_prompt_id(fitted, tmp_path):
     """--embeddings at fit (the training prompts' vectors) and at route (new prompts')."""
+    folder = fitted[0]
     small = pl.read_parquet(write_small_sample(tmp_path))
     prompts = small.select("prompt", "text").unique("prompt", maintain_order=True)
     vectors = hashed_counts(prompts["text"].to_list(), n_features=32).toarray() + 0.01
     pl.DataFrame({"prompt": prompts["prompt"], "embedding": vectors.tolist()}).write_parquet(
         tmp_path / "train.parquet")
-    traffic = [json.loads(line) for line in (fitted / "traffic.jsonl").read_text().splitlines()]
+    traffic = [json.loads(line) for line in (folder / "traffic.jsonl").read_text().splitlines()]
     new = hashed_counts([t["text"] for t in traffic], n_features=32).toarray() + 0.01
     pl.DataFrame({"prompt": [t["id"] for t in traffic], "embedding": new.tolist()}).write_parquet(
         tmp_path / "new.parquet")
     run("fit", "--router", "knn", "--data", tmp_path / "small.parquet", "--embeddings",
         tmp_path / "train.parquet", "--out", tmp_path / "r", "--quiet")
-    res = run("route", "--router", tmp_path / "r", "--prompts", fitted / "traffic.jsonl",
+    res = run("route", "--router", tmp_path / "r", "--prompts", folder / "traffic.jsonl",
               "--embeddings", tmp_path / "new.parquet", "--wtp", "1")
     decisions = [json.loads(line) for line in res.stdout.splitlines()]
     assert [d["id"] for d in decisions] == [t["id"] for t in traffic]
-    cal = run("calibrate", "--router", tmp_path / "r", "--prompts", fitted / "traffic.jsonl",
+    cal = run("calibrate", "--router", tmp_path / "r", "--prompts", folder / "traffic.jsonl",
               "--embeddings", tmp_path / "new.parquet", "--target-cost", "0.001", "--json")
     assert json.loads(cal.stdout)["achieved"] <= 0.001
     missing, texts_only, no_router = run_many(
-        ["route", "--router", tmp_path / "r", "--prompts", fitted / "traffic.jsonl"],
+        ["route", "--router", tmp_path / "r", "--prompts", folder / "traffic.jsonl"],
         ["route", "--router", tmp_path / "r", "a prompt"],
         ["fit", "--embeddings", tmp_path / "new.parquet", "--out", tmp_path / "m"])
     assert missing.returncode == 2 and "286 of 286 prompt ids have no vector" in missing.stderr

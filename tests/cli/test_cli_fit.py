@@ -9,14 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 import routerrec
-from cli_helpers import run, run_many, write_small_sample, write_tiny
+from cli_helpers import run, run_many, write_tiny
 from routerrec.cli.main import main
 from routerrec.routing.registry import ROUTERS, learned_routers, load_router
-
-
-@pytest.fixture(scope="module")
-def small_sample(tmp_path_factory):
-    return write_small_sample(tmp_path_factory.mktemp("sample"))
 
 
 def test_fit_on_the_sample_reports_heldout_next_to_baselines(tmp_path):
@@ -57,20 +52,9 @@ def test_predict_writes_parquet_csv_and_prints_top(tmp_path):
     assert bad.returncode != 0 and "unknown model id 'nope'" in bad.stderr
 
 
-@pytest.fixture(scope="module")
-def registry_fits(small_sample, tmp_path_factory):
-    """Router name -> (its folder, ``fit --router NAME --json``) for every learned router of
-    the registry, the fits run at once (start-up is much of each one's time)."""
-    folder = tmp_path_factory.mktemp("registry")
-    names = learned_routers()
-    fits = run_many(*[("fit", "--router", name, "--data", small_sample, "--out", folder / name,
-                       "--json", "--quiet") for name in names])
-    return {name: (folder / name, done) for name, done in zip(names, fits)}
-
-
 @pytest.mark.parametrize("name", learned_routers())
-def test_fit_router_fits_every_learned_router_of_the_registry(registry_fits, name):
-    out, done = registry_fits[name]
+def test_fit_router_fits_every_learned_router_of_the_registry(small_routers, name):
+    out, done = small_routers[name]
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["router"] == name and payload["prompts"] == 286

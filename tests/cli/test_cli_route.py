@@ -7,7 +7,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from cli_helpers import run, write_small_sample
+from cli_helpers import run_many
 from routerrec.cli.main import main
 from routerrec.routing.base import Router
 
@@ -15,24 +15,24 @@ PROMPTS = ["Solve for x: 3x + 7 = 22.", "Write a function that merges two sorted
 
 
 @pytest.fixture(scope="module")
-def router_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("router")
-    out = folder / "linear"
-    res = CliRunner().invoke(main, ["fit", "--router", "linear", "--data",
-                                    str(write_small_sample(folder)),
-                                    "--out", str(out), "--quiet"])
-    assert res.exit_code == 0, res.output
+def router_dir(small_routers):
+    """The session's linear router on the small sample."""
+    out, done = small_routers["linear"]
+    assert done.returncode == 0, done.stderr
     return out
 
 
 def test_route_takes_router_and_still_accepts_its_old_name_model(router_dir):
-    new = run("route", "--router", router_dir, "--wtp", 1000, "--json", *PROMPTS).stdout
-    old = run("route", "--model", router_dir, "--wtp", 1000, "--json", *PROMPTS).stdout
-    assert new == old and len(json.loads(new)["decisions"]) == 2
-    assert not re.search(r"--model\b", run("route", "--help").stdout)  # hidden
-    missing = run("route", "--wtp", 1, "x", ok=False)
+    new, old, helped, missing, both = run_many(  # independent: run at once
+        ("route", "--router", router_dir, "--wtp", 1000, "--json", *PROMPTS),
+        ("route", "--model", router_dir, "--wtp", 1000, "--json", *PROMPTS),
+        ("route", "--help"), ("route", "--wtp", 1, "x"),
+        ("route", "--router", router_dir, "--model", router_dir, "x"))
+    for done in (new, old, helped):
+        assert done.returncode == 0, (done.args, done.stderr)
+    assert new.stdout == old.stdout and len(json.loads(new.stdout)["decisions"]) == 2
+    assert not re.search(r"--model\b", helped.stdout)  # hidden
     assert missing.returncode == 2 and "Missing option '--router'" in missing.stderr
-    both = run("route", "--router", router_dir, "--model", router_dir, "x", ok=False)
     assert both.returncode == 2 and "old name of --router" in both.stderr
 
 
