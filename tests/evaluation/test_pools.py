@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from commands import run_many
 from routerrec import records_from_frame
 from routerrec.routing import registry as routers_module
 from routerrec.evaluation.pools import (CV_FOLDS, EXACT_REFERENCES, REFERENCE_ROUTERS,
@@ -379,11 +380,12 @@ def test_cli_writes_report_and_json(tmp_path):
 def test_cli_errors_are_clear(tmp_path):
     path = tmp_path / "records.csv"
     pl.DataFrame({"prompt": ["a", "b"], "model": ["x", "x"], "score": [1, 0]}).write_csv(path)
-    for args, message in ((["--pools", "3,x"], "--pools expects"),
-                          (["--seeds", "0"], "--seeds: expected a positive count"),
-                          ([], "no benchmark column")):
-        res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--out",
-                              str(tmp_path / "o"), *args], capture_output=True, text=True, timeout=60)
+    cases = ((["--pools", "3,x"], "--pools expects"),
+             (["--seeds", "0"], "--seeds: expected a positive count"),
+             ([], "no benchmark column"))
+    runs = run_many(*[["evaluate", "pools", "--data", path, "--out", tmp_path / "o", *args]
+                      for args, _ in cases])  # independent: run at once
+    for (_, message), res in zip(cases, runs):
         assert res.returncode != 0 and message in res.stderr, res.stderr
 
 

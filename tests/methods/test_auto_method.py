@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_many
 from planted import planted_records
 
 import routerrec
 from routerrec.methods import check_params
 from routerrec.methods.auto import LOGISTIC_MIN_MODELS, auto_method
-
-CLI = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.mark.parametrize("n_models, binary, expected", [
@@ -53,10 +49,7 @@ def test_auto_takes_only_parameters_every_candidate_takes(params, error, match):
 
 
 def test_cli_fit_without_method_reports_the_pick(tmp_path):
-    proc = subprocess.run([CLI, "fit", "--iterations", "2", "--out", tmp_path / "m", "--json"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    proc, text = run_many(("fit", "--iterations", "2", "--out", tmp_path / "m", "--json"),
+                          ("fit", "--iterations", "2", "--out", tmp_path / "m2"), ok=True)
     assert json.loads(proc.stdout)["method"] == "als"  # the 20-model sample: below 40 models
-    text = subprocess.run([CLI, "fit", "--iterations", "2", "--out", tmp_path / "m2"],
-                          capture_output=True, text=True, timeout=300).stdout
-    assert "fitted als (auto)" in text
+    assert "fitted als (auto)" in text.stdout

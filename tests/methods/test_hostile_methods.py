@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from commands import run_many
 from planted import planted_records
 
 import routerrec
@@ -135,14 +136,15 @@ def test_check_params_validates_without_records():
 def test_cli_rejects_bad_parameters_before_fitting(tmp_path):
     tuned = tmp_path / "tuned.json"
     tuned.write_text(json.dumps({"method": "als", "best": {"params": {"rank": "8"}}}))
-    refused(cli("fit", "--params", tuned, "--out", tmp_path / "a"),
-            "rank must be an integer, got str '8'")
-    refused(cli("fit", "--param", "rank=2.5", "--out", tmp_path / "b"),
-            "rank must be an integer, got float 2.5")
-    refused(cli("fit", "--param", "rnak=8", "--out", tmp_path / "c"),
-            "no parameter 'rnak'", "rank, reg, iterations")
-    for reg in ("nan", "inf"):
-        refused(cli("fit", "--reg", reg, "--out", tmp_path / "d"), "reg", reg)
+    cases = [  # (arguments after fit, what the one error line must say); run at once
+        (["--params", tuned, "--out", tmp_path / "a"], ["rank must be an integer, got str '8'"]),
+        (["--param", "rank=2.5", "--out", tmp_path / "b"],
+         ["rank must be an integer, got float 2.5"]),
+        (["--param", "rnak=8", "--out", tmp_path / "c"],
+         ["no parameter 'rnak'", "rank, reg, iterations"]),
+        *[(["--reg", reg, "--out", tmp_path / "d"], ["reg", reg]) for reg in ("nan", "inf")]]
+    for (_, fragments), proc in zip(cases, run_many(*[["fit", *args] for args, _ in cases])):
+        refused(proc, *fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tuned.json"]
 
 
@@ -200,11 +202,12 @@ def test_predicting_a_huge_grid_is_refused_with_what_to_do_instead():
 
 def test_cli_predict_on_a_huge_model_refuses_and_top_works(tmp_path):
     huge_model().save(tmp_path / "huge")
-    refused(cli("predict", "--model", tmp_path / "huge", "--out", tmp_path / "p.parquet"),
-            "would need 7.5 GiB", "--top")
+    whole, top = run_many(  # independent: run at once
+        ("predict", "--model", tmp_path / "huge", "--out", tmp_path / "p.parquet"),
+        ("predict", "--model", tmp_path / "huge", "--top", 2, "--limit", 3))
+    refused(whole, "would need 7.5 GiB", "--top")
     assert not (tmp_path / "p.parquet").exists()
-    proc = cli("predict", "--model", tmp_path / "huge", "--top", 2, "--limit", 3)
-    assert proc.returncode == 0, proc.stderr
+    assert top.returncode == 0, top.stderr
 
 
 # ------------------------------------------------------------------ model files
@@ -396,11 +399,12 @@ def test_cli_add_model_with_scores_outside_the_range_saves_nothing(tmp_path, fit
     before = (tmp_path / "m" / "manifest.json").read_bytes()
     answers = tmp_path / "answers.csv"
     pl.DataFrame({"prompt": fitted.prompts[:3], "score": [1.0, 5.0, -3.0]}).write_csv(answers)
-    refused(cli("add-model", "--model", tmp_path / "m", "--name", "new-llm", "--results",
-                answers, "--out", tmp_path / "m2"),
-            f"the score on prompt '{fitted.prompts[1]}'", "got 5")
-    refused(cli("add-model", "--model", tmp_path / "m", "--name", "a,b", "--results", answers),
-            "'a,b'", "commas")
+    out_of_range, commas = run_many(  # independent: run at once
+        ("add-model", "--model", tmp_path / "m", "--name", "new-llm", "--results", answers,
+         "--out", tmp_path / "m2"),
+        ("add-model", "--model", tmp_path / "m", "--name", "a,b", "--results", answers))
+    refused(out_of_range, f"the score on prompt '{fitted.prompts[1]}'", "got 5")
+    refused(commas, "'a,b'", "commas")
     assert not (tmp_path / "m2").exists()
     assert (tmp_path / "m" / "manifest.json").read_bytes() == before
 

@@ -15,6 +15,7 @@ import routerrec
 from routerrec.methods import als as als_method, lightfm as lightfm_method
 from routerrec.evaluation.metrics import heldout_report
 
+from commands import run_many
 from planted import planted_records
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
@@ -151,18 +152,16 @@ def test_cli_feedback_option(tmp_path):
     records, _ = _kept_log(n_users=60, n_models=8)
     path = tmp_path / "kept.csv"
     records.table.select("prompt", "model", "score").write_csv(path)
-    ok = subprocess.run([ROUTERREC, "fit", "--data", path, "--feedback", "implicit", "--method",
-                         "implicit", "--rank", "3", "--out", tmp_path / "m", "--json"],
-                        capture_output=True, text=True, timeout=120)
+    ok, no_feedback, not_implicit = run_many(  # independent: run at once
+        ("fit", "--data", path, "--feedback", "implicit", "--method", "implicit", "--rank", "3",
+         "--out", tmp_path / "m", "--json"),
+        ("fit", "--data", path, "--method", "implicit", "--out", tmp_path / "m2"),
+        ("fit", "--data", path, "--feedback", "implicit", "--method", "als", "--out",
+         tmp_path / "m3"))
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["method"] == "implicit"
-    bad = subprocess.run([ROUTERREC, "fit", "--data", path, "--method", "implicit", "--out",
-                          tmp_path / "m2"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "--feedback implicit" in bad.stderr
-    bad = subprocess.run([ROUTERREC, "fit", "--data", path, "--feedback", "implicit",
-                          "--method", "als", "--out", tmp_path / "m3"],
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "implicit feedback" in bad.stderr
+    assert no_feedback.returncode != 0 and "--feedback implicit" in no_feedback.stderr
+    assert not_implicit.returncode != 0 and "implicit feedback" in not_implicit.stderr
 
 
 def test_saved_peer_models_load_and_fold_in_from_a_fresh_process(tmp_path):

@@ -19,6 +19,7 @@ from routerrec.routing.cost import CostModel, choose
 from routerrec.routing.base import true_matrices
 from routerrec.routing.learned import MF_METHOD_DEFAULTS
 from routerrec.routing.registry import ROUTERS, learned_routers, load_router, make_router
+from commands import run_many
 from planted import PRICE, SKILL, TOPICS, topic_records, topic_text
 
 ROUTERREC = str(Path(sys.executable).parent / "routerrec")
@@ -199,27 +200,25 @@ def test_cli_fit_router_and_route(train, tmp_path):
                           "--out", str(out), "--json"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["cost_model"] == "length"
-    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "--json", "--wtp", "1e6",
-                          "please integral derivative theorem proof"], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    decision = json.loads(res.stdout)["decisions"][0]
-    assert decision["model"] == "mathy" and set(decision["candidates"]) == set(SKILL)
-    batch = tmp_path / "prompts.jsonl"
+    batch, bad = tmp_path / "prompts.jsonl", tmp_path / "bad.jsonl"
     batch.write_text('{"id": "a", "text": "please python loop recursion bug"}\n'
                      '{"id": "b", "text": "please capital river island king"}\n')
-    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "--prompts", str(batch),
-                          "--models", "coder,quizzer", "--out", str(tmp_path / "d.jsonl")],
-                         capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n')
+    one, many, no_text, unknown = run_many(  # independent: run at once
+        ("route", "--model", out, "--json", "--wtp", "1e6",
+         "please integral derivative theorem proof"),
+        ("route", "--model", out, "--prompts", batch, "--models", "coder,quizzer", "--out",
+         tmp_path / "d.jsonl"),
+        ("route", "--model", out, "--prompts", bad),
+        ("route", "--model", out, "x", "--models", "gpt-9"))
+    assert one.returncode == 0, one.stderr
+    decision = json.loads(one.stdout)["decisions"][0]
+    assert decision["model"] == "mathy" and set(decision["candidates"]) == set(SKILL)
+    assert many.returncode == 0, many.stderr
     lines = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
     assert [(d["id"], d["model"]) for d in lines] == [("a", "coder"), ("b", "quizzer")]
-    batch.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n')
-    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "--prompts", str(batch)],
-                         capture_output=True, text=True)
-    assert res.returncode != 0 and "row 2" in res.stderr and "'text'" in res.stderr
-    res = subprocess.run([ROUTERREC, "route", "--model", str(out), "x", "--models", "gpt-9"],
-                         capture_output=True, text=True)
-    assert res.returncode != 0 and "gpt-9" in res.stderr
+    assert no_text.returncode != 0 and "row 2" in no_text.stderr and "'text'" in no_text.stderr
+    assert unknown.returncode != 0 and "gpt-9" in unknown.stderr
 
 
 def test_precomputed_vectors_route_by_prompt_id(train, tmp_path):
