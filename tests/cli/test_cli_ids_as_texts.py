@@ -4,7 +4,7 @@ import json
 
 import polars as pl
 
-from cli_helpers import run
+from cli_helpers import run_many
 
 
 def test_sentence_ids_are_the_texts_through_the_cli(tmp_path):
@@ -12,10 +12,13 @@ def test_sentence_ids_are_the_texts_through_the_cli(tmp_path):
     pl.DataFrame({"instruction": ["What is 2+2?", "Name a colour"], "model": ["a", "b"],
                   "correct": [1, 0]}).write_csv(instr)
     pl.DataFrame({"item": ["gsm8k.1", "gsm8k.2"], "model": ["a", "b"], "correct": [1, 0]}).write_csv(codes)
-    info = lambda *a: json.loads(run("data", "info", *a, "--score-col", "correct", "--json").stdout)
-    assert info(instr, "--prompt-col", "instruction")["has_texts"] == 1.0
-    assert info(codes, "--prompt-col", "item")["has_texts"] == 0.0
-    assert info(codes, "--prompt-col", "item", "--text-col", "item")["has_texts"] == 1.0
-    proc = run("data", "info", codes, "--prompt-col", "item", "--model-col", "item", "--score-col",
-               "correct", ok=False)
+    *infos, proc = run_many(  # independent: run at once
+        *[("data", "info", *a, "--score-col", "correct", "--json")
+          for a in ((instr, "--prompt-col", "instruction"), (codes, "--prompt-col", "item"),
+                    (codes, "--prompt-col", "item", "--text-col", "item"))],
+        ("data", "info", codes, "--prompt-col", "item", "--model-col", "item", "--score-col",
+         "correct"))
+    for done in infos:
+        assert done.returncode == 0, (done.args, done.stderr)
+    assert [json.loads(done.stdout)["has_texts"] for done in infos] == [1.0, 0.0, 1.0]
     assert proc.returncode == 2 and "prompt= and model= both name the column 'item'" in proc.stderr

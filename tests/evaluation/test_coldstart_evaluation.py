@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from commands import run_many
 from planted import three_benchmark_records
 
 from routerrec.evaluation.coldstart import evaluate_coldstart, write_report
-
-CLI = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +35,12 @@ def test_evaluation_beats_naive_and_reports_everything(records, tmp_path):
 
 
 def test_cli_evaluate_coldstart(records, tmp_path):
-    run = lambda *a: subprocess.run([CLI, *a], capture_output=True, text=True, timeout=120)
     data = tmp_path / "records.parquet"
     records.table.write_parquet(data)
-    res = run("evaluate", "coldstart", "--data", str(data), "--rank", "3", "--iterations", "5",
-              "--budgets", "10,20", "--strategies", "random,info", "--out",
-              str(tmp_path / "eval"), "--json")
-    assert res.returncode == 0, res.stderr
+    res, helped = run_many(  # independent: run at once
+        ("evaluate", "coldstart", "--data", data, "--rank", "3", "--iterations", "5", "--budgets",
+         "10,20", "--strategies", "random,info", "--out", tmp_path / "eval", "--json"),
+        ("evaluate", "coldstart", "--help"), ok=True)
     assert set(json.loads(res.stdout)["results"]) == {"random", "info"}
     assert (tmp_path / "eval" / "report.md").is_file()
-    assert "Example" in run("evaluate", "coldstart", "--help").stdout
+    assert "Example" in helped.stdout
