@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from commands import run_many
 from planted import three_benchmark_records
 
 import routerrec
@@ -119,17 +120,18 @@ def test_cli_probes_and_add_model(split, tmp_path):
     assert probes.columns == ["prompt", "benchmark"] and probes.height == 30
     scored = probes.with_columns(score=pl.col("prompt").replace_strict(answers))
     scored.select("prompt", "score").write_csv(tmp_path / "scored.csv")
-    res = run("add-model", "--model", str(tmp_path / "model"), "--name", name, "--results",
-              str(tmp_path / "scored.csv"), "--out", str(tmp_path / "model2"), "--json")
+    scored.with_columns(pl.lit("nope").alias("prompt")).write_csv(tmp_path / "bad.csv")
+    res, bad = run_many(  # independent: run at once
+        ("add-model", "--model", tmp_path / "model", "--name", name, "--results",
+         tmp_path / "scored.csv", "--out", tmp_path / "model2", "--json"),
+        ("add-model", "--model", tmp_path / "model", "--name", "x", "--results",
+         tmp_path / "bad.csv"))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(out["benchmarks"]) == {"a", "b", "c", "overall"} and out["n_probes"] == 30
     assert routerrec.load_model(tmp_path / "model2").models[-1] == name
     # clear errors naming file, column and row
-    scored.with_columns(pl.lit("nope").alias("prompt")).write_csv(tmp_path / "bad.csv")
-    res = run("add-model", "--model", str(tmp_path / "model"), "--name", "x", "--results",
-              str(tmp_path / "bad.csv"))
-    assert res.returncode != 0 and "bad.csv, column 'prompt', row 1" in res.stderr
+    assert bad.returncode != 0 and "bad.csv, column 'prompt', row 1" in bad.stderr
 
 
 def test_openllm_smoke(tmp_path):
