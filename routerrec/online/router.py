@@ -8,11 +8,8 @@ population prior and the policy explores it within the user's budget (``online.e
 ``retire_model`` removes one at once. Every ``refit_every`` feedback records the ``mf`` router
 is refitted on the training records plus the feedback in a background thread and swapped in
 whole; feedback that arrived meanwhile is replayed onto the new state. Routing holds the lock
-only to read the state, never during a refit. docs/online.md gives the equations.
-
-The per-call linear algebra is small (rank x rank), so it runs with BLAS on one thread
-(waking a thread pool costs more than such products); benchmarks/bench_online_core.py times
-the calls that way (results/core_online_latency.json).
+only to read the state, never during a refit. docs/online.md gives the equations. Per-call
+linear algebra is rank x rank, so BLAS runs on one thread (benchmarks/bench_online_core.py).
 """
 from __future__ import annotations
 
@@ -71,9 +68,9 @@ class OnlineRouter:
     interval of its mean score over recent prompts is at most ``converged_width`` wide is
     converged and not explored unless ``explore_converged``; only models added live are explored
     unless ``explore_trained`` (trained columns start from many training cells: exploring them
-    spent the budget new models need). ``row_noise``: feedback counts the prompt row's
-    uncertainty as noise (errors in variables; False: the text row is taken as exact).
-    ``factor_confidence``: multiplies trained columns' factor precision (``OnlineState``).
+    spent the budget new models need). ``row_noise``: the prompt row's uncertainty counts as
+    noise (False: text rows are exact). ``factor_confidence`` multiplies trained columns'
+    factor precision, ``new_prior_scale`` a live-added model's prior covariance (OnlineState).
     ``refit_every``: feedback records between background refits (None: never). ``remember``:
     decisions kept for feedback by request id; ``prompt_cache``: prompt texts kept for fold-in.
     """
@@ -84,7 +81,7 @@ class OnlineRouter:
                  refit_every: int | None = None, seed: int = 0, explore_converged: bool = False,
                  remember: int = 100_000, prompt_cache: int = 10_000,
                  explore_trained: bool = False, row_noise: bool = True,
-                 factor_confidence: float = 32.0):
+                 factor_confidence: float = 32.0, new_prior_scale: float = 4.0):
         self.records, self.policy = records, make_policy(policy)
         self.budget = ExplorationBudget(max_explore_share=max_explore_share,
                                         max_regret=max_regret, max_regret_usd=max_regret_usd)
@@ -98,10 +95,10 @@ class OnlineRouter:
         self.explore_trained = validate.flag("explore_trained", explore_trained)
         self.row_noise = validate.flag("row_noise", row_noise)
         self.factor_confidence = validate.real("factor_confidence", factor_confidence, low=1)
+        self.new_prior_scale = validate.real("new_prior_scale", new_prior_scale, low=1)
         self.remember = validate.integer("remember", remember, low=1)
         self.prompt_cache = validate.integer("prompt_cache", prompt_cache, low=0)
-        self._state = OnlineState(router, records, row_noise=self.row_noise,
-                                  factor_confidence=self.factor_confidence)
+        self._state = self._new_state(router, records)
         self._live = list(self._state.columns)
         self._costs: dict[str, list] = {}  # model added live -> [cost per call or None, sum, n]
         # request id -> (text, model, the text's map row, the state it was computed on)
@@ -201,15 +198,17 @@ class OnlineRouter:
             text_rows, z, offset, columns, means = self._posterior_means(texts, names)
             costs = self._predict_costs(texts, names)
             greedy = choose(means, costs, wtp=wtp, max_cost=max_cost)
-            proposal = None if not self.policy.explores else self.policy.propose(
+            explorable = self._explorable(names, columns) if self.policy.explores else None
+            proposal = None if explorable is None else self.policy.propose(
                 columns, z, offset, self._rng, state.scores, means=means,
-                explorable=self._explorable(names, columns), reference=self._reference())
+                explorable=explorable, reference=self._reference())
             picks = greedy if proposal is None else choose(proposal, costs, wtp=wtp,
                                                            max_cost=max_cost)
             decisions = []
             for i, text in enumerate(texts):
                 g, p = int(greedy[i]), int(picks[i])
-                explored = p != g and self.budget.allows(
+                # a focus drawn below the runner-up does not make the runner-up explored
+                explored = p != g and explorable[p] and self.budget.allows(
                     (means[i, g], costs[i, g]), (means[i, p], costs[i, p]), wtp)
                 j = p if explored else g
                 self.budget.count(explored)
@@ -362,6 +361,10 @@ class OnlineRouter:
         if thread is not None:
             thread.join(timeout)
 
+    def _new_state(self, router, records) -> OnlineState:
+        kw = {k: getattr(self, k) for k in ("row_noise", "factor_confidence", "new_prior_scale")}
+        return OnlineState(router, records, **kw)
+
     def _snapshot(self) -> tuple:
         """What a refit fits on, taken in the caller's thread: the feedback so far is the
         refit's; every later record is replayed onto its state."""
@@ -373,9 +376,7 @@ class OnlineRouter:
         feedback, live, router = snapshot
         try:
             records = refit_records(self.records, feedback, live)
-            fitted = MFRouter(**router.get_params()).fit(records)
-            state = OnlineState(fitted, records, row_noise=self.row_noise,
-                                 factor_confidence=self.factor_confidence)
+            state = self._new_state(MFRouter(**router.get_params()).fit(records), records)
         except Exception as exc:  # routing goes on with the old state
             log.exception("online refit failed")
             with self._lock:
@@ -403,8 +404,8 @@ class OnlineRouter:
                 "converged_width": self.converged_width, "refit_every": self.refit_every,
                 "seed": self.seed, "explore_converged": self.explore_converged,
                 "explore_trained": self.explore_trained, "row_noise": self.row_noise,
-                "factor_confidence": self.factor_confidence,
-                "remember": self.remember, "prompt_cache": self.prompt_cache}
+                "factor_confidence": self.factor_confidence, "remember": self.remember,
+                "new_prior_scale": self.new_prior_scale, "prompt_cache": self.prompt_cache}
 
     def save(self, directory, *, attachments: Mapping[str, str] | None = None) -> Path:
         """Write atomically (``util.artifacts``, no pickle): ``manifest.json`` (settings, live
@@ -466,8 +467,7 @@ class OnlineRouter:
         return online
 
     def _restore(self, manifest: dict, arrays: dict) -> None:
-        self._state = OnlineState.restore(self._state.router, manifest["columns"], arrays,
-                                          row_noise=self.row_noise)
+        self._state = self._state.restored(manifest["columns"], arrays)
         live = validate.texts("models", manifest["models"])
         unknown = [m for m in live if m not in self._state.columns]
         if unknown:

@@ -10,7 +10,10 @@ one and the router swaps it in whole.
   the precision of its training cells (population prior + ``sum w z z^T`` over the prompts it
   was observed on, ``w`` the link's weight at the fitted values); a model added live starts at
   the population prior of the trained columns (``Model.side_prior``, the prior cold start
-  uses). ``factor_confidence`` scales a trained column's factor precision (below).
+  uses), its covariance times ``new_prior_scale``: that prior is the shrunk spread of a few
+  dozen trained columns, and a new model that is best on some tasks lies outside it (with
+  the prior as it is, feedback moved such a model too little to take its tasks over).
+  ``factor_confidence`` scales a trained column's factor precision (below).
 * Feedback updates a column with the prompt's *text* row (the map's mean, not the folded-in
   row), so an update does not depend on which feedback came first; the row's error adds
   ``v' S v`` to the record's noise (``row_var``, errors in variables), so columns fitted on
@@ -21,6 +24,7 @@ one and the router swaps it in whole.
 """
 from __future__ import annotations
 
+import copy
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -45,11 +49,11 @@ class OnlineState:
     fitted rows' spread. ``factor_confidence`` multiplies the precision of the trained
     columns' factors (their bias keeps its own): feedback comes with the text map's rows,
     so it moves a trained model's level freely but its factors, fitted on exact rows, that
-    many times less.
+    many times less. ``new_prior_scale`` widens a model added live's prior (``new_column``).
     """
 
     def __init__(self, router: MFRouter, records=None, *, row_noise: bool = True,
-                 factor_confidence: float = 1.0):
+                 factor_confidence: float = 1.0, new_prior_scale: float = 1.0):
         if not isinstance(router, MFRouter) or not hasattr(router, "completion_"):
             raise TypeError(f"OnlineRouter needs a fitted mf router (make_router('mf').fit"
                             f"(records) or OnlineRouter.fit), got {type(router).__name__}")
@@ -65,7 +69,7 @@ class OnlineState:
         observed = self._observed(records)
         texts = None if records is None else records.text_of(c.prompts)
         self.prompt_precision = self._prompt_precision(fitted, texts)
-        self.row_noise = row_noise
+        self.row_noise, self.new_prior_scale = row_noise, new_prior_scale
         z, offset = self.features(fitted)
         sample = np.random.default_rng(0).permutation(len(z))[:REFERENCE_PROMPTS]
         self.reference = (z[sample], offset[sample])  # widths before any prompt is routed
@@ -148,10 +152,11 @@ class OnlineState:
         return self.completion.apply_link(np.asarray(eta)).astype(np.float64)
 
     def new_column(self) -> ColumnPosterior:
-        """A column at the population prior (a model added live)."""
+        """A column at the population prior, its covariance times ``new_prior_scale`` (a
+        model added live)."""
         mean, precision = self.population
-        return ColumnPosterior(mean, precision, link=self.link, noise_var=self.noise_var,
-                               row_var=self.row_var(mean))
+        return ColumnPosterior(mean, precision / self.new_prior_scale, link=self.link,
+                               noise_var=self.noise_var, row_var=self.row_var(mean))
 
     # ------------------------------------------------------------------ persistence
     def arrays(self) -> tuple[list[str], dict]:
@@ -165,28 +170,23 @@ class OnlineState:
             arrays.update({f"col{i}.{k}": v for k, v in self.columns[name].arrays().items()})
         return names, arrays
 
-    @classmethod
-    def restore(cls, router: MFRouter, names: Sequence[str], arrays: Mapping, *,
-                row_noise: bool = True) -> "OnlineState":
-        """The state ``arrays`` saved, on the loaded ``router`` (nothing recomputed)."""
-        self = cls.__new__(cls)
-        self.row_noise = row_noise
-        self.router, self.completion = router, router.completion_
-        self.link = self.completion.link
-        self.noise_var = _answer_noise(self.completion)
-        self.population = (arrays["population_mean"], arrays["population_precision"])
-        self.prompt_precision = arrays["prompt_precision"]
-        self.reference = (arrays["reference_z"], arrays["reference_offset"])
+    def restored(self, names: Sequence[str], arrays: Mapping) -> "OnlineState":
+        """This state (its router and settings: a loaded router is built with its saved
+        settings first) with the arrays a save wrote; nothing recomputed."""
+        state = copy.copy(self)
+        state.population = (arrays["population_mean"], arrays["population_precision"])
+        state.prompt_precision = arrays["prompt_precision"]
+        state.reference = (arrays["reference_z"], arrays["reference_offset"])
         k1 = self.completion.rank + 1
-        if self.population[0].shape != (k1,) or self.reference[0].shape[1:] != (k1,):
-            raise ValueError(f"its arrays are for rank {self.population[0].shape[0] - 1}, the "
+        if state.population[0].shape != (k1,) or state.reference[0].shape[1:] != (k1,):
+            raise ValueError(f"its arrays are for rank {state.population[0].shape[0] - 1}, the "
                              f"router's completion model has rank {k1 - 1}")
-        self.columns = {}
+        state.columns = {}
         for i, name in enumerate(names):
             part = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"col{i}.")}
-            self.columns[name] = ColumnPosterior.from_arrays(part, link=self.link,
-                                                             noise_var=self.noise_var)
-        return self
+            state.columns[name] = ColumnPosterior.from_arrays(part, link=self.link,
+                                                              noise_var=self.noise_var)
+        return state
 
 
 def _answer_noise(model) -> float:

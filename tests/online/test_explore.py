@@ -131,6 +131,19 @@ def test_only_models_added_live_are_explored_unless_asked(held_out_split, stream
     assert {d.model for d in trained.route(stream) if d.explored} - {HELD_OUT}
 
 
+@pytest.mark.parametrize("policy", ["thompson", "directed"])
+def test_an_exploring_pick_is_a_model_the_policy_may_explore(held_out_split, stream, policy):
+    """Where the new model is the greedy pick and its draw falls below the runner-up, the
+    runner-up's pick is not an exploration: it is a trained model, which is not explored."""
+    online = _router(held_out_split, policy=policy, max_explore_share=1.0, max_regret=1.0)
+    for text in stream[200:230]:
+        online.feedback(text=text, model=HELD_OUT, score=1.0)
+    texts = stream[:200]
+    new = online.models.index(HELD_OUT)
+    assert (online.predict(texts).argmax(axis=1) == new).sum() >= 10
+    assert {d.model for d in online.route(texts) if d.explored} <= {HELD_OUT}
+
+
 def _explored_with_feedback(held_out_split, stream, policy, score):
     """Two models added live; every exploring pick gets feedback ``score``. Returns the
     models of the exploring picks and the router."""

@@ -17,7 +17,7 @@ def _held_out_cells(held):
 
 def test_a_new_model_starts_at_the_cold_start_prior(held_out_split):
     kept, router, _ = held_out_split
-    online = OnlineRouter(router, records=kept, policy="greedy")
+    online = OnlineRouter(router, records=kept, policy="greedy", new_prior_scale=1.0)
     online.add_model(HELD_OUT, cost_per_call=0.002)
     assert online.models[-1] == HELD_OUT
     column = online._state.columns[HELD_OUT]
@@ -33,6 +33,29 @@ def test_a_new_model_starts_at_the_cold_start_prior(held_out_split):
         online.add_model(HELD_OUT)
     with pytest.raises(ValueError):
         online.add_model("")
+
+
+def test_new_prior_scale_widens_a_new_models_prior_and_feedback_moves_it_further(
+        held_out_split):
+    """The default (4) is cold start's prior with its covariance times 4: the same mean, a
+    quarter of the precision; the same records then move the column further from it."""
+    kept, router, _ = held_out_split
+    cells = _held_out_cells(held_out_split[2])[:40]
+    design = Design(router.completion_)
+    moved = {}
+    for scale in (1.0, 4.0):
+        online = OnlineRouter(router, records=kept, policy="greedy", new_prior_scale=scale)
+        online.add_model(HELD_OUT)
+        column = online._state.columns[HELD_OUT]
+        np.testing.assert_allclose(column.mean, design.prior_mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(column.precision * scale, design.prior_precision, rtol=1e-5)
+        for text, score in cells:
+            online.feedback(text=text, model=HELD_OUT, score=score)
+        moved[scale] = np.linalg.norm(column.mean - column.prior_mean)
+    assert OnlineRouter(router, records=kept).new_prior_scale == 4.0
+    assert moved[4.0] > 1.5 * moved[1.0] > 0
+    with pytest.raises(ValueError, match="new_prior_scale"):
+        OnlineRouter(router, records=kept, new_prior_scale=0.5)
 
 
 def test_feedback_teaches_a_new_model_its_accuracy(held_out_split, sample_split):

@@ -24,10 +24,15 @@ def _busy_router(held_out_split, sample_split, **kw):
 @pytest.mark.parametrize("policy", ["thompson", UCBPolicy(beta=1.5),
                                     DirectedPolicy(beta=1.0, stop=0.05)])
 def test_loaded_router_carries_on_identically(held_out_split, sample_split, tmp_path, policy):
-    online, owed, texts = _busy_router(held_out_split, sample_split, policy=policy)
+    online, owed, texts = _busy_router(held_out_split, sample_split, policy=policy,
+                                       new_prior_scale=2.0)
     online.save(tmp_path / "online")
     loaded = OnlineRouter.load(tmp_path / "online")
     assert repr(loaded.policy) == repr(online.policy)  # its parameters too
+    # a model added after loading starts at the same widened prior
+    assert loaded.new_prior_scale == 2.0
+    np.testing.assert_array_equal(loaded._state.new_column().precision,
+                                  online._state.population[1] / 2.0)
     assert loaded.models == online.models
     for m in online.models:
         assert loaded.posterior(m) == pytest.approx(online.posterior(m))
