@@ -19,9 +19,10 @@ from stub_upstream import start_stub
 pytestmark = pytest.mark.slow
 KEY = "learn-test-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
-# the prior mean of a new model on the sample is ~0.66, acme-8b's ~0.67 and acme-1b's ~0.31:
-# with these two trained models at the gateway, a newcomer is a close call worth exploring
-TRAINED = ("acme-1b", "acme-8b")
+# on the loop's prompts a new model's prior mean score is ~0.85, bolt-34b's ~0.87 and
+# acme-1b's ~0.53: with these two trained models at the gateway, a newcomer is a close call
+# below the greedy pick, worth exploring
+TRAINED = ("acme-1b", "bolt-34b")
 EXPLORE = ("--max-regret", "1", "--max-explore-share", "0.5")
 
 
