@@ -13,22 +13,11 @@ from pathlib import Path
 import pytest
 
 from commands import run_many
-from routerrec.data.shared import shared_data_dir
 from routerrec.routing.registry import learned_routers
+from shared_files import require_shared
 from small_sample import write_small_sample
 
 _CASES = pytest.StashKey[collections.Counter]()
-
-
-def require_shared(*parts: str) -> Path:
-    """Path under the shared data folder, or skip the calling test when it is absent."""
-    root = shared_data_dir()
-    if root is None:
-        pytest.skip("shared data (../shared/data or $ROUTERREC_SHARED_DATA) not available")
-    p = root.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"shared data file {p} not available")
-    return p
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_shared
+from shared_files import require_shared
 from planted import topic_records
 
 import routerrec

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 from commands import run_many
-from conftest import require_shared
+from shared_files import require_shared
 from planted import topic_records
 
 from routerrec.data.load import load_records
