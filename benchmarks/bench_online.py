@@ -115,10 +115,15 @@ def _interval(values) -> str:
     return f"{v.mean():+.1f} [{v.mean() - half:+.1f}, {v.mean() + half:+.1f}]"
 
 
+# seeds run once with the same code, pooled for an interval over more of them
+POOLED = (range(30, 45),)
+
+
 def _groups(dev: bool = False) -> dict:
     """Result files by setting and set of seeds: the reported seeds (10-14, 20-24, 25-29, ...
-    one group per five, so seeds used before and fresh seeds stay apart), or (``dev``) the
-    development seeds >= 100 the settings were chosen on."""
+    one group per five, so seeds used before and fresh seeds stay apart; each ``POOLED``
+    range also as one group), or (``dev``) the development seeds >= 100 the settings were
+    chosen on."""
     groups = {}
     for p in sorted(RESULTS.glob("online_*_*.json")):
         r = json.loads(p.read_text())
@@ -128,6 +133,9 @@ def _groups(dev: bool = False) -> dict:
         key = p.stem.rsplit("_", 1)[0].removeprefix("online_")
         first = seed // 5 * 5
         groups.setdefault(key if dev else f"{key}_seeds{first}-{first + 4}", []).append(r)
+        for pool in () if dev else POOLED:
+            if seed in pool:
+                groups.setdefault(f"{key}_seeds{pool[0]}-{pool[-1]}", []).append(r)
     return dict(sorted(groups.items()))
 
 
