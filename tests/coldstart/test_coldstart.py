@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from commands import run_many
+from commands import ROUTERREC, run_many
 from planted import three_benchmark_records
 
 import routerrec
 from routerrec import fold_in_model, select_probes
 from routerrec.coldstart.design import BatchState, Design
 
-CLI = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +109,7 @@ def test_fold_in_model_refuses_what_cannot_fold_in(split):
 def test_cli_probes_and_add_model(split, tmp_path):
     als, answers, name, _ = split
     als.save(tmp_path / "model")
-    run = lambda *a: subprocess.run([CLI, *a], capture_output=True, text=True, timeout=120)
+    run = lambda *a: subprocess.run([ROUTERREC, *a], capture_output=True, text=True, timeout=120)
     res = run("probes", "--model", str(tmp_path / "model"), "--k", "30", "--strategy",
               "stratified", "--out", str(tmp_path / "probes.csv"))
     assert res.returncode == 0, res.stderr

@@ -2,14 +2,13 @@
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from commands import run_many
+from commands import ROUTERREC, run_many
 from routerrec import records_from_frame
 from routerrec.routing import registry as routers_module
 from routerrec.evaluation.pools import (CV_FOLDS, EXACT_REFERENCES, REFERENCE_ROUTERS,
@@ -20,7 +19,6 @@ from routerrec.evaluation.pools import (CV_FOLDS, EXACT_REFERENCES, REFERENCE_RO
 from routerrec.routing.base import Router
 from routerrec.routing.learned import PromptKNNRouter
 
-CLI = Path(sys.executable).parent / "routerrec"
 SHOTS = "Example question one?\nAnswer: yes\n\nExample question two?\nAnswer: no\n\n"
 TOPICS = ("algebra", "biology", "history", "poetry")
 
@@ -361,7 +359,7 @@ def test_cli_writes_report_and_json(tmp_path):
     path = tmp_path / "records.parquet"
     planted_pool_frame(n_prompts=100, n_models=30).write_parquet(path)
     out = tmp_path / "report"
-    res = subprocess.run([str(CLI), "evaluate", "pools", "--data", str(path), "--pools", "3,5",
+    res = subprocess.run([ROUTERREC, "evaluate", "pools", "--data", str(path), "--pools", "3,5",
                           "--seeds", "3,4", "--candidates", "4", "--routers", "knn,knn+val,knn+cv",
                           "--prompt-view", "full", "--out", str(out), "--json"],
                          capture_output=True, text=True, timeout=120)

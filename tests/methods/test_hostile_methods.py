@@ -7,14 +7,13 @@ import functools
 import inspect
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from commands import run_many
+from commands import ROUTERREC, run_many
 from planted import planted_records
 
 import routerrec
@@ -24,7 +23,6 @@ from routerrec.methods.model import Model, ModelFileError
 from routerrec.methods.registry import METHODS, register_method
 from routerrec.util.limits import MAX_BYTES_ENV
 
-CLI = str(Path(sys.executable).parent / "routerrec")
 NAN, INF = float("nan"), float("inf")
 
 
@@ -39,7 +37,7 @@ def graded():
 
 
 def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([ROUTERREC, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 def refused(proc, *fragments):

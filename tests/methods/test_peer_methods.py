@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -18,7 +17,6 @@ from routerrec.evaluation.metrics import heldout_report
 from commands import run_many
 from planted import planted_records
 
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
 def _sigmoid(x):

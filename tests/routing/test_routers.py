@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -19,10 +17,9 @@ from routerrec.routing.cost import CostModel, choose
 from routerrec.routing.base import true_matrices
 from routerrec.routing.learned import MF_METHOD_DEFAULTS
 from routerrec.routing.registry import ROUTERS, learned_routers, load_router, make_router
-from commands import run_many
+from commands import ROUTERREC, run_many
 from planted import PRICE, SKILL, TOPICS, topic_records, topic_text
 
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.fixture(scope="module")
