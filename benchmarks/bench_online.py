@@ -18,10 +18,11 @@ Seeds: 100-104 are development seeds (``table --dev``: online_dev.md), on which
 OnlineRouter's defaults were chosen; the reported seeds are 10-14 (the defaults before the
 directed policy were reported on them; rows ``_seeds10-14``), 20-24 (fresh for the directed
 policy; rows ``_seeds20-24``), 25-29 (fresh for ``factor_confidence``, run once with
-the code as committed; rows ``_seeds25-29``) 30-34 (fresh for ``new_prior_scale``, run
+the code as committed; rows ``_seeds25-29``), 30-34 (fresh for ``new_prior_scale``, run
 once; rows ``_seeds30-34``) and 35-44 (declared before they ran: the same code and defaults,
 run once for narrower intervals; rows ``_seeds35-39``, ``_seeds40-44`` and the fifteen
-pooled, ``_seeds30-44``). Files named ``new_prior_scale-1.0`` are the default before it. Results of the code before that (seeds 0-4) are in results/online_before/.
+pooled, ``_seeds30-44``). Files named ``new_prior_scale-1.0`` are the default before it.
+Results of the code before that (seeds 0-4) are in results/online_before/.
 Each result file also splits online's regret against fixed by why online picked
 (``regret_sources``; tabled per setting).
 ``--online KEY=VALUE`` passes another OnlineRouter keyword (e.g. ``row_noise=false``).

@@ -7,9 +7,9 @@ new directory was loaded whole and routed a prompt, so a broken directory never 
 
 Routing one prompt is mostly fixed overhead (featurising, the pick rule): 32 prompts in one
 call cost about four times one prompt (``benchmarks/bench_serve.py``, "Router.decide in one
-process"). ``Decider`` therefore routes every request waiting at the moment it starts in one ``Router.decide`` call,
-with no timer: a loaded server answers in batches. A lone client's request (``InFlight``) is
-routed at once, without waiting for a batch.
+process"). ``Decider`` therefore routes every request waiting at the moment it starts in one
+``Router.decide`` call, with no timer: a loaded server answers in batches. A lone client's
+request (``InFlight``) is routed at once, without waiting for a batch.
 """
 from __future__ import annotations
 
@@ -101,8 +101,9 @@ class InFlight:
 class Decider:
     """``Router.decide`` for concurrent requests: those waiting when a batch starts are routed
     together (grouped by their options). A batch of up to ``INLINE_PROMPTS`` runs on the event
-    loop itself: on a thread it would wait for the GIL behind the loop; a larger one runs on the routing thread, so one big
-    request does not stall /health. Batches run one at a time."""
+    loop itself: on a thread it would wait for the GIL behind the loop; a larger one runs on
+    the routing thread, so one big request does not stall /health. Batches run one at a
+    time."""
 
     def __init__(self, router, executor: ThreadPoolExecutor, in_flight: InFlight | None = None):
         self.router, self.executor = router, executor
