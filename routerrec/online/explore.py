@@ -5,7 +5,9 @@ A policy turns the candidates' column posteriors into one *proposal* score per (
 candidate): ``ThompsonPolicy`` a draw of the column from its posterior, ``UCBPolicy`` an
 upper confidence bound of the linear predictor, both through the link; ``DirectedPolicy``
 a draw of one new model at a time (the *focus*), only while it could still change the
-decision on recent prompts; ``GreedyPolicy`` none (never explores). Candidates
+decision on recent prompts and only on prompts where what the call teaches is worth more over
+the horizon than the score it gives up (knowledge gradient); ``GreedyPolicy`` none (never
+explores). Candidates
 the router may not explore propose their posterior mean (``Policy.propose``). The router applies its
 one pick rule (``routing.cost.choose``) to the proposals; a pick other than the greedy pick
 (posterior means) is an *exploring* pick, and ``ExplorationBudget.allows`` accepts it only
@@ -20,7 +22,8 @@ while
 
 Policies are pluggable: a ``Policy`` subclass with ``name`` and ``proposals(columns, z,
 offset, rng, apply_link)`` works (see ``Policy``); one that needs to know which candidates are
-explorable and the recent prompts overrides ``propose`` (as ``DirectedPolicy`` does).
+explorable, the recent prompts or how many decisions were made overrides ``propose`` (as
+``DirectedPolicy`` does).
 """
 from __future__ import annotations
 
@@ -31,10 +34,10 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..util import validate
-from .posterior import ColumnPosterior
+from .posterior import ColumnPosterior, link_slope
 
 __all__ = ["Policy", "GreedyPolicy", "ThompsonPolicy", "UCBPolicy", "DirectedPolicy",
-           "POLICIES", "make_policy", "ExplorationBudget"]
+           "POLICIES", "make_policy", "ExplorationBudget", "record_value", "KG_RECORDS"]
 
 
 class Policy:
@@ -54,10 +57,11 @@ class Policy:
         raise NotImplementedError  # pragma: no cover - abstract
 
     def propose(self, columns, z, offset, rng, apply_link, *, means: np.ndarray,
-                explorable: np.ndarray, reference: tuple) -> np.ndarray | None:
+                explorable: np.ndarray, reference: tuple, routed: int = 0) -> np.ndarray | None:
         """``proposals`` with every candidate the router may not explore (``explorable``
         False) at its posterior mean ``means``; ``reference`` ``(z, offset)`` are the recent
-        prompts (used by policies that look beyond the prompts being routed)."""
+        prompts and ``routed`` the decisions made so far (used by policies that look beyond
+        the prompts being routed)."""
         proposal = self.proposals(columns, z, offset, rng, apply_link)
         if proposal is not None:
             proposal[:, ~explorable] = means[:, ~explorable]
@@ -116,6 +120,35 @@ def _eta_sd(column: ColumnPosterior, z: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(np.einsum("nk,kl,nl->n", z, column.cov, z), 0.0))
 
 
+def _expected_gain(sd: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """``E[max(a + sd Z, b)] - max(a, b)`` for ``Z ~ N(0, 1)`` and ``gap = -|a - b|``: what
+    a mean moved by ``sd Z`` gains at a decision between ``a`` and ``b``."""
+    sd = np.maximum(sd, 1e-12)
+    u = gap / sd
+    return sd * (u * ndtr(u) + np.exp(-u * u / 2) / np.sqrt(2 * np.pi))
+
+
+KG_RECORDS = (1, 2, 4, 8, 16, 32, 64, 128)  # KG*: records at a prompt, best gain per record
+
+
+def record_value(column: ColumnPosterior, z, offset, reference: tuple, rival: np.ndarray,
+                 records: int = 1) -> np.ndarray:
+    """Per prompt row of ``z`` (offsets ``offset``): the expected gain per record in mean
+    score over the recent prompts ``reference`` ``(z_r, offset_r)`` from ``records`` records
+    of ``column`` at that prompt, where ``rival`` is the best other candidate's ``z_r . x``
+    (the knowledge gradient). The records move the column's mean at ``r`` by ``N(0, s_r^2)``,
+    ``s_r = |z_r' C z| / sqrt(z' C z + 1 / (records w))`` (``C`` its covariance, ``w`` a
+    record's weight); each recent decision gains ``_expected_gain``, in score units by the
+    link's slope at the rival."""
+    z_ref, offset_ref = reference
+    cov = column.cov
+    moved = np.abs(z @ cov @ z_ref.T)                                     # prompts x recent
+    var = np.einsum("nk,kl,nl->n", z, cov, z) + 1.0 / (records * column.record_weights(z, offset))
+    gap = -np.abs(z_ref @ column.mean - rival)
+    slope = link_slope(column.link, rival + offset_ref)
+    return _expected_gain(moved / np.sqrt(var)[:, None], gap) @ slope / (len(z_ref) * records)
+
+
 class DirectedPolicy(Policy):
     """Explore one new model at a time, where it could beat the greedy pick, and stop once it
     is unlikely to change the decision on recent prompts.
@@ -133,16 +166,30 @@ class DirectedPolicy(Policy):
     probability that it beats the greedy pick there, which is where the prompt's row, i.e.
     its task, says it might win) or, with ``beta``, ``link(eta_mean + beta * sd)``; every
     other candidate its posterior mean.
+
+    ``horizon`` (requests over which what is learned is used; ``"past"``: as many as the
+    router has routed, the prompts being routed included; None: no such test) keeps the
+    focus at its posterior mean on a prompt where trying it is not worth it: ``horizon *
+    KG*`` below the score the try gives up against the best other candidate. ``KG*`` is the
+    knowledge gradient in the form for information whose value needs several measurements
+    (Frazier and Powell, 2010): the largest, over ``m`` records of the focus on that prompt,
+    of the expected gain per record in mean score over the recent prompts (``worth``,
+    ``record_value``). Many new models on a short stream each get little horizon; one that
+    could win a large share of it gets tries.
     """
 
     name = "directed"
 
-    def __init__(self, stop: float = 0.02, beta: float | None = None):
+    def __init__(self, stop: float = 0.02, beta: float | None = None,
+                 horizon: float | str | None = "past"):
         self.stop = validate.real("directed stop", stop, low=0, high=1)
         self.beta = None if beta is None else validate.real("directed beta", beta, low=0)
+        self.horizon = (horizon if horizon is None or horizon == "past" else
+                        validate.real("directed horizon ('past', None or requests)", horizon,
+                                      low=0))
 
     def params(self) -> dict:
-        return {"stop": self.stop, "beta": self.beta}
+        return {"stop": self.stop, "beta": self.beta, "horizon": self.horizon}
 
     def potentials(self, columns, explorable, reference) -> np.ndarray:
         """Per candidate the share of recent prompts on which it could change the decision
@@ -167,7 +214,21 @@ class DirectedPolicy(Policy):
             return None
         return min(open_, key=lambda j: (-columns[j].n, -potential[j], j))
 
-    def propose(self, columns, z, offset, rng, apply_link, *, means, explorable, reference):
+    def worth(self, columns, j, z, offset, means, reference, routed: int) -> np.ndarray:
+        """Per prompt (rows ``z``, offsets ``offset``, posterior-mean scores ``means``),
+        whether records of candidate ``j`` there are worth the score a try gives up against
+        the best other candidate: ``horizon * KG* >= regret``, ``KG*`` the largest
+        ``record_value`` over ``KG_RECORDS``."""
+        if self.horizon is None or len(columns) < 2:
+            return np.ones(len(z), dtype=bool)
+        horizon = routed + len(z) if self.horizon == "past" else self.horizon
+        rival = np.delete(reference[0] @ np.array([c.mean for c in columns]).T, j, axis=1)
+        kg = np.max([record_value(columns[j], z, offset, reference, rival.max(axis=1), m)
+                     for m in KG_RECORDS], axis=0)
+        return horizon * kg >= np.delete(means, j, axis=1).max(axis=1) - means[:, j]
+
+    def propose(self, columns, z, offset, rng, apply_link, *, means, explorable, reference,
+                routed=0):
         j = self.focus(columns, explorable, reference) if explorable.any() else None
         if j is None:
             return None
@@ -177,6 +238,8 @@ class DirectedPolicy(Policy):
         else:
             eta = z @ columns[j].mean + self.beta * _eta_sd(columns[j], z)
         proposal[:, j] = apply_link((eta + offset)[:, None])[:, 0]
+        idle = ~self.worth(columns, j, z, offset, means, reference, routed)
+        proposal[idle, j] = means[idle, j]
         return proposal
 
 

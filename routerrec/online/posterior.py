@@ -151,6 +151,13 @@ class ColumnPosterior:
         if self.link == "logistic" and (self.n <= RELINEARISE_FIRST or self.n & (self.n - 1) == 0):
             self.relinearise()
 
+    def record_weights(self, z, offset) -> np.ndarray:
+        """The weight a record at each prompt row ``z`` would get at the posterior mean: its
+        precision on the linear predictor (what one record there teaches)."""
+        z = np.asarray(z, dtype=np.float64)
+        return _weights(self.link, self.noise_var, z, np.asarray(offset, float),
+                        np.zeros(len(z)), self.mean, self.row_var)[0]
+
     def relinearise(self) -> None:
         """Move the anchor to the batch MAP of every record so far (logistic; identity needs
         none): the state becomes the batch Laplace posterior exactly."""

@@ -81,7 +81,7 @@ class OnlineRouter:
                  refit_every: int | None = None, seed: int = 0, explore_converged: bool = False,
                  remember: int = 100_000, prompt_cache: int = 10_000,
                  explore_trained: bool = False, row_noise: bool = True,
-                 factor_confidence: float = 32.0, new_prior_scale: float = 4.0):
+                 factor_confidence: float = 32.0, new_prior_scale: float = 2.0):
         self.records, self.policy = records, make_policy(policy)
         self.budget = ExplorationBudget(max_explore_share=max_explore_share,
                                         max_regret=max_regret, max_regret_usd=max_regret_usd)
@@ -201,7 +201,7 @@ class OnlineRouter:
             explorable = self._explorable(names, columns) if self.policy.explores else None
             proposal = None if explorable is None else self.policy.propose(
                 columns, z, offset, self._rng, state.scores, means=means,
-                explorable=explorable, reference=self._reference())
+                explorable=explorable, reference=self._reference(), routed=self.budget.decisions)
             picks = greedy if proposal is None else choose(proposal, costs, wtp=wtp,
                                                            max_cost=max_cost)
             decisions = []

@@ -37,8 +37,8 @@ def test_a_new_model_starts_at_the_cold_start_prior(held_out_split):
 
 def test_new_prior_scale_widens_a_new_models_prior_and_feedback_moves_it_further(
         held_out_split):
-    """The default (4) is cold start's prior with its covariance times 4: the same mean, a
-    quarter of the precision; the same records then move the column further from it."""
+    """A scale s (the default 2) is cold start's prior with its covariance times s: the same
+    mean, the precision over s; at 4 the same records move the column further than at 1."""
     kept, router, _ = held_out_split
     cells = _held_out_cells(held_out_split[2])[:40]
     design = Design(router.completion_)
@@ -52,7 +52,7 @@ def test_new_prior_scale_widens_a_new_models_prior_and_feedback_moves_it_further
         for text, score in cells:
             online.feedback(text=text, model=HELD_OUT, score=score)
         moved[scale] = np.linalg.norm(column.mean - column.prior_mean)
-    assert OnlineRouter(router, records=kept).new_prior_scale == 4.0
+    assert OnlineRouter(router, records=kept).new_prior_scale == 2.0
     assert moved[4.0] > 1.5 * moved[1.0] > 0
     with pytest.raises(ValueError, match="new_prior_scale"):
         OnlineRouter(router, records=kept, new_prior_scale=0.5)
