@@ -4,6 +4,7 @@ offline probe run of 50 prompts, the probe run at equal probing cost, and the or
     .venv/bin/python benchmarks/bench_online.py run sample --seed 0
     .venv/bin/python benchmarks/bench_online.py run openllm-v1 --seed 0 --scenario best
     .venv/bin/python benchmarks/bench_online.py table          # online.md, online.json, PNGs
+    .venv/bin/python benchmarks/bench_online.py full-probes openllm-v1 --seed 45
 
 Each ``run`` is one ``routerrec.evaluation.online.replay`` with the defaults (30% of the
 prompts train the initial mf router, 20% of the models join at 25% and 50% of the stream,
@@ -14,14 +15,23 @@ swapped for the model that is best on the most tasks (benchmarks) over all promp
 new model is the best on some tasks. openllm-v1 samples 100 of its 5,036 models per seed
 (seeded, as bench_auto does) and keeps the prompts with text.
 
-Seeds: 100-104 are development seeds (``table --dev``: online_dev.md), on which
+Seeds: 100-114 are development seeds (``table --dev``: online_dev.md), on which
 OnlineRouter's defaults were chosen; the reported seeds are 10-14 (the defaults before the
 directed policy were reported on them; rows ``_seeds10-14``), 20-24 (fresh for the directed
 policy; rows ``_seeds20-24``), 25-29 (fresh for ``factor_confidence``, run once with
 the code as committed; rows ``_seeds25-29``), 30-34 (fresh for ``new_prior_scale``, run
 once; rows ``_seeds30-34``) and 35-44 (declared before they ran: the same code and defaults,
 run once for narrower intervals; rows ``_seeds35-39``, ``_seeds40-44`` and the fifteen
-pooled, ``_seeds30-44``). Files named ``new_prior_scale-1.0`` are the default before it.
+pooled, ``_seeds30-44``). Seeds 45-59 are declared here before they run, for the directed
+policy's ``horizon`` test (default ``"past"``) with ``new_prior_scale`` 2, chosen on
+development seeds 100-114: each run once with the defaults, once with the default before
+(``--policy-param horizon=none --online new_prior_scale=4``: files
+``horizon-None_new_prior_scale-4.0``, the name the earlier default's files now carry) and
+once as ``full-probes``; rows
+``_seeds45-59``. Files named ``new_prior_scale-1.0`` are the default before ``new_prior_scale``.
+``full-probes`` replays the ``best`` scenario with every new model folded in from all the
+training prompts it answered (what knowing the new models is worth at most) beside online
+without exploring (``full_probes.md``).
 Results of the code before that (seeds 0-4) are in results/online_before/.
 Each result file also splits online's regret against fixed by why online picked
 (``regret_sources``; tabled per setting).
@@ -107,6 +117,43 @@ def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_del
     return path
 
 
+def full_probes(data: str, seed: int) -> Path:
+    """What the new models are worth at most: the replay's ``best`` scenario with each new
+    model folded in on arrival from every training prompt it answered (``probes`` past any
+    count), beside ``fixed`` and online without exploring (``greedy``: feedback only).
+    Written to ``results/full_probes_<data>_<seed>.json``."""
+    records = records_of(data, seed)
+    every = f"probe-{len(records.prompts)}"
+    report = replay(records, seed=seed, new_models=held_out(records, seed, "best"),
+                    policy="greedy", probes=len(records.prompts))
+    routers = {"probe-all" if r == every else r: v["regret"]
+               for r, v in report["routers"].items()}
+    path = RESULTS / f"full_probes_{data}_{seed}.json"
+    path.write_text(json.dumps({"data": data, "seed": seed, "regret": routers,
+                                "probe_calls": report["probe_calls"][every]}) + "\n")
+    print(path.name, routers)
+    return path
+
+
+def full_probes_table() -> str:
+    """Markdown: per data set and five seeds, probe-all and greedy minus fixed."""
+    runs = {}
+    for p in sorted(RESULTS.glob("full_probes_*.json")):
+        r = json.loads(p.read_text())
+        runs.setdefault((r["data"], r["seed"] // 5 * 5), []).append(r)
+    lines = ["| data (seeds) | fixed | probe-all | greedy | probe-all − fixed [95%] | "
+             "greedy − fixed [95%] | probes per run |", "|" + "---|" * 7]
+    for (data, first), rs in sorted(runs.items()):
+        reg = {k: np.array([r["regret"][k] for r in rs]) for k in ("fixed", "probe-all",
+                                                                   "online")}
+        lines.append(f"| {data} ({first}-{first + 4}) | {reg['fixed'].mean():.1f} | "
+                     f"{reg['probe-all'].mean():.1f} | {reg['online'].mean():.1f} | "
+                     f"{_interval(reg['probe-all'] - reg['fixed'])} | "
+                     f"{_interval(reg['online'] - reg['fixed'])} | "
+                     f"{np.mean([r['probe_calls'] for r in rs]):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _interval(values) -> str:
     """Mean and 95% t-interval over seeds."""
     v = np.asarray(values, dtype=float)
@@ -117,7 +164,7 @@ def _interval(values) -> str:
 
 
 # seeds run once with the same code, pooled for an interval over more of them
-POOLED = (range(30, 45),)
+POOLED = (range(30, 45), range(45, 60))
 
 
 def _groups(dev: bool = False) -> dict:
@@ -270,13 +317,16 @@ def plots() -> list[Path]:
 
 def _keyword(text: str) -> tuple:
     """``key=value`` of ``--online`` / ``--policy-param``: true/false as flags, none as None,
-    numbers as numbers."""
+    numbers as numbers, any other text as it is."""
     key, value = text.split("=", 1)
     if value.lower() in ("true", "false"):
         return key, value.lower() == "true"
     if value.lower() == "none":
         return key, None
-    return key, float(value)
+    try:
+        return key, float(value)
+    except ValueError:
+        return key, value
 
 
 def main() -> None:
@@ -303,6 +353,10 @@ def main() -> None:
                         "or beta=none for directed), named in the result file.")
     r.add_argument("--method", default=None,
                    help="The mf router's completion method (default: its own choice).")
+    f = sub.add_parser("full-probes", help=full_probes.__doc__.split("\n")[0])
+    f.add_argument("data", choices=("sample", "openllm-v1"))
+    f.add_argument("--seed", type=int, default=0)
+    sub.add_parser("full-probes-table", help="full_probes.md from the full_probes_*.json files")
     t = sub.add_parser("table")
     t.add_argument("--dev", action="store_true",
                    help="The development seeds (>= 100) instead: online_dev.md, no plots.")
@@ -311,6 +365,13 @@ def main() -> None:
         run(a.data, a.seed, a.scenario, a.feedback_share, a.feedback_delay, a.policy,
             a.max_regret, a.method, a.converged_width, dict(map(_keyword, a.online)),
             dict(map(_keyword, a.policy_param)))
+    elif a.cmd == "full-probes":
+        full_probes(a.data, a.seed)
+    elif a.cmd == "full-probes-table":
+        (RESULTS / "full_probes.md").write_text(
+            "# What the new models are worth at most (benchmarks/bench_online.py full-probes)"
+            "\n\n" + full_probes_table())
+        print((RESULTS / "full_probes.md").read_text())
     elif a.dev:
         (RESULTS / "online_dev.md").write_text("# Online replay, development seeds "
                                                "(benchmarks/bench_online.py)\n\n" + table(True))
