@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from commands import ROUTERREC
 from planted import planted_frame, three_benchmark_records, topic_records
 
 import routerrec.methods
@@ -24,8 +23,6 @@ from routerrec.evaluation.routerbench import evaluate_routerbench
 from routerrec.evaluation.tune import MIN_VALIDATION_CELLS, tune
 from routerrec.methods import load_model
 from routerrec.routing.base import Router
-
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.fixture

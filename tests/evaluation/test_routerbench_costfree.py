@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from shared_files import require_shared
 from planted import topic_records
+from commands import ROUTERREC
 
 import routerrec
 from routerrec.data.records import Records
 from routerrec.evaluation.routerbench import evaluate_routerbench, markdown_report, write_report
 from routerrec.routing.base import true_matrices
 
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 FAST = {"linear": {"encoder_params": {"dim": 16}}, "knn": {"encoder_params": {"dim": 16}}}
 LINEAR = {"linear": FAST["linear"]}
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from commands import ROUTERREC
 from planted import planted_frame, planted_records
 
 from routerrec.evaluation.tune import tune
-
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.fixture(scope="module")

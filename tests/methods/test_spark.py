@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +9,10 @@ import pytest
 import routerrec
 from routerrec.evaluation.metrics import heldout_report
 
+from commands import ROUTERREC
 from planted import planted_records
 
 pytestmark = pytest.mark.spark
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
+from commands import ROUTERREC
 from routerrec import records_from_frame
 from routerrec.routing.registry import load_router, make_router
 
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
 WORDS = {"alpha": "orbit comet planet galaxy nebula rocket star lunar solar meteor".split(),
          "beta": "violin cello sonata opera piano chord melody rhythm tempo choir".split(),
          "flat": "apple bread cheese onion pepper garlic butter lemon honey salt".split()}

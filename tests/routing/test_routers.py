@@ -18,7 +18,7 @@ from routerrec.routing.base import true_matrices
 from routerrec.routing.learned import MF_METHOD_DEFAULTS
 from routerrec.routing.registry import ROUTERS, learned_routers, load_router, make_router
 from commands import ROUTERREC, run_many
-from planted import PRICE, SKILL, TOPICS, topic_records, topic_text
+from planted import SKILL, TOPICS, topic_records, topic_text
 
 
 

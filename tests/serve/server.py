@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-ROUTERREC = str(Path(sys.executable).parent / "routerrec")
+from commands import ROUTERREC
+
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 15.0
 
