@@ -7,11 +7,10 @@ upper confidence bound of the linear predictor, both through the link; ``Directe
 a draw of one new model at a time (the *focus*), only while it could still change the
 decision on recent prompts and only on prompts where what the call teaches is worth more over
 the horizon than the score it gives up (knowledge gradient); ``GreedyPolicy`` none (never
-explores). Candidates
-the router may not explore propose their posterior mean (``Policy.propose``). The router applies its
-one pick rule (``routing.cost.choose``) to the proposals; a pick other than the greedy pick
-(posterior means) is an *exploring* pick, and ``ExplorationBudget.allows`` accepts it only
-while
+explores). Candidates the router may not explore propose their posterior mean
+(``Policy.propose``). The router applies its one pick rule (``routing.cost.choose``) to the
+proposals; a pick other than the greedy pick (posterior means) is an *exploring* pick, and
+``ExplorationBudget.allows`` accepts it only while
 
 * the running share of explored decisions stays <= ``max_explore_share`` (counted over every
   decision the router made, so the cap holds at every moment, not on average), and
