@@ -27,11 +27,10 @@ policy's ``horizon`` test (default ``"past"``) with ``new_prior_scale`` 2, chose
 development seeds 100-114: each run once with the defaults, once with the default before
 (``--policy-param horizon=none --online new_prior_scale=4``: files
 ``horizon-None_new_prior_scale-4.0``, the name the earlier default's files now carry) and
-once as ``full-probes``; rows
-``_seeds45-59``. Files named ``new_prior_scale-1.0`` are the default before ``new_prior_scale``.
-``full-probes`` replays the ``best`` scenario with every new model folded in from all the
-training prompts it answered (what knowing the new models is worth at most) beside online
-without exploring (``full_probes.md``).
+once as ``full-probes``; rows ``_seeds45-59``. Files named ``new_prior_scale-1.0`` are the
+default before ``new_prior_scale``. ``full-probes`` replays the ``best`` scenario with every
+new model folded in from all the training prompts it answered (what knowing the new models
+is worth) beside online without exploring (``full_probes.md``).
 Results of the code before that (seeds 0-4) are in results/online_before/.
 Each result file also splits online's regret against fixed by why online picked
 (``regret_sources``; tabled per setting).
@@ -118,7 +117,7 @@ def run(data: str, seed: int, scenario: str, feedback_share: float, feedback_del
 
 
 def full_probes(data: str, seed: int) -> Path:
-    """What the new models are worth at most: the replay's ``best`` scenario with each new
+    """What knowing the new models is worth: the replay's ``best`` scenario with each new
     model folded in on arrival from every training prompt it answered (``probes`` past any
     count), beside ``fixed`` and online without exploring (``greedy``: feedback only).
     Written to ``results/full_probes_<data>_<seed>.json``."""
@@ -373,7 +372,7 @@ def main() -> None:
         full_probes(a.data, a.seed)
     elif a.cmd == "full-probes-table":
         (RESULTS / "full_probes.md").write_text(
-            "# What the new models are worth at most (benchmarks/bench_online.py full-probes)"
+            "# What knowing the new models is worth (benchmarks/bench_online.py full-probes)"
             "\n\n" + full_probes_table())
         print((RESULTS / "full_probes.md").read_text())
     elif a.dev:
