@@ -145,7 +145,7 @@ def full_probes_table() -> str:
         runs.setdefault((r["data"], seeds[0]), []).append(r)
     lines = ["| data (seeds) | fixed | probe-all | greedy | probe-all − fixed [95%] | "
              "greedy − fixed [95%] | probes per run |", "|" + "---|" * 7]
-    for (data, first), rs in sorted(runs.items()):
+    for (data, _), rs in sorted(runs.items()):
         reg = {k: np.array([r["regret"][k] for r in rs]) for k in ("fixed", "probe-all",
                                                                    "online")}
         seeds = sorted(r["seed"] for r in rs)
@@ -356,7 +356,8 @@ def main() -> None:
                         "or beta=none for directed), named in the result file.")
     r.add_argument("--method", default=None,
                    help="The mf router's completion method (default: its own choice).")
-    f = sub.add_parser("full-probes", help=full_probes.__doc__.split("\n")[0])
+    f = sub.add_parser("full-probes", help="The best scenario with every new model folded in "
+                                           "from all its training prompts, beside greedy.")
     f.add_argument("data", choices=("sample", "openllm-v1"))
     f.add_argument("--seed", type=int, default=0)
     sub.add_parser("full-probes-table", help="full_probes.md from the full_probes_*.json files")

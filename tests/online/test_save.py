@@ -98,3 +98,14 @@ def test_a_save_from_before_policy_params_loads_its_ucb_beta(als_router, tmp_pat
     (target / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(OnlineFileError, match="nonsense"):
         OnlineRouter.load(target)
+
+
+def test_a_directed_save_from_before_the_horizon_test_loads_with_the_default(als_router,
+                                                                             tmp_path):
+    target = OnlineRouter(als_router, policy=DirectedPolicy(horizon=50)).save(tmp_path / "o")
+    manifest = json.loads((target / "manifest.json").read_text())
+    params = manifest["settings"]["policy_params"]
+    assert params.pop("horizon") == 50
+    assert OnlineRouter.load(target).policy.horizon == 50
+    (target / "manifest.json").write_text(json.dumps(manifest))  # as saves wrote it before
+    assert OnlineRouter.load(target).policy.horizon == "past"
