@@ -131,21 +131,23 @@ KG_RECORDS = (1, 2, 4, 8, 16, 32, 64, 128)  # KG*: records at a prompt, best gai
 
 
 def record_value(column: ColumnPosterior, z, offset, reference: tuple, rival: np.ndarray,
-                 records: int = 1) -> np.ndarray:
-    """Per prompt row of ``z`` (offsets ``offset``): the expected gain per record in mean
-    score over the recent prompts ``reference`` ``(z_r, offset_r)`` from ``records`` records
-    of ``column`` at that prompt, where ``rival`` is the best other candidate's ``z_r . x``
-    (the knowledge gradient). The records move the column's mean at ``r`` by ``N(0, s_r^2)``,
-    ``s_r = |z_r' C z| / sqrt(z' C z + 1 / (records w))`` (``C`` its covariance, ``w`` a
-    record's weight); each recent decision gains ``_expected_gain``, in score units by the
-    link's slope at the rival."""
+                 records: Sequence[int] = KG_RECORDS) -> np.ndarray:
+    """Per number of records ``m`` in ``records`` (rows) and prompt row of ``z`` (offsets
+    ``offset``; columns): the expected gain per record in mean score over the recent prompts
+    ``reference`` ``(z_r, offset_r)`` from ``m`` records of ``column`` at that prompt, where
+    ``rival`` is the best other candidate's ``z_r . x`` (the knowledge gradient). The records
+    move the column's mean at ``r`` by ``N(0, s_r^2)``, ``s_r = |z_r' C z| / sqrt(z' C z + 1
+    / (m w))`` (``C`` its covariance, ``w`` a record's weight); each recent decision gains
+    ``_expected_gain``, in score units by the link's slope at the rival."""
     z_ref, offset_ref = reference
     cov = column.cov
     moved = np.abs(z @ cov @ z_ref.T)                                     # prompts x recent
-    var = np.einsum("nk,kl,nl->n", z, cov, z) + 1.0 / (records * column.record_weights(z, offset))
+    var = np.einsum("nk,kl,nl->n", z, cov, z)
+    weight = column.record_weights(z, offset)
     gap = -np.abs(z_ref @ column.mean - rival)
     slope = link_slope(column.link, rival + offset_ref)
-    return _expected_gain(moved / np.sqrt(var)[:, None], gap) @ slope / (len(z_ref) * records)
+    return np.array([_expected_gain(moved / np.sqrt(var + 1.0 / (m * weight))[:, None], gap)
+                     @ slope / (len(z_ref) * m) for m in records])
 
 
 class DirectedPolicy(Policy):
@@ -222,8 +224,7 @@ class DirectedPolicy(Policy):
             return np.ones(len(z), dtype=bool)
         horizon = routed + len(z) if self.horizon == "past" else self.horizon
         rival = np.delete(reference[0] @ np.array([c.mean for c in columns]).T, j, axis=1)
-        kg = np.max([record_value(columns[j], z, offset, reference, rival.max(axis=1), m)
-                     for m in KG_RECORDS], axis=0)
+        kg = record_value(columns[j], z, offset, reference, rival.max(axis=1)).max(axis=0)
         return horizon * kg >= np.delete(means, j, axis=1).max(axis=1) - means[:, j]
 
     def propose(self, columns, z, offset, rng, apply_link, *, means, explorable, reference,

@@ -235,7 +235,7 @@ def test_record_value_is_the_expected_gain_of_the_updated_decisions(records):
     z_ref = np.column_stack([rng.standard_normal((30, k - 1)), np.ones(30)])
     offset_ref = rng.standard_normal(30) * 0.1
     rival = z_ref @ column.mean + rng.standard_normal(30) * 0.3
-    value = record_value(column, z, offset, (z_ref, offset_ref), rival, records)[0]
+    value = record_value(column, z, offset, (z_ref, offset_ref), rival, (records,))[0, 0]
     before = np.maximum(z_ref @ column.mean, rival)
     gains = []
     for _ in range(4000):
