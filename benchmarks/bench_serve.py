@@ -41,7 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT / "tests" / "serve"))
+sys.path[:0] = [str(ROOT / "tests" / "serve"), str(ROOT / "tests")]  # server.py imports commands
 from server import start_server  # noqa: E402  (the tests' helpers start the real processes)
 from stub_upstream import start_stub  # noqa: E402
 

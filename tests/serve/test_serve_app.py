@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -201,3 +203,11 @@ def test_a_batch_over_the_memory_limit_is_a_413_naming_the_limit(router_dir, mon
     assert "ROUTERREC_MAX_ARRAY_BYTES" in refused.json()["error"]["message"]
     assert asyncio.run(ask(3)).status_code == 200
     app.state.server.state.close()
+
+
+def test_the_serve_benchmark_starts():
+    """benchmarks/bench_serve.py borrows the tests' server helpers: it must import them."""
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_serve.py"
+    done = subprocess.run([sys.executable, str(bench), "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "--repeats" in done.stdout, done.stderr[-2000:]
