@@ -12,6 +12,7 @@ import pytest
 
 from commands import run_many
 from routerrec.routing.registry import load_router
+from routerrec.serve.app import BadRequest, parse_json
 from server import ROUTERREC, start_server
 
 PROMPTS = ["Prove that 17 is prime.", "Write a function that merges two sorted lists in C.",
@@ -203,6 +204,30 @@ def test_a_batch_over_the_memory_limit_is_a_413_naming_the_limit(router_dir, mon
     assert "ROUTERREC_MAX_ARRAY_BYTES" in refused.json()["error"]["message"]
     assert asyncio.run(ask(3)).status_code == 200
     app.state.server.state.close()
+
+
+JSON_BODIES = [
+    b'{"prompt": "plain"}', '{"prompt": "é 中文"}'.encode(), b'{"prompt": "\\u00e9\\ud83d\\ude00"}',
+    b'{"prompt": "\\ud800 a lone surrogate"}', b'{"wtp": NaN, "x": -Infinity}',
+    '{"prompt": "utf-16"}'.encode("utf-16"), b'\xef\xbb\xbf{"prompt": "bom"}',
+    b'{"n": 123456789012345678901234567890, "f": 1e400, "g": -0.0, "h": 5e-324}',
+    b'{"a": 1, "a": 2}', b'[1.5, 2.25e-3, 1e16, 0.1]', b'null', b'"text"', b"  3 ",
+]
+
+
+@pytest.mark.parametrize("raw", JSON_BODIES + [b"not json", b'{"a": ', b"\xff\xfe\x00",
+                                               b"[" * 2000 + b"]" * 2000, b"{'a': 1}"])
+def test_request_bodies_read_as_pythons_json_reads_them(raw):
+    """orjson reads the bodies; what it refuses, json.loads decides: the values are always
+    json.loads' (NaN, lone surrogates, UTF-16 and huge integers included) or a 400."""
+    try:
+        want = json.loads(raw)
+    except (ValueError, RecursionError):
+        with pytest.raises(BadRequest, match="not valid JSON"):
+            parse_json(raw)
+        return
+    got = parse_json(raw)
+    assert repr(got) == repr(want) and type(got) is type(want)  # repr: NaN equals itself
 
 
 def test_the_serve_benchmark_starts():
