@@ -14,7 +14,10 @@ steps, one call instead of five). ``hash_counts_serial`` is the same counting ke
 without ``parallel=True``: a few prompts (a served request) count faster on the calling
 thread than the parallel kernel's launch and numba's thread-count calls take. ``project_rows``
 multiplies CSR rows by a dense matrix with scipy's arithmetic, without building a scipy
-matrix (whose checks cost more than the product of one prompt).
+matrix (whose checks cost more than the product of one prompt). ``tfidf_rows`` is the rest
+of the tfidf encoder's ``transform`` after the counts in one call, the numpy steps between
+the kernels included with numpy's arithmetic (``l2_rows_numpy``): for a served prompt they
+were a dozen numpy calls, each costing more than its arithmetic.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["hash_counts", "hash_counts_serial", "normalize_rows_l2", "tfidf_values",
-           "project_rows"]
+           "project_rows", "l2_rows_numpy", "tfidf_rows"]
 
 _M32 = 0xFFFFFFFF
 
@@ -226,3 +229,95 @@ def tfidf_values(indptr, cols, logs, idf, out):
         out[jj] = (logs[jj] + np.float32(1.0)) * idf[cols[jj]]
     normalize_rows_l2(out, indptr)
     return out
+
+
+@njit(cache=True)
+def _block_sum(a, start, n):
+    """numpy's float32 pairwise sum of a run of at most 128: eight accumulators."""
+    if n < 8:
+        total = np.float32(0.0)
+        for i in range(n):
+            total += a[start + i]
+        return total
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = 8
+    while i < n - n % 8:
+        j = start + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += a[start + i]
+        i += 1
+    return total
+
+
+@njit(cache=True)
+def _pairwise_sum(a, n):
+    """numpy's float32 ``add.reduce`` of ``a[:n]`` to the bit: its pairwise summation (runs of
+    up to 128 by ``_block_sum``, a longer run the sum of its halves, split at a multiple of 8).
+    The halving is walked with a stack, not recursion: numba's cache cannot load a recursive
+    function."""
+    # tasks: runs to sum, or (size -1) "add the top two sums"; each halving adds two tasks and
+    # at most one pending sum, and runs halve at most 64 times
+    starts, sizes = np.empty(130, np.int64), np.empty(130, np.int64)
+    sums = np.empty(66, np.float32)
+    starts[0], sizes[0] = 0, n
+    tasks, values = 1, 0
+    while tasks:
+        tasks -= 1
+        start, size = starts[tasks], sizes[tasks]
+        if size < 0:
+            values -= 1
+            sums[values - 1] = sums[values - 1] + sums[values]
+        elif size <= 128:
+            sums[values] = _block_sum(a, start, size)
+            values += 1
+        else:
+            half = size // 2
+            half -= half % 8
+            starts[tasks], sizes[tasks] = 0, -1
+            starts[tasks + 1], sizes[tasks + 1] = start + half, size - half
+            starts[tasks + 2], sizes[tasks + 2] = start, half
+            tasks += 3
+    return sums[0]
+
+
+@njit(cache=True)
+def l2_rows_numpy(z):
+    """In place, ``encoders.base.l2_rows`` on float32 rows with numpy's arithmetic:
+    ``z /= maximum(sqrt(add.reduce(z * z, axis=1)), 1e-12)`` (tests/routing/test_decide_fast.py
+    compares them)."""
+    squares = np.empty(z.shape[1], np.float32)
+    floor = np.float32(1e-12)
+    for i in range(z.shape[0]):
+        for k in range(z.shape[1]):
+            squares[k] = z[i, k] * z[i, k]
+        norm = np.sqrt(np.float32(0.0) + _pairwise_sum(squares, z.shape[1]))
+        if norm < floor:  # np.maximum's rule; a NaN norm stays NaN
+            norm = floor
+        for k in range(z.shape[1]):
+            z[i, k] = z[i, k] / norm
+    return z
+
+
+@njit(cache=True)
+def tfidf_rows(indptr, cols, counts, log_table, idf, components):
+    """The tfidf encoder's features from CSR counts: sublinear TF-IDF, projection, rows
+    scaled to unit length, the values of its step-by-step ``transform`` to the bit (float32
+    ``idf`` and ``components``). ``log_table[k]`` is numpy's float32 log of k, for every
+    count the rows hold."""
+    logs = np.empty(len(counts), np.float32)
+    for jj in range(len(counts)):
+        logs[jj] = log_table[np.int64(counts[jj])]
+    values = tfidf_values(indptr, cols, logs, idf, np.empty(len(logs), np.float32))
+    out = np.zeros((len(indptr) - 1, components.shape[1]), np.float32)
+    return l2_rows_numpy(project_rows(indptr, cols, values, components, out))

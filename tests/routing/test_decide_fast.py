@@ -1,5 +1,6 @@
 """The per-call shortcuts of routing one prompt give the same numbers as the general code
-they replace: the tfidf projection without a scipy matrix, the serial counting kernel, and
+they replace: the tfidf projection without a scipy matrix, the serial counting kernel, the
+encoder's steps after counting in one kernel (numpy's log and L2 scaling to the bit), and
 the pick rule's fewer numpy steps (``choose`` against its rules written out plainly)."""
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from routerrec.kernels.hashing import hash_counts, hash_counts_serial
+from routerrec.kernels.hashing import hash_counts, hash_counts_serial, l2_rows_numpy
 from routerrec.routing.cost import choose
 from routerrec.routing.encoders import TfidfEncoder
-from routerrec.routing.encoders.tfidf import SERIAL_BYTES, _word_table
+from routerrec.routing.encoders.base import l2_rows
+from routerrec.routing.encoders.tfidf import SERIAL_BYTES, _log_table, _word_table
 from routerrec.routing.registry import make_router
 from planted import topic_records, topic_text, TOPICS
 
@@ -21,9 +23,9 @@ def _texts(n, seed=3):
         "", "   ", "é ü 中文 ok ok", "a", "\ud800 lone surrogate"]
 
 
-@pytest.fixture(scope="module")
-def encoder():
-    return TfidfEncoder(dim=24, ngram_max=2, n_features=2 ** 12).fit(_texts(300))
+@pytest.fixture(scope="module", params=[24, 150])  # above 128 numpy's sums split in halves
+def encoder(request):
+    return TfidfEncoder(dim=request.param, ngram_max=2, n_features=2 ** 12).fit(_texts(300))
 
 
 def _scipy_transform(enc, texts):
@@ -46,6 +48,27 @@ def test_tfidf_transform_is_scipys_product_to_the_bit(encoder, n):
     got, want = encoder.transform(texts), _scipy_transform(encoder, texts)
     assert got.dtype == np.float32 and got.shape == (n, encoder.width)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_the_kernels_l2_scaling_is_numpys_to_the_bit():
+    """``l2_rows_numpy`` replays numpy's pairwise float32 sum: widths around its blocks of 8
+    and 128 and several halvings, zero rows, scales far from 1."""
+    rng = np.random.default_rng(4)
+    for width in [*range(1, 140), 255, 256, 257, 384, 1000, 1024, 4099]:
+        z = (rng.standard_normal((3, width)) * rng.choice([1e-3, 1.0, 1e3])).astype(np.float32)
+        z[rng.random(z.shape) < 0.3] = 0
+        z[1] = 0
+        want = l2_rows(z.copy())
+        assert np.array_equal(l2_rows_numpy(z).view(np.uint32), want.view(np.uint32)), width
+
+
+def test_the_log_table_is_numpys_log_of_each_count():
+    table = _log_table()
+    assert len(table) == SERIAL_BYTES + 1 and table.dtype == np.float32
+    counts = np.arange(1, SERIAL_BYTES + 1, dtype=np.float32)
+    assert np.array_equal(table[1:], np.log(counts))
+    for k in (1, 2, 3, 17, 1000, SERIAL_BYTES):  # one count alone, as a prompt's few are
+        assert table[k] == np.log(np.array([k], np.float32))[0]
 
 
 def test_the_serial_and_parallel_counting_kernels_agree():

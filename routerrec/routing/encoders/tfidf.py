@@ -77,10 +77,15 @@ class TfidfEncoder(Encoder):
     def transform(self, keys):
         """The features of ``keys``: the steps of ``fit``'s TF-IDF on plain arrays, then the
         projection (``project_rows``: scipy's product to the bit, without a scipy matrix,
-        whose checks cost more than the rest for one prompt)."""
-        indptr, cols, vals = _count_arrays(keys, n_features=self.n_features,
+        whose checks cost more than the rest for one prompt). A few prompts (a served request)
+        take the steps after counting in one kernel call (``tfidf_rows``, the same values)."""
+        data, starts = _utf8(keys)
+        indptr, cols, vals = _count_arrays(data, starts, n_features=self.n_features,
                                            ngram_max=self.ngram_max, lookup=self._lookup,
                                            n_jobs=self.n_jobs)
+        if len(data) < SERIAL_BYTES and self.idf_.dtype == self.components_.dtype == np.float32:
+            return _kernels().tfidf_rows(indptr, cols, vals, _log_table(), self.idf_,
+                                         self.components_)
         vals = _tfidf_values(vals, cols, indptr, self.idf_)
         out = np.zeros((len(indptr) - 1, self.width), np.result_type(vals, self.components_))
         return l2_rows(np.asarray(_kernels().project_rows(indptr, cols, vals, self.components_,
@@ -140,13 +145,26 @@ def _tfidf_values(vals, cols, indptr, idf):
     return _kernels().tfidf_values(indptr, cols, logs, idf, out)
 
 
-def _count_arrays(texts, *, n_features, ngram_max, lookup, n_jobs):
-    """CSR arrays (indptr, columns, counts) of the texts' hashed n-grams mapped by ``lookup``."""
-    # lower-cased (HashingVectorizer's preprocessor), UTF-8 (CPython's fastest encoder; lone
-    # surrogates pass as non-word characters, as they are to the regex)
+@functools.cache
+def _log_table() -> np.ndarray:
+    """``table[k]`` = numpy's float32 log of k, for every count a text shorter than
+    ``SERIAL_BYTES`` can hold (``tfidf_rows`` cannot call numpy's log)."""
+    with np.errstate(divide="ignore"):  # log 0, never looked up
+        return np.log(np.arange(SERIAL_BYTES + 1, dtype=np.float32))
+
+
+def _utf8(texts) -> tuple[np.ndarray, np.ndarray]:
+    """The texts lower-cased (HashingVectorizer's preprocessor) in UTF-8 (CPython's fastest
+    encoder; lone surrogates pass as non-word characters, as they are to the regex), end to
+    end: (bytes, each text's start offset and the end)."""
     docs = [t.lower().encode("utf-8", "surrogatepass") for t in as_texts(texts)]
     starts = np.array([0, *itertools.accumulate(map(len, docs))], dtype=np.int64)
-    data = np.frombuffer(b"".join(docs), dtype=np.uint8)
+    return np.frombuffer(b"".join(docs), dtype=np.uint8), starts
+
+
+def _count_arrays(data, starts, *, n_features, ngram_max, lookup, n_jobs):
+    """CSR arrays (indptr, columns, counts) of the hashed n-grams of the texts ``_utf8``
+    encoded, mapped by ``lookup``."""
     args = (data, starts, _word_table(), lookup, n_features, ngram_max)
     kernels = _kernels()
     # a few prompts (a served request) count faster on the calling thread than the time it
@@ -179,6 +197,6 @@ def _kernels():
 def _counts(texts, *, n_features, ngram_max, lookup, width, n_jobs):
     import scipy.sparse as sp
 
-    indptr, cols, vals = _count_arrays(texts, n_features=n_features, ngram_max=ngram_max,
-                                       lookup=lookup, n_jobs=n_jobs)
+    indptr, cols, vals = _count_arrays(*_utf8(texts), n_features=n_features,
+                                       ngram_max=ngram_max, lookup=lookup, n_jobs=n_jobs)
     return sp.csr_matrix((vals, cols, indptr), shape=(len(indptr) - 1, width))
