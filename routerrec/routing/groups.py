@@ -115,7 +115,9 @@ def _centroid_rule(centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _linear_assign(x, coef, intercept) -> np.ndarray:
-    return np.asarray(x @ coef.T + intercept).argmax(axis=1)
+    from ..kernels.assign import linear_argmax
+
+    return linear_argmax(np.asarray(x), coef, intercept)
 
 
 class PromptGroups:

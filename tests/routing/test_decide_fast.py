@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from routerrec.kernels.assign import linear_argmax
 from routerrec.kernels.hashing import hash_counts, hash_counts_serial, l2_rows_numpy
 from routerrec.routing.cost import choose
 from routerrec.routing.encoders import TfidfEncoder
@@ -69,6 +70,24 @@ def test_the_log_table_is_numpys_log_of_each_count():
     assert np.array_equal(table[1:], np.log(counts))
     for k in (1, 2, 3, 17, 1000, SERIAL_BYTES):  # one count alone, as a prompt's few are
         assert table[k] == np.log(np.array([k], np.float32))[0]
+
+
+def test_linear_argmax_picks_numpys_group_whatever_the_batch():
+    """The groups' linear rule in one loop: numpy's argmax of ``x @ coef.T + intercept``
+    (random scores have no near-ties), NaN scores winning first as in numpy, and each prompt's
+    group the same alone as in a batch."""
+    rng = np.random.default_rng(8)
+    for n, width, groups in ((1, 256, 4), (40, 128, 64), (300, 7, 2), (5, 3, 1)):
+        x = rng.standard_normal((n, width)).astype(np.float32)
+        coef, intercept = rng.standard_normal((groups, width)), rng.standard_normal(groups)
+        picks = linear_argmax(x, coef, intercept)
+        assert np.array_equal(picks, (x @ coef.T + intercept).argmax(axis=1))
+        assert [linear_argmax(x[i:i + 1], coef, intercept)[0] for i in range(n)] == list(picks)
+    x = np.array([[1.0, 2.0], [3.0, 0.0], [np.nan, 1.0]], np.float32)
+    rule, intercept = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 5.0]]), np.array([0, np.nan, 0])
+    want = (x @ rule.T + intercept).argmax(axis=1)
+    assert list(want) == [1, 1, 0]  # the first NaN, not the largest number
+    assert np.array_equal(linear_argmax(x, rule, intercept), want)
 
 
 def test_the_serial_and_parallel_counting_kernels_agree():
