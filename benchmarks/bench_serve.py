@@ -7,9 +7,12 @@ fitted on the embedded sample (`routerrec fit --router auto`, or `--router DIR` 
 
 * Route vs floor: at each concurrency (1, 8, 32 connections) the load generator sends
   `/health` (the framework's floor: routing, middleware, JSON) and `/v1/route` with one
-  sample prompt per request, the two interleaved within each repeat so both see the same
-  machine load; each run stops after `--requests` requests or `--seconds`. Throughput and
-  p50/p99 latency per run; medians over the repeats. Goal: route throughput >= 70% of health's.
+  sample prompt per request, interleaved within each repeat so all see the same machine
+  load; each run stops after `--requests` requests or `--seconds`. Throughput and p50/p99
+  latency per run; medians over the repeats. Goal: route throughput >= 70% of health's.
+  The same `/v1/route` requests also go to a second server whose decisions cost nothing
+  (benchmarks/serve_floor.py: the real app with `Router.decide` answering at once): what a
+  routed POST costs besides the routing itself.
 * Proxy overhead: a chat completion sent straight to the stub upstream
   (tests/serve/stub_upstream.py) vs through the gateway (`--upstreams` naming the stub for
   every model), sequentially, in alternating blocks; p50/p99 of each and their difference.
@@ -43,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path[:0] = [str(ROOT / "tests" / "serve"), str(ROOT / "tests")]  # server.py imports commands
 from server import start_server  # noqa: E402  (the tests' helpers start the real processes)
+FLOOR_SERVER = (sys.executable, str(ROOT / "benchmarks" / "serve_floor.py"))
 from stub_upstream import start_stub  # noqa: E402
 
 CONCURRENCY = (1, 8, 32)
@@ -172,28 +176,32 @@ def fit_router(out: Path) -> Path:
     return out
 
 
-def route_vs_health(url: str, pid: int, texts: list, args) -> dict:
+def route_vs_health(server, floor, texts: list, args) -> dict:
+    """``/health`` and ``/v1/route`` on ``server``, and ``/v1/route`` on ``floor`` (decisions
+    that cost nothing: "route_free"), interleaved per repeat."""
     health = [("GET", "/health", b"")]
     route = [("POST", "/v1/route", json.dumps({"prompt": t}).encode()) for t in texts]
-    run(load(url, route + health, 4, 400, 10))  # warm-up: encoder, caches, connections
+    kinds = (("health", server, health), ("route", server, route), ("route_free", floor, route))
+    for target in (server, floor):  # warm-up: encoder, caches, connections
+        run(load(target.url, route + health, 4, 400, 10))
     results = {}
     for concurrency in CONCURRENCY:
-        runs = {"health": [], "route": []}
+        runs = {name: [] for name, _, _ in kinds}
         for _ in range(args.repeats):
-            for name, calls in (("health", health), ("route", route)):
-                runs[name].append(run(load(url, calls, concurrency, args.requests, args.seconds, pid)))
-        results[concurrency] = {name: summary(r) for name, r in runs.items()}
-        ratio = results[concurrency]["route"]["throughput"] / results[concurrency]["health"]["throughput"]
-        results[concurrency]["route_vs_health_throughput"] = ratio
-        results[concurrency]["route_vs_health_cpu"] = (results[concurrency]["health"]["server_cpu_ms"]
-                                                       / results[concurrency]["route"]["server_cpu_ms"])
-        print(f"c={concurrency:>2}: health {results[concurrency]['health']['throughput']:7.0f}/s "
-              f"p50 {results[concurrency]['health']['p50_ms']:.2f} ms | route "
-              f"{results[concurrency]['route']['throughput']:7.0f}/s p50 "
-              f"{results[concurrency]['route']['p50_ms']:.2f} ms p99 "
-              f"{results[concurrency]['route']['p99_ms']:.2f} ms | ratio {ratio:.2f} | server CPU/request "
-              f"health {results[concurrency]['health']['server_cpu_ms']:.3f} ms, route "
-              f"{results[concurrency]['route']['server_cpu_ms']:.3f} ms", flush=True)
+            for name, target, calls in kinds:
+                runs[name].append(run(load(target.url, calls, concurrency, args.requests,
+                                           args.seconds, target.proc.pid)))
+        r = results[concurrency] = {name: summary(runs[name]) for name in runs}
+        h = r["health"]
+        for name in ("route", "route_free"):
+            r[f"{name}_vs_health_throughput"] = r[name]["throughput"] / h["throughput"]
+            r[f"{name}_vs_health_cpu"] = h["server_cpu_ms"] / r[name]["server_cpu_ms"]
+        print(f"c={concurrency:>2}: health {h['throughput']:7.0f}/s p50 {h['p50_ms']:.2f} ms | route "
+              f"{r['route']['throughput']:7.0f}/s p50 {r['route']['p50_ms']:.2f} ms p99 "
+              f"{r['route']['p99_ms']:.2f} ms | ratio {r['route_vs_health_throughput']:.2f} "
+              f"(decisions free: {r['route_free_vs_health_throughput']:.2f}) | server CPU/request "
+              f"health {h['server_cpu_ms']:.3f} ms, route {r['route']['server_cpu_ms']:.3f} ms, "
+              f"decisions free {r['route_free']['server_cpu_ms']:.3f} ms", flush=True)
     return results
 
 
@@ -294,8 +302,10 @@ def plot(payload: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(14, 4))
     x = np.arange(len(levels))
     for ax, (key, label) in zip(axes, panels):
-        for offset, name, shown in ((-0.2, "health", "/health"), (0.2, "route", "/v1/route")):
-            ax.bar(x + offset, [payload["route_vs_health"][c][name][key] for c in levels], 0.4, label=shown)
+        for offset, name, shown in ((-0.27, "health", "/health"), (0, "route", "/v1/route"),
+                                    (0.27, "route_free", "/v1/route, decisions free")):
+            ax.bar(x + offset, [payload["route_vs_health"][c][name][key] for c in levels], 0.27,
+                   label=shown)
         ax.set_xticks(x, [f"{c} conn." for c in levels])
         ax.set_ylabel(label)
         ax.legend()
@@ -310,15 +320,20 @@ def plot(payload: dict, path: Path) -> None:
 
 def markdown(payload: dict) -> str:
     rows = ["| connections | /health req/s | p50 ms | p99 ms | /v1/route req/s | p50 ms | p99 ms | "
-            "route/health req/s | server CPU ms/req health, route | route/health by CPU | errors |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "route/health req/s | server CPU ms/req health, route | route/health by CPU | "
+            "decisions free: route/health req/s, by CPU | errors |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c, r in payload["route_vs_health"].items():
-        h, o = r["health"], r["route"]
+        h, o, f = r["health"], r["route"], r["route_free"]
         rows.append(f"| {c} | {h['throughput']:.0f} | {h['p50_ms']:.2f} | {h['p99_ms']:.2f} | "
                     f"{o['throughput']:.0f} | {o['p50_ms']:.2f} | {o['p99_ms']:.2f} | "
                     f"{r['route_vs_health_throughput']:.2f} | "
                     f"{h['server_cpu_ms']:.3f}, {o['server_cpu_ms']:.3f} | "
-                    f"{r['route_vs_health_cpu']:.2f} | {h['errors'] + o['errors']} |")
+                    f"{r['route_vs_health_cpu']:.2f} | {r['route_free_vs_health_throughput']:.2f}, "
+                    f"{r['route_free_vs_health_cpu']:.2f} | {h['errors'] + o['errors'] + f['errors']} |")
+    rows += ["", "Decisions free: the same /v1/route requests to benchmarks/serve_floor.py, the "
+             "real app whose Router.decide answers at once (what a routed POST costs besides "
+             "routing)."]
     p = payload["proxy"]
     rows += ["", "| chat completion, 1 connection | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|",
              f"| straight to the stub upstream | {p['direct']['p50_ms']:.2f} | {p['direct']['p99_ms']:.2f} | "
@@ -370,12 +385,13 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         router = args.router or fit_router(tmp / "router")
-        with start_server(router, "--feedback", str(tmp / "feedback"), env=env) as server:
+        with start_server(router, "--feedback", str(tmp / "feedback"), env=env) as server, \
+                start_server(router, env=env, command=FLOOR_SERVER) as floor:
             models = json.loads(run(_get(server.url, "/health")))["models"]
             payload["router"] = {"dir": str(args.router or "auto fitted on data/sample"),
                                  "models": len(models)}
             payload["decide_in_process"] = decide_in_process(router, texts)  # this process's env
-            payload["route_vs_health"] = route_vs_health(server.url, server.proc.pid, texts, args)
+            payload["route_vs_health"] = route_vs_health(server, floor, texts, args)
             payload["feedback"] = feedback_rate(server.url, server.proc.pid, texts, models, args)
         with start_stub(name="bench") as stub:
             upstreams = tmp / "upstreams.json"
@@ -386,7 +402,7 @@ def main(argv=None) -> dict:
     payload["machine"]["load_average_at_end"] = os.getloadavg()
     worst = min(r["route_vs_health_throughput"] for r in payload["route_vs_health"].values())
     errors = sum(r[name]["errors"] for r in payload["route_vs_health"].values()
-                 for name in ("health", "route"))
+                 for name in ("health", "route", "route_free"))
     errors += payload["proxy"]["direct"]["errors"] + payload["proxy"]["gateway"]["errors"]
     errors += sum(f["errors"] for f in payload["feedback"].values())
     payload["goals"] = {

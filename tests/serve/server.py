@@ -59,10 +59,11 @@ class ServerProcess:
         self.stop()
 
 
-def launch(router_dir, *extra_args, env=None) -> tuple[subprocess.Popen, Path]:
+def launch(router_dir, *extra_args, env=None,
+           command=(ROUTERREC, "serve")) -> tuple[subprocess.Popen, Path]:
     """The command started (port 0 unless ``extra_args`` name one), its log file."""
     log = Path(tempfile.mkstemp(prefix="routerrec-serve-", suffix=".log")[1])
-    args = [ROUTERREC, "serve", "--router", str(router_dir), *map(str, extra_args)]
+    args = [*command, "--router", str(router_dir), *map(str, extra_args)]
     if "--port" not in args:
         args += ["--port", "0"]
     with open(log, "wb") as out:
@@ -71,10 +72,12 @@ def launch(router_dir, *extra_args, env=None) -> tuple[subprocess.Popen, Path]:
     return proc, log
 
 
-def start_server(router_dir, *extra_args, env=None, ready: bool = True) -> ServerProcess:
-    """Run ``routerrec serve --router DIR ...`` and wait (bounded) until it listens and, with
-    ``ready``, until /health answers 200. Raises RuntimeError with the log if it does not."""
-    proc, log = launch(router_dir, *extra_args, env=env)
+def start_server(router_dir, *extra_args, env=None, ready: bool = True,
+                 command=(ROUTERREC, "serve")) -> ServerProcess:
+    """Run ``routerrec serve --router DIR ...`` (or ``command`` taking the same options) and
+    wait (bounded) until it listens and, with ``ready``, until /health answers 200. Raises
+    RuntimeError with the log if it does not."""
+    proc, log = launch(router_dir, *extra_args, env=env, command=command)
     deadline = time.monotonic() + STARTUP_SECONDS
     url = None
     while time.monotonic() < deadline:
