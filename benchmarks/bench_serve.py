@@ -46,9 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path[:0] = [str(ROOT / "tests" / "serve"), str(ROOT / "tests")]  # server.py imports commands
 from server import start_server  # noqa: E402  (the tests' helpers start the real processes)
-FLOOR_SERVER = (sys.executable, str(ROOT / "benchmarks" / "serve_floor.py"))
 from stub_upstream import start_stub  # noqa: E402
 
+FLOOR_SERVER = (sys.executable, str(ROOT / "benchmarks" / "serve_floor.py"))  # decisions free
 CONCURRENCY = (1, 8, 32)
 REQUEST_TIMEOUT = 30.0
 GOALS = {"route_vs_health_throughput": 0.70, "proxy_p50_overhead_ms": 2.0, "errors": 0}

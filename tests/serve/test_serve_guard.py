@@ -123,17 +123,21 @@ def test_a_saturated_server_answers_503_with_retry_after_and_health_stays_up(gua
     """Two chat requests held by a hanging upstream fill --max-concurrency 2."""
     server, stub = guarded
     stub.control("hang")
-    chat = {"model": "router", "messages": [{"role": "user", "content": "hold on"}]}
+    texts = [f"hold on {time.time_ns()} {i}" for i in range(2)]
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            held = [pool.submit(server.post, "/v1/chat/completions", json=chat, headers=AUTH,
-                                timeout=30) for _ in range(2)]
-            busy = None
-            for _ in range(100):  # until both are in flight (bounded)
-                busy = server.post("/v1/route", json={"prompt": "hi"}, headers=AUTH)
-                if busy.status_code == 503:
+            held = [pool.submit(server.post, "/v1/chat/completions", headers=AUTH, timeout=30,
+                                json={"model": "router",
+                                      "messages": [{"role": "user", "content": text}]})
+                    for text in texts]
+            # probe only once the stub holds both: a probe sent earlier would take the second
+            # chat's place, and that chat would be the one refused
+            for _ in range(200):  # bounded: 10 s
+                seen = {m["content"] for r in stub.requests() for m in r["body"]["messages"]}
+                if set(texts) <= seen or any(f.done() for f in held):
                     break
                 time.sleep(0.05)
+            busy = server.post("/v1/route", json={"prompt": "hi"}, headers=AUTH)
             assert busy.status_code == 503, [f.result().text if f.done() else "in flight"
                                              for f in held]
             assert busy.headers["retry-after"] == "1"
