@@ -114,9 +114,15 @@ class UCBPolicy(Policy):
         return {"beta": self.beta}
 
 
+def _eta_var(column: ColumnPosterior, z: np.ndarray) -> np.ndarray:
+    """Posterior variance of ``z . x`` per prompt row (``z' C z``; rounding may leave it
+    slightly negative)."""
+    return np.einsum("nk,kl,nl->n", z, column.cov, z)
+
+
 def _eta_sd(column: ColumnPosterior, z: np.ndarray) -> np.ndarray:
     """Posterior standard deviation of ``z . x`` per prompt row."""
-    return np.sqrt(np.maximum(np.einsum("nk,kl,nl->n", z, column.cov, z), 0.0))
+    return np.sqrt(np.maximum(_eta_var(column, z), 0.0))
 
 
 def _expected_gain(sd: np.ndarray, gap: np.ndarray) -> np.ndarray:
@@ -140,9 +146,8 @@ def record_value(column: ColumnPosterior, z, offset, reference: tuple, rival: np
     / (m w))`` (``C`` its covariance, ``w`` a record's weight); each recent decision gains
     ``_expected_gain``, in score units by the link's slope at the rival."""
     z_ref, offset_ref = reference
-    cov = column.cov
-    moved = np.abs(z @ cov @ z_ref.T)                                     # prompts x recent
-    var = np.einsum("nk,kl,nl->n", z, cov, z)
+    moved = np.abs(z @ column.cov @ z_ref.T)                              # prompts x recent
+    var = _eta_var(column, z)
     weight = column.record_weights(z, offset)
     gap = -np.abs(z_ref @ column.mean - rival)
     slope = link_slope(column.link, rival + offset_ref)
