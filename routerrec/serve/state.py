@@ -6,7 +6,7 @@ reload swaps in another meanwhile: the swap is one attribute assignment, made on
 new directory was loaded whole and routed a prompt, so a broken directory never serves.
 
 Routing one prompt is mostly fixed overhead (featurising, the pick rule): 32 prompts in one
-call cost about four times one prompt (``benchmarks/bench_serve.py``, "Router.decide in one
+call cost five to seven times one prompt (``benchmarks/bench_serve.py``, "Router.decide in one
 process"). ``Decider`` therefore routes every request waiting at the moment it starts in one
 ``Router.decide`` call, with no timer: a loaded server answers in batches. A lone client's
 request (``InFlight``) is routed at once, without waiting for a batch.
