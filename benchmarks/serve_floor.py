@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from routerrec.cli.serve import _listen, _uvicorn_config
+from routerrec.cli.serve import listen, uvicorn_config
 from routerrec.serve.app import build_app
 from routerrec.serve.config import ServeConfig
 from routerrec.serve.state import load_serving_router
@@ -38,9 +38,9 @@ def main(argv=None) -> None:
     app = build_app(config)
     app.state.server.state.loader = lambda directory, upstream_models: FreeDecisions(
         load_serving_router(directory, upstream_models))
-    sock = _listen(config.host, config.port)
+    sock = listen(config.host, config.port)
     print(f"listening on http://{config.host}:{sock.getsockname()[1]}", flush=True)
-    uvicorn.Server(_uvicorn_config(app, config, "warning")).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(app, config, "warning")).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
             load_serving_router(router_dir)
     with reported_as("--upstreams"):
         loaded_upstreams = gateway_upstreams(config, models)
-    sock = _listen(host, port)
+    sock = listen(host, port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
     click.echo(json.dumps({"url": url, "pid": os.getpid(), "router": router_dir,
                            "workers": workers}) if as_json else f"listening on {url}")
@@ -123,7 +123,7 @@ def serve(router_dir, host, port, upstreams, feedback_dir, api_key_env, workers,
         _run_workers(config, sock, log_level)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """The bound socket (bound here, so a taken port is a one-line error and port 0 a known
     port before any worker starts)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -138,7 +138,9 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_config(app, config, log_level, **extra):
+def uvicorn_config(app, config, log_level, **extra):
+    """uvicorn's settings for ``app`` (benchmarks/serve_floor.py starts its server with them
+    too, so the two servers it compares differ only in their routing)."""
     import uvicorn
 
     return uvicorn.Config(app, host=config.host, port=config.port, loop="uvloop",
@@ -154,7 +156,7 @@ def _run_one(config, upstreams, sock, log_level) -> None:
     from ..serve.app import build_app
 
     app = build_app(config, upstreams=upstreams)
-    server = uvicorn.Server(_uvicorn_config(app, config, log_level))
+    server = uvicorn.Server(uvicorn_config(app, config, log_level))
     app.state.stop = lambda: setattr(server, "should_exit", True)
     server.run(sockets=[sock])
     error = app.state.server.state.load_error
@@ -169,7 +171,7 @@ def _run_workers(config, sock, log_level) -> None:
     (each loads --router anew and serves before the old one stops), SIGTERM stops them."""
     from uvicorn.supervisors import Multiprocess
 
-    Multiprocess(_uvicorn_config("routerrec.serve.app:app_from_env", config, log_level,
+    Multiprocess(uvicorn_config("routerrec.serve.app:app_from_env", config, log_level,
                                  factory=True, workers=config.workers,
                                  timeout_worker_healthcheck=WORKER_READY_SECONDS),
                  sockets=[sock]).run()
